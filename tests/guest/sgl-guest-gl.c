@@ -1,0 +1,531 @@
+/* sgl-guest-gl: runs inside the test guest. Renders the deterministic marker
+ * frames of common/scene.h with GLES2 on a GBM surface and shows them with
+ * KMS page flips at a chosen size, rate and count. Reports on stdout (the
+ * serial console) as "@@SGL <event> key=value..." lines that the host
+ * harness reads:
+ *
+ *   gl-start width= height= fps= frames=
+ *   gl-renderer renderer="..."
+ *   gl-frame n= ts=             (with --per-frame, once a flip completed)
+ *   gl-result status=ok presented= first= last= late= elapsed_ms= fps=
+ *   gl-hold frame= ts=          (with --hold, the frame left on screen)
+ *   gl-result status=error reason="..."
+ *
+ * Frame numbers count presented frames from 0; the timestamp is the guest's
+ * CLOCK_REALTIME in microseconds when the frame's rendering began. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <EGL/egl.h>
+#include <EGL/eglext.h>
+#include <GLES2/gl2.h>
+#include <drm_fourcc.h>
+#include <gbm.h>
+#include <xf86drm.h>
+#include <xf86drmMode.h>
+
+#include "common/scene.h"
+
+struct options {
+    const char *device;
+    uint32_t width, height; /* 0: the connector's preferred mode */
+    uint32_t fps;
+    uint32_t frames; /* 0: until killed */
+    uint32_t hold_s;
+    bool per_frame;
+};
+
+struct kms {
+    int fd;
+    uint32_t connector_id, crtc_id;
+    drmModeModeInfo mode;
+};
+
+struct gl {
+    struct gbm_device *gbm;
+    struct gbm_surface *surface;
+    EGLDisplay display;
+    EGLContext context;
+    EGLSurface egl_surface;
+    GLuint program;
+    GLint color_loc;
+};
+
+static void fail(const char *fmt, ...)
+{
+    char reason[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    for (char *c = reason; *c; c++)
+        if (*c == '"')
+            *c = '\'';
+    printf("@@SGL gl-result status=error reason=\"%s\"\n", reason);
+    fflush(stdout);
+}
+
+static uint64_t now_us(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void sleep_until_us(uint64_t deadline_us)
+{
+    struct timespec ts = {.tv_sec = (time_t)(deadline_us / 1000000u),
+                          .tv_nsec = (long)(deadline_us % 1000000u) * 1000};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+
+static bool parse_size(const char *s, uint32_t *w, uint32_t *h)
+{
+    char *end;
+    unsigned long a = strtoul(s, &end, 10);
+    if (*end != 'x' || a == 0 || a > 16384)
+        return false;
+    unsigned long b = strtoul(end + 1, &end, 10);
+    if (*end != '\0' || b == 0 || b > 16384)
+        return false;
+    *w = (uint32_t)a;
+    *h = (uint32_t)b;
+    return true;
+}
+
+static bool parse_u32(const char *s, uint32_t max, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end != '\0' || end == s || v > max)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {
+        {"device", required_argument, NULL, 'd'}, {"size", required_argument, NULL, 's'},
+        {"fps", required_argument, NULL, 'r'},    {"frames", required_argument, NULL, 'n'},
+        {"hold", required_argument, NULL, 'H'},   {"per-frame", no_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    *o = (struct options){.device = "/dev/dri/card0", .fps = 30, .frames = 300};
+    int c;
+    while ((c = getopt_long(argc, argv, "d:s:r:n:H:ph", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            o->device = optarg;
+            break;
+        case 's':
+            if (!parse_size(optarg, &o->width, &o->height)) {
+                fprintf(stderr, "sgl-guest-gl: --size wants WIDTHxHEIGHT, e.g. 1280x800\n");
+                return -1;
+            }
+            break;
+        case 'r':
+            if (!parse_u32(optarg, 1000, &o->fps) || o->fps == 0) {
+                fprintf(stderr, "sgl-guest-gl: --fps wants 1..1000\n");
+                return -1;
+            }
+            break;
+        case 'n':
+            if (!parse_u32(optarg, UINT32_MAX, &o->frames)) {
+                fprintf(stderr, "sgl-guest-gl: --frames wants a count (0 = until killed)\n");
+                return -1;
+            }
+            break;
+        case 'H':
+            if (!parse_u32(optarg, 86400, &o->hold_s)) {
+                fprintf(stderr, "sgl-guest-gl: --hold wants seconds\n");
+                return -1;
+            }
+            break;
+        case 'p':
+            o->per_frame = true;
+            break;
+        case 'h':
+            printf("usage: sgl-guest-gl [--device PATH] [--size WxH] [--fps N] [--frames N]\n"
+                   "                    [--hold SECONDS] [--per-frame]\n");
+            return 1;
+        default:
+            return -1;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "sgl-guest-gl: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+/* A mode of the requested size: the connector's own if it lists one, else
+ * the preferred mode's timings stretched to the size (virtio-gpu takes any
+ * size up to its maximum). */
+static void choose_mode(const drmModeConnector *conn, uint32_t w, uint32_t h,
+                        drmModeModeInfo *mode)
+{
+    const drmModeModeInfo *preferred = &conn->modes[0];
+    for (int i = 0; i < conn->count_modes; i++) {
+        if (conn->modes[i].type & DRM_MODE_TYPE_PREFERRED)
+            preferred = &conn->modes[i];
+        if (w && conn->modes[i].hdisplay == w && conn->modes[i].vdisplay == h) {
+            *mode = conn->modes[i];
+            return;
+        }
+    }
+    *mode = *preferred;
+    if (!w)
+        return;
+    mode->hdisplay = (uint16_t)w;
+    mode->hsync_start = (uint16_t)(w + 48);
+    mode->hsync_end = (uint16_t)(w + 80);
+    mode->htotal = (uint16_t)(w + 160);
+    mode->vdisplay = (uint16_t)h;
+    mode->vsync_start = (uint16_t)(h + 3);
+    mode->vsync_end = (uint16_t)(h + 9);
+    mode->vtotal = (uint16_t)(h + 30);
+    mode->vrefresh = 60;
+    mode->clock = (uint32_t)((uint64_t)mode->htotal * mode->vtotal * 60 / 1000);
+    mode->type = DRM_MODE_TYPE_USERDEF;
+    snprintf(mode->name, sizeof(mode->name), "%ux%u", w, h);
+}
+
+static int kms_init(struct kms *kms, const struct options *o)
+{
+    kms->fd = open(o->device, O_RDWR | O_CLOEXEC);
+    if (kms->fd < 0) {
+        fail("open %s: %s", o->device, strerror(errno));
+        return -1;
+    }
+    drmModeRes *res = drmModeGetResources(kms->fd);
+    if (!res) {
+        fail("drmModeGetResources: %s", strerror(errno));
+        return -1;
+    }
+    int ret = -1;
+    drmModeConnector *conn = NULL;
+    for (int i = 0; i < res->count_connectors && !conn; i++) {
+        conn = drmModeGetConnector(kms->fd, res->connectors[i]);
+        if (conn && (conn->connection != DRM_MODE_CONNECTED || conn->count_modes == 0)) {
+            drmModeFreeConnector(conn);
+            conn = NULL;
+        }
+    }
+    if (!conn) {
+        fail("no connected connector with modes");
+        goto out;
+    }
+    kms->connector_id = conn->connector_id;
+    choose_mode(conn, o->width, o->height, &kms->mode);
+
+    /* The connector's current encoder's CRTC, else the first it can use. */
+    kms->crtc_id = 0;
+    drmModeEncoder *enc = conn->encoder_id ? drmModeGetEncoder(kms->fd, conn->encoder_id) : NULL;
+    if (enc && enc->crtc_id)
+        kms->crtc_id = enc->crtc_id;
+    drmModeFreeEncoder(enc);
+    for (int e = 0; e < conn->count_encoders && !kms->crtc_id; e++) {
+        enc = drmModeGetEncoder(kms->fd, conn->encoders[e]);
+        for (int c = 0; enc && c < res->count_crtcs; c++) {
+            if (enc->possible_crtcs & (1u << c)) {
+                kms->crtc_id = res->crtcs[c];
+                break;
+            }
+        }
+        drmModeFreeEncoder(enc);
+    }
+    if (!kms->crtc_id) {
+        fail("no CRTC for connector %u", kms->connector_id);
+        goto out;
+    }
+    ret = 0;
+out:
+    drmModeFreeConnector(conn);
+    drmModeFreeResources(res);
+    return ret;
+}
+
+static GLuint compile(GLenum type, const char *src)
+{
+    GLuint s = glCreateShader(type);
+    glShaderSource(s, 1, &src, NULL);
+    glCompileShader(s);
+    GLint ok = 0;
+    glGetShaderiv(s, GL_COMPILE_STATUS, &ok);
+    if (!ok) {
+        char log[256] = "";
+        glGetShaderInfoLog(s, sizeof(log), NULL, log);
+        fail("shader: %s", log);
+        glDeleteShader(s);
+        return 0;
+    }
+    return s;
+}
+
+static int gl_program_init(struct gl *gl)
+{
+    static const char *vs = "attribute vec2 pos;\n"
+                            "void main() { gl_Position = vec4(pos, 0.0, 1.0); }\n";
+    static const char *fs = "precision mediump float;\n"
+                            "uniform vec4 color;\n"
+                            "void main() { gl_FragColor = color; }\n";
+    GLuint v = compile(GL_VERTEX_SHADER, vs), f = compile(GL_FRAGMENT_SHADER, fs);
+    if (!v || !f)
+        return -1;
+    gl->program = glCreateProgram();
+    glAttachShader(gl->program, v);
+    glAttachShader(gl->program, f);
+    glBindAttribLocation(gl->program, 0, "pos");
+    glLinkProgram(gl->program);
+    glDeleteShader(v);
+    glDeleteShader(f);
+    GLint ok = 0;
+    glGetProgramiv(gl->program, GL_LINK_STATUS, &ok);
+    if (!ok) {
+        fail("shader program did not link");
+        return -1;
+    }
+    gl->color_loc = glGetUniformLocation(gl->program, "color");
+    return 0;
+}
+
+static int gl_init(struct gl *gl, const struct kms *kms)
+{
+    uint32_t w = kms->mode.hdisplay, h = kms->mode.vdisplay;
+    gl->gbm = gbm_create_device(kms->fd);
+    if (!gl->gbm) {
+        fail("gbm_create_device failed");
+        return -1;
+    }
+    gl->surface = gbm_surface_create(gl->gbm, w, h, GBM_FORMAT_XRGB8888,
+                                     GBM_BO_USE_SCANOUT | GBM_BO_USE_RENDERING);
+    if (!gl->surface) {
+        fail("gbm_surface_create %ux%u failed", w, h);
+        return -1;
+    }
+    gl->display = eglGetPlatformDisplay(EGL_PLATFORM_GBM_KHR, gl->gbm, NULL);
+    EGLint major, minor;
+    if (gl->display == EGL_NO_DISPLAY || !eglInitialize(gl->display, &major, &minor)) {
+        fail("EGL initialisation failed (0x%x)", eglGetError());
+        return -1;
+    }
+    eglBindAPI(EGL_OPENGL_ES_API);
+    static const EGLint attribs[] = {EGL_SURFACE_TYPE, EGL_WINDOW_BIT, EGL_RED_SIZE, 8,
+                                     EGL_GREEN_SIZE, 8, EGL_BLUE_SIZE, 8, EGL_ALPHA_SIZE, 0,
+                                     EGL_RENDERABLE_TYPE, EGL_OPENGL_ES2_BIT, EGL_NONE};
+    EGLConfig configs[64], config = NULL;
+    EGLint count = 0;
+    eglChooseConfig(gl->display, attribs, configs, 64, &count);
+    for (EGLint i = 0; i < count && !config; i++) {
+        EGLint id;
+        if (eglGetConfigAttrib(gl->display, configs[i], EGL_NATIVE_VISUAL_ID, &id) &&
+            (uint32_t)id == GBM_FORMAT_XRGB8888)
+            config = configs[i];
+    }
+    if (!config) {
+        fail("no EGL config for XRGB8888");
+        return -1;
+    }
+    static const EGLint ctx_attribs[] = {EGL_CONTEXT_CLIENT_VERSION, 2, EGL_NONE};
+    gl->context = eglCreateContext(gl->display, config, EGL_NO_CONTEXT, ctx_attribs);
+    gl->egl_surface = eglCreatePlatformWindowSurface(gl->display, config, gl->surface, NULL);
+    if (gl->context == EGL_NO_CONTEXT || gl->egl_surface == EGL_NO_SURFACE ||
+        !eglMakeCurrent(gl->display, gl->egl_surface, gl->egl_surface, gl->context)) {
+        fail("EGL context or surface failed (0x%x)", eglGetError());
+        return -1;
+    }
+    if (gl_program_init(gl) < 0)
+        return -1;
+    glViewport(0, 0, (GLsizei)w, (GLsizei)h);
+    glEnable(GL_SCISSOR_TEST);
+    glUseProgram(gl->program);
+    glEnableVertexAttribArray(0);
+    return 0;
+}
+
+static void gl_finish(struct gl *gl)
+{
+    if (gl->display != EGL_NO_DISPLAY && gl->display) {
+        eglMakeCurrent(gl->display, EGL_NO_SURFACE, EGL_NO_SURFACE, EGL_NO_CONTEXT);
+        if (gl->egl_surface)
+            eglDestroySurface(gl->display, gl->egl_surface);
+        if (gl->context)
+            eglDestroyContext(gl->display, gl->context);
+        eglTerminate(gl->display);
+    }
+    if (gl->surface)
+        gbm_surface_destroy(gl->surface);
+    if (gl->gbm)
+        gbm_device_destroy(gl->gbm);
+}
+
+struct draw_ctx {
+    const struct gl *gl;
+    uint32_t width, height;
+};
+
+/* Rectangles land on whole pixels: scissored clears are exact, and the
+ * shaded quad's edges sit on pixel boundaries, so coverage is exact too. */
+static void draw_rect(const struct sgl_scene_rect *r, void *user)
+{
+    const struct draw_ctx *d = user;
+    GLint y = (GLint)(d->height - r->y - r->h);
+    glScissor((GLint)r->x, y, (GLsizei)r->w, (GLsizei)r->h);
+    if (r->kind == SGL_SCENE_FILL) {
+        glClearColor(r->r / 255.0f, r->g / 255.0f, r->b / 255.0f, 1.0f);
+        glClear(GL_COLOR_BUFFER_BIT);
+        return;
+    }
+    float x0 = 2.0f * r->x / d->width - 1.0f, x1 = 2.0f * (r->x + r->w) / d->width - 1.0f;
+    float y0 = 1.0f - 2.0f * r->y / d->height, y1 = 1.0f - 2.0f * (r->y + r->h) / d->height;
+    const GLfloat quad[] = {x0, y0, x1, y0, x0, y1, x1, y1};
+    glUniform4f(d->gl->color_loc, r->r / 255.0f, r->g / 255.0f, r->b / 255.0f, 1.0f);
+    glVertexAttribPointer(0, 2, GL_FLOAT, GL_FALSE, 0, quad);
+    glDrawArrays(GL_TRIANGLE_STRIP, 0, 4);
+}
+
+static void fb_destroy(struct gbm_bo *bo, void *data)
+{
+    int fd = gbm_device_get_fd(gbm_bo_get_device(bo));
+    uint32_t fb = (uint32_t)(uintptr_t)data;
+    drmModeRmFB(fd, fb);
+}
+
+static uint32_t fb_for_bo(int fd, struct gbm_bo *bo)
+{
+    uint32_t fb = (uint32_t)(uintptr_t)gbm_bo_get_user_data(bo);
+    if (fb)
+        return fb;
+    uint32_t handles[4] = {gbm_bo_get_handle(bo).u32}, strides[4] = {gbm_bo_get_stride(bo)};
+    uint32_t offsets[4] = {0};
+    if (drmModeAddFB2(fd, gbm_bo_get_width(bo), gbm_bo_get_height(bo), GBM_FORMAT_XRGB8888,
+                      handles, strides, offsets, &fb, 0) != 0) {
+        fail("drmModeAddFB2: %s", strerror(errno));
+        return 0;
+    }
+    gbm_bo_set_user_data(bo, (void *)(uintptr_t)fb, fb_destroy);
+    return fb;
+}
+
+static void flip_done(int fd, unsigned seq, unsigned sec, unsigned usec, void *data)
+{
+    *(bool *)data = false;
+}
+
+static int wait_flip(int fd)
+{
+    bool pending = true;
+    drmEventContext ev = {.version = 2, .page_flip_handler = flip_done};
+    while (pending) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int n = poll(&p, 1, 5000);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            fail("page flip did not complete within 5 s");
+            return -1;
+        }
+        drmHandleEvent(fd, &ev);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    int r = parse_options(argc, argv, &o);
+    if (r != 0)
+        return r < 0 ? 2 : 0;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+
+    struct kms kms = {.fd = -1};
+    struct gl gl = {0};
+    struct gbm_bo *shown = NULL;
+    int status = 1;
+    if (kms_init(&kms, &o) < 0 || gl_init(&gl, &kms) < 0)
+        goto out;
+
+    uint32_t w = kms.mode.hdisplay, h = kms.mode.vdisplay;
+    printf("@@SGL gl-start width=%u height=%u fps=%u frames=%u\n", w, h, o.fps, o.frames);
+    printf("@@SGL gl-renderer renderer=\"%s\"\n", (const char *)glGetString(GL_RENDERER));
+
+    const uint64_t period = 1000000u / o.fps;
+    uint64_t start = now_us(CLOCK_MONOTONIC), next = start;
+    uint32_t presented = 0, late = 0;
+    struct sgl_marker marker = {0};
+    struct draw_ctx draw = {.gl = &gl, .width = w, .height = h};
+    for (uint32_t n = 0; o.frames == 0 || n < o.frames; n++) {
+        uint64_t t = now_us(CLOCK_MONOTONIC);
+        if (t < next) {
+            sleep_until_us(next);
+        } else if (t > next + period) {
+            /* Behind by more than a frame: count it and re-anchor rather
+             * than burst to catch up. */
+            late++;
+            next = t;
+        }
+        next += period;
+
+        marker = (struct sgl_marker){.frame = n, .timestamp_us = now_us(CLOCK_REALTIME)};
+        sgl_scene_for_each(w, h, &marker, draw_rect, &draw);
+        if (!eglSwapBuffers(gl.display, gl.egl_surface)) {
+            fail("eglSwapBuffers failed (0x%x)", eglGetError());
+            goto out;
+        }
+        struct gbm_bo *bo = gbm_surface_lock_front_buffer(gl.surface);
+        uint32_t fb = bo ? fb_for_bo(kms.fd, bo) : 0;
+        if (!fb) {
+            fail("no framebuffer for frame %u", n);
+            goto out;
+        }
+        if (!shown) {
+            if (drmModeSetCrtc(kms.fd, kms.crtc_id, fb, 0, 0, &kms.connector_id, 1, &kms.mode)) {
+                fail("drmModeSetCrtc %ux%u: %s", w, h, strerror(errno));
+                goto out;
+            }
+        } else {
+            if (drmModePageFlip(kms.fd, kms.crtc_id, fb, DRM_MODE_PAGE_FLIP_EVENT, NULL)) {
+                fail("drmModePageFlip: %s", strerror(errno));
+                goto out;
+            }
+            if (wait_flip(kms.fd) < 0)
+                goto out;
+            gbm_surface_release_buffer(gl.surface, shown);
+        }
+        shown = bo;
+        presented++;
+        if (o.per_frame)
+            printf("@@SGL gl-frame n=%u ts=%" PRIu64 "\n", n, marker.timestamp_us);
+    }
+    uint64_t elapsed = now_us(CLOCK_MONOTONIC) - start;
+    printf("@@SGL gl-result status=ok presented=%u first=0 last=%u late=%u elapsed_ms=%" PRIu64
+           " fps=%.2f\n",
+           presented, presented ? presented - 1 : 0, late, elapsed / 1000,
+           elapsed ? presented * 1e6 / (double)elapsed : 0.0);
+    if (o.hold_s && presented) {
+        printf("@@SGL gl-hold frame=%u ts=%" PRIu64 "\n", marker.frame, marker.timestamp_us);
+        sleep(o.hold_s);
+    }
+    status = 0;
+out:
+    gl_finish(&gl);
+    if (kms.fd >= 0)
+        close(kms.fd);
+    return status;
+}
