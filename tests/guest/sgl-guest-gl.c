@@ -428,9 +428,15 @@ static void flip_done(int fd, unsigned seq, unsigned sec, unsigned usec, void *d
     *(bool *)data = false;
 }
 
-static int wait_flip(int fd)
+/* Queues a flip to fb and waits for it to complete. */
+static int flip(const struct kms *kms, uint32_t fb)
 {
+    int fd = kms->fd;
     bool pending = true;
+    if (drmModePageFlip(fd, kms->crtc_id, fb, DRM_MODE_PAGE_FLIP_EVENT, &pending)) {
+        fail("drmModePageFlip: %s", strerror(errno));
+        return -1;
+    }
     drmEventContext ev = {.version = 2, .page_flip_handler = flip_done};
     while (pending) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -500,11 +506,7 @@ int main(int argc, char **argv)
                 goto out;
             }
         } else {
-            if (drmModePageFlip(kms.fd, kms.crtc_id, fb, DRM_MODE_PAGE_FLIP_EVENT, NULL)) {
-                fail("drmModePageFlip: %s", strerror(errno));
-                goto out;
-            }
-            if (wait_flip(kms.fd) < 0)
+            if (flip(&kms, fb) < 0)
                 goto out;
             gbm_surface_release_buffer(gl.surface, shown);
         }

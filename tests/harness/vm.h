@@ -1,0 +1,52 @@
+/* Boots the test guest under QEMU (TCG) and follows its serial console.
+ *
+ * The VM owns the QEMU process: sgl_vm_destroy stops it. Console lines are
+ * read on a thread of the VM's own; events (console.h) are kept in order and
+ * handed out by sgl_vm_wait, which returns pointers the VM keeps owning. */
+#ifndef SGL_VM_H
+#define SGL_VM_H
+
+#include <glib.h>
+
+#include "console.h"
+
+enum sgl_vm_gpu {
+    SGL_VM_GPU_STOCK_VIRGL, /* QEMU's own virtio-vga-gl, rendering in QEMU */
+    SGL_VM_GPU_NONE,        /* extra_args attach the GPU */
+};
+
+struct sgl_vm_config {
+    const char *qemu;       /* NULL: $QEMU, else qemu-system-x86_64 */
+    const char *kernel;
+    const char *initrd;
+    const char *guest_args; /* appended to the kernel command line (sgl.* options) */
+    enum sgl_vm_gpu gpu;
+    guint xres, yres;       /* the GPU's preferred mode; 0: QEMU's default */
+    guint memory_mb;        /* 0: 2048 */
+    guint smp;              /* 0: 2 */
+    guint spice_port;       /* 0: no SPICE server; else 127.0.0.1:port, no ticket */
+    const char *log_path;   /* NULL: none; else console lines and QEMU's stderr */
+    const char *const *extra_args; /* NULL-terminated, appended to QEMU's arguments */
+    gboolean echo;          /* copy console lines to stdout */
+};
+
+struct sgl_vm;
+
+struct sgl_vm *sgl_vm_create(const struct sgl_vm_config *config, GError **error);
+
+/* Stops QEMU (SIGTERM, then SIGKILL) if it still runs. Accepts NULL. */
+void sgl_vm_destroy(struct sgl_vm *vm);
+
+/* Waits for the next event called name after the last one returned, for at
+ * most timeout_ms. NULL with an error that quotes the console's last lines
+ * on timeout or when QEMU exits first. */
+const struct sgl_console_event *sgl_vm_wait(struct sgl_vm *vm, const char *name, int timeout_ms,
+                                            GError **error);
+
+/* Waits for QEMU to exit; its exit status in *status. */
+gboolean sgl_vm_wait_exit(struct sgl_vm *vm, int timeout_ms, int *status, GError **error);
+
+/* Seconds since QEMU was started. */
+double sgl_vm_elapsed(const struct sgl_vm *vm);
+
+#endif
