@@ -140,6 +140,7 @@ static void test_pixels_blurred_edges_and_offset(void **state)
     assert_int_equal(out.frame, m.frame);
     assert_true(sgl_marker_read(&im, 9, 7, 8, &out));
     assert_int_equal(out.timestamp_us, m.timestamp_us);
+    free(f.pixels);
 }
 
 static void test_garbage_reads_as_no_marker(void **state)

@@ -168,7 +168,7 @@ void sgl_vm_destroy(struct sgl_vm *vm)
     if (!vm)
         return;
     if (vm->qemu) {
-        if (!g_subprocess_get_if_exited(vm->qemu) && !g_subprocess_get_if_signaled(vm->qemu)) {
+        if (g_subprocess_get_identifier(vm->qemu)) { /* still running */
             g_subprocess_send_signal(vm->qemu, SIGTERM);
             gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
             /* GLib reaps the child on its worker thread; poll for that. */

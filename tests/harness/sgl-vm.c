@@ -1,0 +1,137 @@
+/* sgl-vm: boots the test guest under QEMU (TCG) and shows its console
+ * reports; with --spice-port, serves it over stock QEMU SPICE. Used by
+ * scripts/demo and by hand. Exits 0 when the guest reports "done status=ok". */
+#include "config.h"
+
+#include <gio/gio.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "guest-image.h"
+#include "vm.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    stop_requested = sig;
+}
+
+static gboolean check_size(const char *size)
+{
+    guint w = 0, h = 0;
+    char tail;
+    return sscanf(size, "%ux%u%c", &w, &h, &tail) == 2 && w > 0 && h > 0 && w <= 8192 &&
+           h <= 8192;
+}
+
+int main(int argc, char **argv)
+{
+    g_autofree char *run = NULL, *size = NULL, *srcdir = NULL, *builddir = NULL, *log = NULL;
+    gint fps = 30, frames = 0, spice_port = 0, seconds = 0;
+    gboolean stay = FALSE;
+    GOptionEntry entries[] = {
+        {"run", 0, 0, G_OPTION_ARG_STRING, &run, "Guest workloads, comma-separated: gl, kmscube, glmark2 (default gl)", "LIST"},
+        {"size", 0, 0, G_OPTION_ARG_STRING, &size, "GL program mode (default 1280x800)", "WxH"},
+        {"fps", 0, 0, G_OPTION_ARG_INT, &fps, "GL program frame rate (default 30)", "N"},
+        {"frames", 0, 0, G_OPTION_ARG_INT, &frames, "GL program frames, 0 = until stopped (default 0)", "N"},
+        {"spice-port", 0, 0, G_OPTION_ARG_INT, &spice_port, "Serve the VM with stock QEMU SPICE on 127.0.0.1:PORT", "PORT"},
+        {"stay", 0, 0, G_OPTION_ARG_NONE, &stay, "Keep the guest up after its workloads", NULL},
+        {"seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "Stop after this many seconds (0 = never)", "S"},
+        {"log", 0, 0, G_OPTION_ARG_FILENAME, &log, "Write the console and QEMU's messages here", "FILE"},
+        {"srcdir", 0, 0, G_OPTION_ARG_FILENAME, &srcdir, "Source tree (default: $SGL_SRCDIR or .)", "DIR"},
+        {"builddir", 0, 0, G_OPTION_ARG_FILENAME, &builddir, "Build tree (default: $SGL_BUILDDIR or .)", "DIR"},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- boot the spicegl test guest");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_autoptr(GError) error = NULL;
+    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+        fprintf(stderr, "sgl-vm: %s (see --help)\n", error->message);
+        return 2;
+    }
+    if (size && !check_size(size)) {
+        fprintf(stderr, "sgl-vm: --size wants WIDTHxHEIGHT up to 8192x8192, e.g. 1280x800\n");
+        return 2;
+    }
+    if (fps < 1 || fps > 240 || frames < 0 || seconds < 0 || spice_port < 0 || spice_port > 65535) {
+        fprintf(stderr, "sgl-vm: --fps wants 1..240, --frames and --seconds >= 0, "
+                        "--spice-port 1..65535\n");
+        return 2;
+    }
+    if (run && !g_regex_match_simple("^[a-z0-9]+(,[a-z0-9]+)*$", run, 0, 0)) {
+        fprintf(stderr, "sgl-vm: --run wants names separated by commas, e.g. gl,kmscube\n");
+        return 2;
+    }
+    const char *src = srcdir ? srcdir : g_getenv("SGL_SRCDIR") ? g_getenv("SGL_SRCDIR") : ".";
+    const char *build =
+        builddir ? builddir : g_getenv("SGL_BUILDDIR") ? g_getenv("SGL_BUILDDIR") : ".";
+
+    struct sgl_guest_image image;
+    if (!sgl_guest_image_init(&image, src, build, &error)) {
+        fprintf(stderr, "sgl-vm: %s\n", error->message);
+        return 1;
+    }
+    const char *mode = size ? size : "1280x800";
+    guint xres = 0, yres = 0;
+    sscanf(mode, "%ux%u", &xres, &yres);
+    g_autofree char *args = g_strdup_printf("sgl.run=%s sgl.size=%s sgl.fps=%d sgl.frames=%d%s",
+                                            run ? run : "gl", mode, fps, frames,
+                                            stay ? " sgl.stay=1" : "");
+    struct sgl_vm_config config = {
+        .kernel = image.kernel,
+        .initrd = image.initrd,
+        .guest_args = args,
+        .gpu = SGL_VM_GPU_STOCK_VIRGL,
+        .xres = xres,
+        .yres = yres,
+        .spice_port = (guint)spice_port,
+        .log_path = log,
+        .echo = TRUE,
+    };
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    struct sgl_vm *vm = sgl_vm_create(&config, &error);
+    if (!vm) {
+        fprintf(stderr, "sgl-vm: QEMU did not start: %s\n", error->message);
+        sgl_guest_image_finish(&image);
+        return 1;
+    }
+    if (spice_port)
+        printf("sgl-vm: guest served over SPICE (stock QEMU, gl off) — connect with:\n"
+               "          remote-viewer spice://127.0.0.1:%d\n",
+               spice_port);
+    printf("sgl-vm: booting the test guest (TCG); Ctrl-C stops it\n");
+    fflush(stdout);
+
+    int status = 1;
+    for (;;) {
+        g_clear_error(&error);
+        const struct sgl_console_event *done = sgl_vm_wait(vm, "done", 250, &error);
+        if (done) {
+            const char *s = sgl_console_event_get(done, "status");
+            status = s && g_str_equal(s, "ok") ? 0 : 1;
+            break;
+        }
+        if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
+            fprintf(stderr, "sgl-vm: %s\n", error->message);
+            break;
+        }
+        if (stop_requested) {
+            printf("sgl-vm: stopping\n");
+            status = 0;
+            break;
+        }
+        if (seconds && sgl_vm_elapsed(vm) >= seconds) {
+            printf("sgl-vm: %d s elapsed, stopping\n", seconds);
+            status = 0;
+            break;
+        }
+    }
+    sgl_vm_destroy(vm);
+    sgl_guest_image_finish(&image);
+    return status;
+}
