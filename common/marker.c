@@ -100,8 +100,8 @@ static int block_level(const struct sgl_marker_image *im, uint32_t bx, uint32_t 
     uint32_t inset = block / 4, size = block - 2 * inset;
     uint64_t sum = 0;
     for (uint32_t row = 0; row < size; row++) {
-        const uint8_t *p = im->pixels + (size_t)(by + inset + row) * im->stride +
-                           (size_t)(bx + inset) * 4;
+        const uint8_t *p =
+            im->pixels + (size_t)(by + inset + row) * im->stride + (size_t)(bx + inset) * 4;
         for (uint32_t col = 0; col < size; col++, p += 4)
             sum += (uint32_t)p[0] + p[1] + p[2];
     }

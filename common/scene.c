@@ -19,8 +19,14 @@ static void emit(const struct emitter *e, int64_t x, int64_t y, int64_t w, int64
     if (x1 <= x0 || y1 <= y0)
         return;
     struct sgl_scene_rect rect = {
-        .x = (uint32_t)x0, .y = (uint32_t)y0, .w = (uint32_t)(x1 - x0), .h = (uint32_t)(y1 - y0),
-        .r = r, .g = g, .b = b, .kind = kind,
+        .x = (uint32_t)x0,
+        .y = (uint32_t)y0,
+        .w = (uint32_t)(x1 - x0),
+        .h = (uint32_t)(y1 - y0),
+        .r = r,
+        .g = g,
+        .b = b,
+        .kind = kind,
     };
     e->fn(&rect, e->user);
 }

@@ -96,7 +96,8 @@ static void test_pixels_exact_round_trip(void **state)
         for (int i = 0; i < 20; i++) {
             struct sgl_marker m = random_marker(&rng), out = {0};
             uint32_t x = (uint32_t)(sgl_test_rand(&rng) % (f.width - sgl_marker_width(block) + 1));
-            uint32_t y = (uint32_t)(sgl_test_rand(&rng) % (f.height - sgl_marker_height(block) + 1));
+            uint32_t y =
+                (uint32_t)(sgl_test_rand(&rng) % (f.height - sgl_marker_height(block) + 1));
             assert_true(sgl_marker_draw(f.pixels, f.width, f.height, f.stride, x, y, block, &m));
             struct sgl_marker_image im = view(&f);
             assert_true(sgl_marker_read(&im, x, y, block, &out));
@@ -200,8 +201,8 @@ static void test_find_in_noisy_frame(void **state)
     for (int i = 0; i < 10; i++) {
         struct frame f = frame_new(640, 480, 0, &rng);
         struct sgl_marker m = random_marker(&rng), out = {0};
-        uint32_t x = (uint32_t)(sgl_test_rand(&rng) % (640 - 128)), y =
-            (uint32_t)(sgl_test_rand(&rng) % (480 - 72)), fx = 0, fy = 0;
+        uint32_t x = (uint32_t)(sgl_test_rand(&rng) % (640 - 128)),
+                 y = (uint32_t)(sgl_test_rand(&rng) % (480 - 72)), fx = 0, fy = 0;
         assert_true(sgl_marker_draw(f.pixels, f.width, f.height, f.stride, x, y, 8, &m));
         add_noise(&f, 8, &rng);
         struct sgl_marker_image im = view(&f);

@@ -28,7 +28,7 @@ static void check_rect(const struct sgl_scene_rect *r, void *user)
 
 static void test_rects_in_bounds_any_size(void **state)
 {
-    const uint32_t sizes[][2] = {{1, 1}, {3, 17}, {17, 3}, {1366, 768}, {1280, 800},
+    const uint32_t sizes[][2] = {{1, 1},       {3, 17},      {17, 3},   {1366, 768}, {1280, 800},
                                  {1920, 1080}, {4096, 2160}, {145, 89}, {144, 88}};
     struct sgl_marker m = {12345, 678};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -45,7 +45,8 @@ static void test_rects_in_bounds_any_size(void **state)
     assert_false(sgl_scene_has_marker(144, 87));
 }
 
-static uint8_t *render(uint32_t w, uint32_t h, enum sgl_scene_format fmt, const struct sgl_marker *m)
+static uint8_t *render(uint32_t w, uint32_t h, enum sgl_scene_format fmt,
+                       const struct sgl_marker *m)
 {
     uint8_t *px = malloc((size_t)w * h * 4);
     assert_non_null(px);
@@ -78,7 +79,8 @@ static void test_marker_readable_and_deterministic(void **state)
 static void test_formats_swap_red_blue(void **state)
 {
     struct sgl_marker m = {99, 99};
-    uint8_t *bgrx = render(320, 200, SGL_SCENE_BGRX, &m), *rgbx = render(320, 200, SGL_SCENE_RGBX, &m);
+    uint8_t *bgrx = render(320, 200, SGL_SCENE_BGRX, &m),
+            *rgbx = render(320, 200, SGL_SCENE_RGBX, &m);
     int differs = 0;
     for (size_t i = 0; i < 320 * 200 * 4; i += 4) {
         assert_int_equal(bgrx[i], rgbx[i + 2]);
@@ -102,7 +104,8 @@ static void test_motion_is_local(void **state)
     for (size_t p = 0; p < (size_t)w * h; p++) {
         if (memcmp(a + p * 4, b + p * 4, 4) != 0) {
             changed++;
-            changed_box_area += (p / w) >= h * 3 / 4 - h / 16 - 1 && (p / w) < h * 3 / 4 + h / 16 + 1;
+            changed_box_area +=
+                (p / w) >= h * 3 / 4 - h / 16 - 1 && (p / w) < h * 3 / 4 + h / 16 + 1;
         }
     }
     size_t marker_area = (size_t)sgl_marker_width(8) * sgl_marker_height(8);

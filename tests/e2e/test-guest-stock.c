@@ -195,9 +195,8 @@ static void test_stock_virgl_gl_and_kmscube(void **state)
 static void test_gl_program_custom_mode(void **state)
 {
     struct env *env = *state;
-    struct sgl_vm *vm =
-        boot(env, "stock-virgl-custom-mode", "sgl.run=gl sgl.size=1366x768 sgl.frames=30", 1024,
-             768);
+    struct sgl_vm *vm = boot(env, "stock-virgl-custom-mode",
+                             "sgl.run=gl sgl.size=1366x768 sgl.frames=30", 1024, 768);
     const struct sgl_console_event *start = expect(vm, "gl-start", BOOT_TO_RESULT_MS);
     assert_int_equal(expect_uint(start, "width"), 1366);
     assert_int_equal(expect_uint(start, "height"), 768);

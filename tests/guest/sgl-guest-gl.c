@@ -177,8 +177,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 /* A mode of the requested size: the connector's own if it lists one, else
  * the preferred mode's timings stretched to the size (virtio-gpu takes any
  * size up to its maximum). */
-static void choose_mode(const drmModeConnector *conn, uint32_t w, uint32_t h,
-                        drmModeModeInfo *mode)
+static void choose_mode(const drmModeConnector *conn, uint32_t w, uint32_t h, drmModeModeInfo *mode)
 {
     const drmModeModeInfo *preferred = &conn->modes[0];
     for (int i = 0; i < conn->count_modes; i++) {
@@ -326,9 +325,19 @@ static int gl_init(struct gl *gl, const struct kms *kms)
         return -1;
     }
     eglBindAPI(EGL_OPENGL_ES_API);
-    static const EGLint attribs[] = {EGL_SURFACE_TYPE, EGL_WINDOW_BIT, EGL_RED_SIZE, 8,
-                                     EGL_GREEN_SIZE, 8, EGL_BLUE_SIZE, 8, EGL_ALPHA_SIZE, 0,
-                                     EGL_RENDERABLE_TYPE, EGL_OPENGL_ES2_BIT, EGL_NONE};
+    static const EGLint attribs[] = {EGL_SURFACE_TYPE,
+                                     EGL_WINDOW_BIT,
+                                     EGL_RED_SIZE,
+                                     8,
+                                     EGL_GREEN_SIZE,
+                                     8,
+                                     EGL_BLUE_SIZE,
+                                     8,
+                                     EGL_ALPHA_SIZE,
+                                     0,
+                                     EGL_RENDERABLE_TYPE,
+                                     EGL_OPENGL_ES2_BIT,
+                                     EGL_NONE};
     EGLConfig configs[64], config = NULL;
     EGLint count = 0;
     eglChooseConfig(gl->display, attribs, configs, 64, &count);
@@ -414,8 +423,8 @@ static uint32_t fb_for_bo(int fd, struct gbm_bo *bo)
         return fb;
     uint32_t handles[4] = {gbm_bo_get_handle(bo).u32}, strides[4] = {gbm_bo_get_stride(bo)};
     uint32_t offsets[4] = {0};
-    if (drmModeAddFB2(fd, gbm_bo_get_width(bo), gbm_bo_get_height(bo), GBM_FORMAT_XRGB8888,
-                      handles, strides, offsets, &fb, 0) != 0) {
+    if (drmModeAddFB2(fd, gbm_bo_get_width(bo), gbm_bo_get_height(bo), GBM_FORMAT_XRGB8888, handles,
+                      strides, offsets, &fb, 0) != 0) {
         fail("drmModeAddFB2: %s", strerror(errno));
         return 0;
     }

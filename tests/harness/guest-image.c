@@ -22,8 +22,8 @@ gboolean sgl_guest_image_init(struct sgl_guest_image *image, const char *srcdir,
     g_autofree char *out = NULL, *err = NULL;
     int status = 0;
     const char *argv[] = {script, "--gl-program", program, "--quiet", NULL};
-    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
-                      &status, error))
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status,
+                      error))
         return FALSE;
     if (!g_spawn_check_wait_status(status, NULL)) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s failed: %s", script,

@@ -22,8 +22,7 @@ static gboolean check_size(const char *size)
 {
     guint w = 0, h = 0;
     char tail;
-    return sscanf(size, "%ux%u%c", &w, &h, &tail) == 2 && w > 0 && h > 0 && w <= 8192 &&
-           h <= 8192;
+    return sscanf(size, "%ux%u%c", &w, &h, &tail) == 2 && w > 0 && h > 0 && w <= 8192 && h <= 8192;
 }
 
 int main(int argc, char **argv)
@@ -32,16 +31,23 @@ int main(int argc, char **argv)
     gint fps = 30, frames = 0, spice_port = 0, seconds = 0;
     gboolean stay = FALSE;
     GOptionEntry entries[] = {
-        {"run", 0, 0, G_OPTION_ARG_STRING, &run, "Guest workloads, comma-separated: gl, kmscube, glmark2 (default gl)", "LIST"},
+        {"run", 0, 0, G_OPTION_ARG_STRING, &run,
+         "Guest workloads, comma-separated: gl, kmscube, glmark2 (default gl)", "LIST"},
         {"size", 0, 0, G_OPTION_ARG_STRING, &size, "GL program mode (default 1280x800)", "WxH"},
         {"fps", 0, 0, G_OPTION_ARG_INT, &fps, "GL program frame rate (default 30)", "N"},
-        {"frames", 0, 0, G_OPTION_ARG_INT, &frames, "GL program frames, 0 = until stopped (default 0)", "N"},
-        {"spice-port", 0, 0, G_OPTION_ARG_INT, &spice_port, "Serve the VM with stock QEMU SPICE on 127.0.0.1:PORT", "PORT"},
+        {"frames", 0, 0, G_OPTION_ARG_INT, &frames,
+         "GL program frames, 0 = until stopped (default 0)", "N"},
+        {"spice-port", 0, 0, G_OPTION_ARG_INT, &spice_port,
+         "Serve the VM with stock QEMU SPICE on 127.0.0.1:PORT", "PORT"},
         {"stay", 0, 0, G_OPTION_ARG_NONE, &stay, "Keep the guest up after its workloads", NULL},
-        {"seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "Stop after this many seconds (0 = never)", "S"},
-        {"log", 0, 0, G_OPTION_ARG_FILENAME, &log, "Write the console and QEMU's messages here", "FILE"},
-        {"srcdir", 0, 0, G_OPTION_ARG_FILENAME, &srcdir, "Source tree (default: $SGL_SRCDIR or .)", "DIR"},
-        {"builddir", 0, 0, G_OPTION_ARG_FILENAME, &builddir, "Build tree (default: $SGL_BUILDDIR or .)", "DIR"},
+        {"seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "Stop after this many seconds (0 = never)",
+         "S"},
+        {"log", 0, 0, G_OPTION_ARG_FILENAME, &log, "Write the console and QEMU's messages here",
+         "FILE"},
+        {"srcdir", 0, 0, G_OPTION_ARG_FILENAME, &srcdir, "Source tree (default: $SGL_SRCDIR or .)",
+         "DIR"},
+        {"builddir", 0, 0, G_OPTION_ARG_FILENAME, &builddir,
+         "Build tree (default: $SGL_BUILDDIR or .)", "DIR"},
         {NULL},
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("- boot the spicegl test guest");
@@ -65,8 +71,9 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *src = srcdir ? srcdir : g_getenv("SGL_SRCDIR") ? g_getenv("SGL_SRCDIR") : ".";
-    const char *build =
-        builddir ? builddir : g_getenv("SGL_BUILDDIR") ? g_getenv("SGL_BUILDDIR") : ".";
+    const char *build = builddir                   ? builddir
+                        : g_getenv("SGL_BUILDDIR") ? g_getenv("SGL_BUILDDIR")
+                                                   : ".";
 
     struct sgl_guest_image image;
     if (!sgl_guest_image_init(&image, src, build, &error)) {
@@ -76,9 +83,9 @@ int main(int argc, char **argv)
     const char *mode = size ? size : "1280x800";
     guint xres = 0, yres = 0;
     sscanf(mode, "%ux%u", &xres, &yres);
-    g_autofree char *args = g_strdup_printf("sgl.run=%s sgl.size=%s sgl.fps=%d sgl.frames=%d%s",
-                                            run ? run : "gl", mode, fps, frames,
-                                            stay ? " sgl.stay=1" : "");
+    g_autofree char *args =
+        g_strdup_printf("sgl.run=%s sgl.size=%s sgl.fps=%d sgl.frames=%d%s", run ? run : "gl", mode,
+                        fps, frames, stay ? " sgl.stay=1" : "");
     struct sgl_vm_config config = {
         .kernel = image.kernel,
         .initrd = image.initrd,

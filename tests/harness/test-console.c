@@ -25,8 +25,8 @@ static void test_parse_fields(void **state)
     assert_false(sgl_console_event_get_uint(ev, "status", &v));
     assert_false(sgl_console_event_get_uint(ev, "missing", &v));
     assert_null(sgl_console_event_get(ev, "missing"));
-    assert_string_equal(ev->line,
-                        "@@SGL gl-result status=ok presented=90 fps=30.01 renderer=\"virgl (LLVMPIPE)\"");
+    assert_string_equal(
+        ev->line, "@@SGL gl-result status=ok presented=90 fps=30.01 renderer=\"virgl (LLVMPIPE)\"");
     sgl_console_event_destroy(ev);
 }
 
@@ -47,8 +47,15 @@ static void test_prefix_mid_line_and_no_fields(void **state)
 static void test_not_events(void **state)
 {
     const char *lines[] = {
-        "", "[    8.8] reboot: Power down", "@@SGL", "@@SGL ", "@@SGLdone",
-        "@@SGL x key", "@@SGL x =v", "@@SGL x key=\"unterminated", "@@SGL x k=\"a\"b",
+        "",
+        "[    8.8] reboot: Power down",
+        "@@SGL",
+        "@@SGL ",
+        "@@SGLdone",
+        "@@SGL x key",
+        "@@SGL x =v",
+        "@@SGL x key=\"unterminated",
+        "@@SGL x k=\"a\"b",
     };
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
         assert_null(sgl_console_event_parse(lines[i]));

@@ -16,18 +16,18 @@ enum sgl_vm_gpu {
 };
 
 struct sgl_vm_config {
-    const char *qemu;       /* NULL: $QEMU, else qemu-system-x86_64 */
+    const char *qemu; /* NULL: $QEMU, else qemu-system-x86_64 */
     const char *kernel;
     const char *initrd;
     const char *guest_args; /* appended to the kernel command line (sgl.* options) */
     enum sgl_vm_gpu gpu;
-    guint xres, yres;       /* the GPU's preferred mode; 0: QEMU's default */
-    guint memory_mb;        /* 0: 2048 */
-    guint smp;              /* 0: 2 */
-    guint spice_port;       /* 0: no SPICE server; else 127.0.0.1:port, no ticket */
-    const char *log_path;   /* NULL: none; else console lines and QEMU's stderr */
+    guint xres, yres;              /* the GPU's preferred mode; 0: QEMU's default */
+    guint memory_mb;               /* 0: 2048 */
+    guint smp;                     /* 0: 2 */
+    guint spice_port;              /* 0: no SPICE server; else 127.0.0.1:port, no ticket */
+    const char *log_path;          /* NULL: none; else console lines and QEMU's stderr */
     const char *const *extra_args; /* NULL-terminated, appended to QEMU's arguments */
-    gboolean echo;          /* copy console lines to stdout */
+    gboolean echo;                 /* copy console lines to stdout */
 };
 
 struct sgl_vm;
