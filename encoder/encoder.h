@@ -1,0 +1,134 @@
+/* encoder/: 32-bit frames (pixels or a dmabuf) in, H.264 Annex-B access
+ * units out (SPS/PPS repeated on every IDR). Backends: libx264 driven
+ * directly ("x264"), or a GStreamer encoder element ("gst:<element>", with
+ * hardware encoders preferred by "gst" and "auto").
+ *
+ * This header is the synchronous core: one call encodes one frame on the
+ * caller's thread. encoder-thread.h runs it on a thread of its own behind a
+ * latest-frame-wins mailbox.
+ *
+ * Ownership: the caller owns frames and their pixels/fds; the encoder only
+ * reads them during sgl_encoder_encode. An access unit's data belongs to the
+ * encoder and stays valid until the next call on the same encoder. */
+#ifndef SGL_ENCODER_H
+#define SGL_ENCODER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#define SGL_ENCODER_MAX_DIM   8192u /* per side; larger frames are rejected */
+#define SGL_ENCODER_MAX_RECTS 64u   /* damage rectangles per frame */
+
+enum sgl_encoder_format {
+    SGL_ENCODER_BGRX, /* bytes in memory: B G R X (DRM XRGB8888) */
+    SGL_ENCODER_BGRA,
+    SGL_ENCODER_RGBX,
+    SGL_ENCODER_RGBA,
+};
+
+struct sgl_encoder_rect {
+    uint32_t x, y, width, height;
+};
+
+struct sgl_encoder_dmabuf {
+    int fd;            /* -1: the frame is in pixels */
+    uint32_t fourcc;   /* DRM_FORMAT_XRGB8888, ARGB8888, XBGR8888 or ABGR8888 */
+    uint64_t modifier; /* DRM_FORMAT_MOD_LINEAR for the CPU backends */
+    uint32_t offset;
+    uint32_t stride;
+};
+
+struct sgl_encoder_frame {
+    uint32_t width, height;
+    enum sgl_encoder_format format; /* for pixels; a dmabuf's fourcc decides for it */
+    const uint8_t *pixels;          /* NULL when dmabuf.fd >= 0 */
+    uint32_t stride;                /* bytes per row of pixels, >= width * 4 */
+    struct sgl_encoder_dmabuf dmabuf;
+    /* What changed since the previous frame. damage_all: everything; else
+     * the n_damage rectangles (n_damage == 0: nothing, the frame costs no
+     * encode and no bytes). The first frame and a new size count as full. */
+    bool damage_all;
+    const struct sgl_encoder_rect *damage;
+    uint32_t n_damage;
+    int64_t pts_us;
+};
+
+enum sgl_encoder_rc {
+    SGL_ENCODER_RC_BITRATE, /* target bitrate_kbps, VBV of one frame */
+    SGL_ENCODER_RC_QUALITY, /* constant quality (CRF/QP 0..51), bitrate_kbps caps it if set */
+};
+
+struct sgl_encoder_config {
+    const char *backend; /* "auto" (default), "x264", "gst", or "gst:<element>" */
+    enum sgl_encoder_rc rc;
+    uint32_t bitrate_kbps; /* default 8000 */
+    uint32_t quality;      /* default 23 */
+    uint32_t max_fps;      /* default 30; sizes the VBV and paces rate control */
+    const char *preset;    /* x264 preset, default "ultrafast" */
+    uint32_t keyint;       /* frames between IDRs; 0 = only on demand */
+    bool intra_refresh;    /* periodic intra refresh waves instead of IDRs */
+    uint32_t threads;      /* encoder threads; 0 = backend default */
+};
+
+struct sgl_encoder_au {
+    const uint8_t *data; /* Annex-B, SPS/PPS before every IDR */
+    size_t size;
+    int64_t pts_us;
+    bool keyframe;
+    /* The coded size a decoder outputs: the frame's, rounded up to even and
+     * to at least 16 (4:2:0 cannot code odd sizes; some encoders refuse less
+     * than a macroblock). The padding repeats the frame's last column/row. */
+    uint32_t width, height;
+};
+
+enum sgl_encode_result {
+    SGL_ENCODE_ERROR = -1,
+    SGL_ENCODE_UNCHANGED = 0, /* nothing changed: no access unit */
+    SGL_ENCODE_OK = 1,        /* *au holds one access unit */
+};
+
+struct sgl_encoder;
+
+/* Chooses and opens the backend. A named backend that is not available is
+ * an error, never a silent fallback. */
+struct sgl_encoder *sgl_encoder_create(const struct sgl_encoder_config *config, GError **error);
+
+void sgl_encoder_destroy(struct sgl_encoder *encoder); /* accepts NULL */
+
+/* Validates and encodes one frame. Invalid frames (zero or absurd sizes,
+ * stride < width * 4, no data, damage outside the frame) are an error and
+ * leave the encoder as it was. A size change starts a new stream (IDR). */
+enum sgl_encode_result sgl_encoder_encode(struct sgl_encoder *encoder,
+                                          const struct sgl_encoder_frame *frame,
+                                          struct sgl_encoder_au *au, GError **error);
+
+/* The next frame is an IDR with SPS/PPS, even if nothing changed. */
+void sgl_encoder_request_keyframe(struct sgl_encoder *encoder);
+
+/* Changes the target bitrate from the next frame on. */
+bool sgl_encoder_set_bitrate(struct sgl_encoder *encoder, uint32_t kbps, GError **error);
+
+uint32_t sgl_encoder_get_bitrate(const struct sgl_encoder *encoder);
+
+/* "x264", "gst:x264enc", "gst:vah264enc", ... */
+const char *sgl_encoder_backend_name(const struct sgl_encoder *encoder);
+
+/* Backends this build and host offer, in "auto" order of preference. */
+GStrv sgl_encoder_list_backends(void);
+
+/* Validates a frame as sgl_encoder_encode would (exposed for the fuzz and
+ * unit tests and for callers that queue frames). */
+bool sgl_encoder_frame_validate(const struct sgl_encoder_frame *frame, GError **error);
+
+#define SGL_ENCODER_ERROR (sgl_encoder_error_quark())
+GQuark sgl_encoder_error_quark(void);
+
+enum sgl_encoder_error_code {
+    SGL_ENCODER_ERROR_INVALID,     /* bad frame or configuration */
+    SGL_ENCODER_ERROR_UNAVAILABLE, /* backend not present on this host */
+    SGL_ENCODER_ERROR_FAILED,      /* the backend failed */
+};
+
+#endif
