@@ -1,0 +1,289 @@
+/* The encoder thread: latest frame wins, damage merged, never blocking the
+ * producer, back-pressure lowering the bitrate. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <drm_fourcc.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/psnr.h"
+#include "encoder/encoder-thread.h"
+#include "tests/encoder/content.h"
+#include "tests/encoder/decode.h"
+#include "tests/test-util.h"
+
+struct sink {
+    GMutex lock;
+    GCond got;
+    GPtrArray *aus; /* GBytes */
+    GArray *keyframes;
+    guint slow_ack_ms; /* >0: ack from the callback after sleeping; 0: test acks */
+    struct sgl_encoder_thread *thread;
+};
+
+static void on_au(const struct sgl_encoder_au *au, void *user)
+{
+    struct sink *s = user;
+    g_mutex_lock(&s->lock);
+    g_ptr_array_add(s->aus, g_bytes_new(au->data, au->size));
+    gboolean key = au->keyframe;
+    g_array_append_val(s->keyframes, key);
+    g_cond_broadcast(&s->got);
+    g_mutex_unlock(&s->lock);
+    if (s->slow_ack_ms) {
+        g_usleep(s->slow_ack_ms * 1000);
+        sgl_encoder_thread_au_done(s->thread);
+    }
+}
+
+static void on_error(const GError *error, void *user)
+{
+    print_message("# encoder error: %s\n", error->message);
+}
+
+static const struct sgl_encoder_thread_callbacks callbacks = {on_au, on_error};
+
+static struct sink *sink_new(void)
+{
+    struct sink *s = g_new0(struct sink, 1);
+    g_mutex_init(&s->lock);
+    g_cond_init(&s->got);
+    s->aus = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    s->keyframes = g_array_new(FALSE, FALSE, sizeof(gboolean));
+    return s;
+}
+
+static void sink_free(struct sink *s)
+{
+    g_ptr_array_unref(s->aus);
+    g_array_unref(s->keyframes);
+    g_mutex_clear(&s->lock);
+    g_cond_clear(&s->got);
+    g_free(s);
+}
+
+/* Waits until at least n access units arrived (5 s at most). */
+static guint wait_aus(struct sink *s, guint n)
+{
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    g_mutex_lock(&s->lock);
+    while (s->aus->len < n && g_cond_wait_until(&s->got, &s->lock, deadline))
+        ;
+    guint len = s->aus->len;
+    g_mutex_unlock(&s->lock);
+    return len;
+}
+
+static struct sgl_encoder_thread *start(struct sink *s, bool wait_for_consumer, uint32_t kbps)
+{
+    struct sgl_encoder_config c = {
+        .backend = "x264", .bitrate_kbps = kbps, .max_fps = 30, .threads = 1};
+    g_autoptr(GError) error = NULL;
+    s->thread = sgl_encoder_thread_create(&c, wait_for_consumer, &callbacks, s, &error);
+    if (!s->thread)
+        fail_msg("%s", error->message);
+    return s->thread;
+}
+
+static struct sgl_encoder_frame pixels_frame(uint8_t *px, uint32_t w, uint32_t h)
+{
+    return (struct sgl_encoder_frame){.width = w,
+                                      .height = h,
+                                      .format = SGL_ENCODER_BGRX,
+                                      .pixels = px,
+                                      .stride = w * 4,
+                                      .dmabuf.fd = -1,
+                                      .damage_all = true};
+}
+
+/* Decodes every access unit in order; returns the last picture (a copy). */
+static uint8_t *decode_all(struct sink *s, uint32_t w, uint32_t h)
+{
+    struct test_decoder *d = test_decoder_create();
+    uint8_t *last = NULL;
+    g_mutex_lock(&s->lock);
+    for (guint i = 0; i < s->aus->len; i++) {
+        gsize size;
+        const uint8_t *data = g_bytes_get_data(g_ptr_array_index(s->aus, i), &size);
+        const uint8_t *out;
+        uint32_t ow, oh, stride;
+        assert_true(test_decoder_decode(d, data, size, &out, &ow, &oh, &stride));
+        assert_int_equal(ow, w);
+        assert_int_equal(oh, h);
+        g_free(last);
+        last = g_memdup2(out, (gsize)stride * oh);
+    }
+    g_mutex_unlock(&s->lock);
+    test_decoder_destroy(d);
+    return last;
+}
+
+static void test_latest_wins_damage_merged(void **state)
+{
+    const uint32_t w = 640, h = 360;
+    struct sink *s = sink_new();
+    struct sgl_encoder_thread *t = start(s, true, 20000);
+    uint8_t *px = g_malloc((size_t)w * h * 4);
+    test_content_desktop(px, w, h, w * 4, 0);
+    struct sgl_encoder_frame f = pixels_frame(px, w, h);
+    assert_true(sgl_encoder_thread_submit(t, &f, NULL));
+    assert_int_equal(wait_aus(s, 1), 1);
+
+    /* The consumer has not acked: 40 frames, each painting its own block,
+     * are all taken at once and merged, none encoded yet. */
+    for (uint32_t k = 0; k < 40; k++) {
+        struct sgl_encoder_rect r = {16 * (k % 20), 200 + 16 * (k / 20), 16, 16};
+        for (uint32_t y = r.y; y < r.y + r.height; y++)
+            memset(px + (size_t)y * w * 4 + r.x * 4, 0xff, r.width * 4);
+        f = pixels_frame(px, w, h);
+        f.damage_all = false;
+        f.damage = &r;
+        f.n_damage = 1;
+        f.pts_us = k;
+        assert_true(sgl_encoder_thread_submit(t, &f, NULL));
+    }
+    g_usleep(100 * 1000);
+    assert_int_equal(wait_aus(s, 1), 1);
+    sgl_encoder_thread_au_done(t);
+    assert_int_equal(wait_aus(s, 2), 2);
+
+    struct sgl_encoder_stats st;
+    sgl_encoder_thread_get_stats(t, &st);
+    assert_int_equal(st.submitted, 41);
+    assert_int_equal(st.encoded, 2);
+    assert_int_equal(st.dropped_pressure, 39);
+    uint8_t *out = decode_all(s, w, h);
+    /* Every block painted by a dropped frame is in the one that was sent. */
+    double p = sgl_psnr(out, w * 4, px, w * 4, w, h);
+    print_message("# merged frame PSNR %.2f dB\n", p);
+    assert_true(p >= 38.0);
+    g_free(out);
+    sgl_encoder_thread_destroy(t);
+    sink_free(s);
+    g_free(px);
+}
+
+static void test_unchanged_and_keyframe(void **state)
+{
+    const uint32_t w = 320, h = 240;
+    struct sink *s = sink_new();
+    struct sgl_encoder_thread *t = start(s, false, 8000);
+    /* No frame yet: a keyframe request has nothing to encode. */
+    sgl_encoder_thread_request_keyframe(t);
+    uint8_t *px = g_malloc((size_t)w * h * 4);
+    test_content_desktop(px, w, h, w * 4, 0);
+    struct sgl_encoder_frame f = pixels_frame(px, w, h);
+    assert_true(sgl_encoder_thread_submit(t, &f, NULL));
+    assert_int_equal(wait_aus(s, 1), 1);
+    f.damage_all = false;
+    f.n_damage = 0;
+    for (int i = 0; i < 10; i++)
+        assert_true(sgl_encoder_thread_submit(t, &f, NULL));
+    g_usleep(200 * 1000);
+    assert_int_equal(wait_aus(s, 1), 1);
+    /* A client joins: an IDR of the unchanged picture. */
+    sgl_encoder_thread_request_keyframe(t);
+    assert_int_equal(wait_aus(s, 2), 2);
+    g_mutex_lock(&s->lock);
+    assert_true(g_array_index(s->keyframes, gboolean, 1));
+    gsize size;
+    const uint8_t *data = g_bytes_get_data(g_ptr_array_index(s->aus, 1), &size);
+    assert_true(test_nal_types(data, size) & NAL_SPS);
+    g_mutex_unlock(&s->lock);
+    struct sgl_encoder_stats st;
+    sgl_encoder_thread_get_stats(t, &st);
+    assert_int_equal(st.unchanged, 10);
+    assert_int_equal(st.keyframes, 2);
+    sgl_encoder_thread_destroy(t);
+    sink_free(s);
+    g_free(px);
+}
+
+/* A consumer that takes 150 ms per access unit while frames come every
+ * 5 ms: the producer is never held up, frames are dropped, and the bitrate
+ * comes down. */
+static void test_pressure_lowers_bitrate(void **state)
+{
+    const uint32_t w = 640, h = 360;
+    struct sink *s = sink_new();
+    s->slow_ack_ms = 150;
+    struct sgl_encoder_thread *t = start(s, true, 8000);
+    uint8_t *px = g_malloc((size_t)w * h * 4);
+    gint64 end = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+    uint32_t n = 0;
+    while (g_get_monotonic_time() < end) {
+        test_content_motion(px, w, h, w * 4, n);
+        struct sgl_encoder_frame f = pixels_frame(px, w, h);
+        f.pts_us = n++;
+        assert_true(sgl_encoder_thread_submit(t, &f, NULL));
+        g_usleep(5000);
+    }
+    struct sgl_encoder_stats st;
+    sgl_encoder_thread_get_stats(t, &st);
+    print_message("# submitted %" G_GUINT64_FORMAT " encoded %" G_GUINT64_FORMAT
+                  " dropped(pressure) %" G_GUINT64_FORMAT " dropped(rate) %" G_GUINT64_FORMAT
+                  " bitrate %u of %u kbit/s after %" G_GUINT64_FORMAT " steps\n",
+                  st.submitted, st.encoded, st.dropped_pressure, st.dropped_rate, st.bitrate_kbps,
+                  st.target_kbps, st.bitrate_changes);
+    assert_int_equal(st.submitted, n);
+    assert_true(st.encoded < 30);
+    assert_true(st.dropped_pressure > st.submitted / 2);
+    assert_true(st.bitrate_kbps < st.target_kbps);
+    assert_true(st.bitrate_changes >= 1);
+    sgl_encoder_thread_destroy(t);
+    sink_free(s);
+    g_free(px);
+}
+
+static void test_dmabuf_and_invalid(void **state)
+{
+    const uint32_t w = 320, h = 240;
+    struct sink *s = sink_new();
+    struct sgl_encoder_thread *t = start(s, false, 8000);
+    int fd = memfd_create("frame", MFD_CLOEXEC);
+    assert_int_equal(ftruncate(fd, (off_t)w * h * 4), 0);
+    uint8_t *map = mmap(NULL, (size_t)w * h * 4, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    test_content_desktop(map, w, h, w * 4, 7);
+    struct sgl_encoder_frame f = {.width = w,
+                                  .height = h,
+                                  .damage_all = true,
+                                  .dmabuf = {.fd = fd,
+                                             .fourcc = DRM_FORMAT_XRGB8888,
+                                             .modifier = DRM_FORMAT_MOD_LINEAR,
+                                             .stride = w * 4}};
+    assert_true(sgl_encoder_thread_submit(t, &f, NULL));
+    assert_int_equal(wait_aus(s, 1), 1);
+    uint8_t *out = decode_all(s, w, h);
+    assert_true(sgl_psnr(out, w * 4, map, w * 4, w, h) >= 38.0);
+    g_free(out);
+
+    g_autoptr(GError) error = NULL;
+    f.dmabuf.stride = 4;
+    assert_false(sgl_encoder_thread_submit(t, &f, &error));
+    assert_non_null(error);
+    assert_false(sgl_encoder_thread_submit(t, NULL, NULL));
+    struct sgl_encoder_stats st;
+    sgl_encoder_thread_get_stats(t, &st);
+    assert_int_equal(st.submitted, 1);
+    munmap(map, (size_t)w * h * 4);
+    close(fd);
+    sgl_encoder_thread_destroy(t);
+    sink_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_latest_wins_damage_merged),
+        cmocka_unit_test(test_unchanged_and_keyframe),
+        cmocka_unit_test(test_pressure_lowers_bitrate),
+        cmocka_unit_test(test_dmabuf_and_invalid),
+    };
+    return cmocka_run_group_tests_name("encoder-thread", tests, NULL, NULL);
+}
