@@ -251,7 +251,8 @@ enum sgl_encode_result sgl_encoder_encode(struct sgl_encoder *enc,
     damage[0] = (struct sgl_encoder_rect){0, 0, frame->width, frame->height};
     if (!new_size && !frame->damage_all) {
         n_damage = frame->n_damage;
-        memcpy(damage, frame->damage, n_damage * sizeof(*damage));
+        if (n_damage) /* an unchanged frame may carry no list at all */
+            memcpy(damage, frame->damage, n_damage * sizeof(*damage));
     }
 
     struct sgl_encoder_frame mapped, padded;

@@ -407,8 +407,8 @@ static void test_backend_selection(void **state)
     assert_non_null(enc);
     g_auto(GStrv) all = sgl_encoder_list_backends();
     assert_true(g_strv_contains((const char *const *)all, "x264"));
-    print_message("# backends here: %s; auto chose %s\n", g_strjoinv(", ", all),
-                  sgl_encoder_backend_name(enc));
+    g_autofree char *names = g_strjoinv(", ", all);
+    print_message("# backends here: %s; auto chose %s\n", names, sgl_encoder_backend_name(enc));
     sgl_encoder_destroy(enc);
     sgl_encoder_destroy(NULL);
 }
