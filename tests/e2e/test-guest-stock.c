@@ -52,6 +52,7 @@ static gboolean qemu_usable(char **problem)
 
 static int group_setup(void **state)
 {
+    sgl_test_heavy_lock();
     struct env *env = g_new0(struct env, 1);
     const char *srcdir = g_getenv("SGL_SRCDIR"), *builddir = g_getenv("SGL_BUILDDIR");
     env->builddir = builddir ? builddir : ".";

@@ -1,0 +1,203 @@
+/* spicegl-gpu: the per-VM daemon. For now its frame source is the built-in
+ * synthetic one (--synthetic WxH@FPS); the vhost-user-gpu backend comes next.
+ * Serves SPICE on TCP (127.0.0.1:5900 by default) and/or a unix socket. */
+#include "config.h"
+
+#include <glib-unix.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "remote.h"
+#include "server.h"
+#include "synthetic.h"
+
+struct daemon {
+    GMainLoop *loop;
+    GPtrArray *remotes; /* struct sgl_remote * */
+    struct sgl_synthetic *synthetic;
+};
+
+static void on_frame(const struct sgl_encoder_frame *frame, void *user)
+{
+    struct daemon *d = user;
+    for (guint i = 0; i < d->remotes->len; i++)
+        sgl_remote_submit(g_ptr_array_index(d->remotes, i), frame);
+}
+
+static gboolean on_signal(gpointer user)
+{
+    struct daemon *d = user;
+    g_message("stopping");
+    g_main_loop_quit(d->loop);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean log_stats(gpointer user)
+{
+    struct daemon *d = user;
+    for (guint i = 0; i < d->remotes->len; i++) {
+        struct sgl_remote_stats st;
+        sgl_remote_get_stats(g_ptr_array_index(d->remotes, i), &st);
+        g_message("stats[%u]: frames %" G_GUINT64_FORMAT ", submitted %" G_GUINT64_FORMAT
+                  ", encoded %" G_GUINT64_FORMAT ", sent %" G_GUINT64_FORMAT
+                  ", dropped %" G_GUINT64_FORMAT " (back-pressure) + %" G_GUINT64_FORMAT
+                  " (pacing), unchanged %" G_GUINT64_FORMAT ", %u of %u kbit/s, %" G_GUINT64_FORMAT
+                  " bytes",
+                  i, d->synthetic ? sgl_synthetic_frames(d->synthetic) : 0, st.encoder.submitted,
+                  st.encoder.encoded, st.sent, st.encoder.dropped_pressure, st.encoder.dropped_rate,
+                  st.encoder.unchanged, st.encoder.bitrate_kbps, st.encoder.target_kbps,
+                  st.encoder.bytes);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static char *read_ticket_file(const char *path, GError **error)
+{
+    char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, error))
+        return NULL;
+    g_strstrip(text);
+    return text;
+}
+
+int main(int argc, char **argv)
+{
+    g_autofree char *synthetic = NULL, *addr = NULL, *unix_path = NULL, *ticket = NULL,
+                    *ticket_file = NULL, *tls_dir = NULL, *encoder = NULL, *preset = NULL;
+    gint port = 5900, tls_port = 0, ticket_lifetime = 0, bitrate = 8000, stats_interval = 5;
+    gboolean insecure = FALSE, no_tcp = FALSE, single_client = FALSE;
+    GOptionEntry entries[] = {
+        {"synthetic", 0, 0, G_OPTION_ARG_STRING, &synthetic,
+         "Built-in animated source, e.g. 1280x720@30", "WxH@FPS"},
+        {"addr", 0, 0, G_OPTION_ARG_STRING, &addr, "TCP address (default 127.0.0.1)", "ADDR"},
+        {"port", 0, 0, G_OPTION_ARG_INT, &port, "TCP port (default 5900)", "PORT"},
+        {"no-tcp", 0, 0, G_OPTION_ARG_NONE, &no_tcp, "Do not listen on TCP", NULL},
+        {"unix", 0, 0, G_OPTION_ARG_FILENAME, &unix_path, "Also listen on this unix socket",
+         "PATH"},
+        {"ticket", 0, 0, G_OPTION_ARG_STRING, &ticket,
+         "SPICE password (visible in ps: prefer --ticket-file)", "TEXT"},
+        {"ticket-file", 0, 0, G_OPTION_ARG_FILENAME, &ticket_file,
+         "Read the SPICE password from a file", "FILE"},
+        {"ticket-lifetime", 0, 0, G_OPTION_ARG_INT, &ticket_lifetime,
+         "Seconds the ticket stays valid (0: no expiry)", "S"},
+        {"tls-dir", 0, 0, G_OPTION_ARG_FILENAME, &tls_dir,
+         "x509 directory: ca-cert.pem, server-cert.pem, server-key.pem", "DIR"},
+        {"tls-port", 0, 0, G_OPTION_ARG_INT, &tls_port, "TLS port", "PORT"},
+        {"insecure", 0, 0, G_OPTION_ARG_NONE, &insecure,
+         "Allow a non-loopback address without ticket or TLS", NULL},
+        {"single-client", 0, 0, G_OPTION_ARG_NONE, &single_client,
+         "A new client replaces the connected one (spice-server's default)", NULL},
+        {"encoder", 0, 0, G_OPTION_ARG_STRING, &encoder,
+         "auto (default), x264, gst or gst:<element>", "NAME"},
+        {"bitrate", 0, 0, G_OPTION_ARG_INT, &bitrate, "Target bitrate in kbit/s (default 8000)",
+         "KBPS"},
+        {"preset", 0, 0, G_OPTION_ARG_STRING, &preset, "x264 preset (default ultrafast)", "NAME"},
+        {"stats-interval", 0, 0, G_OPTION_ARG_INT, &stats_interval,
+         "Seconds between stats lines (0: none)", "S"},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- spicegl: a VM's GPU and SPICE display");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_autoptr(GError) error = NULL;
+    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+        fprintf(stderr, "spicegl-gpu: %s (see --help)\n", error->message);
+        return 2;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "spicegl-gpu: unexpected argument '%s' (see --help)\n", argv[1]);
+        return 2;
+    }
+    uint32_t width, height, fps;
+    if (!synthetic) {
+        fprintf(stderr, "spicegl-gpu: no frame source: give --synthetic WxH@FPS (the "
+                        "vhost-user-gpu backend is not built yet)\n");
+        return 2;
+    }
+    if (!sgl_synthetic_parse(synthetic, &width, &height, &fps, &error)) {
+        fprintf(stderr, "spicegl-gpu: %s\n", error->message);
+        return 2;
+    }
+    if (ticket && ticket_file) {
+        fprintf(stderr, "spicegl-gpu: give --ticket or --ticket-file, not both\n");
+        return 2;
+    }
+    if (ticket_file && !(ticket = read_ticket_file(ticket_file, &error))) {
+        fprintf(stderr, "spicegl-gpu: --ticket-file: %s\n", error->message);
+        return 2;
+    }
+    if (bitrate < 100 || bitrate > 1000000 || stats_interval < 0) {
+        fprintf(stderr, "spicegl-gpu: --bitrate is 100..1000000 kbit/s, --stats-interval >= 0\n");
+        return 2;
+    }
+    struct sgl_server_options so = {.addr = addr,
+                                    .port = no_tcp ? 0 : port,
+                                    .unix_path = unix_path,
+                                    .ticket = ticket,
+                                    .ticket_lifetime_s = ticket_lifetime,
+                                    .tls_dir = tls_dir,
+                                    .tls_port = tls_port,
+                                    .insecure = insecure};
+    if (!sgl_server_options_check(&so, &error)) {
+        fprintf(stderr, "spicegl-gpu: %s\n", error->message);
+        return 2;
+    }
+    struct sgl_encoder_config ec = {
+        .backend = encoder, .bitrate_kbps = (uint32_t)bitrate, .max_fps = fps, .preset = preset};
+    /* An encoder that cannot open is an option error: say so before listening. */
+    struct sgl_encoder *probe = sgl_encoder_create(&ec, &error);
+    if (!probe) {
+        fprintf(stderr, "spicegl-gpu: --encoder/--preset: %s\n", error->message);
+        return 2;
+    }
+    sgl_encoder_destroy(probe);
+
+    /* spice-server serves one client at a time (a newcomer disconnects the
+     * one before) unless this is in its environment when a server is made;
+     * the stream channel then streams to all of them. */
+    if (!single_client)
+        g_setenv("SPICE_DEBUG_ALLOW_MC", "1", TRUE);
+
+    struct daemon d = {.loop = g_main_loop_new(NULL, FALSE),
+                       .remotes =
+                           g_ptr_array_new_with_free_func((GDestroyNotify)sgl_remote_destroy)};
+    GPtrArray *servers = g_ptr_array_new();
+    int status = 1;
+    for (int use_unix = 0; use_unix < 2; use_unix++) {
+        if (use_unix ? !unix_path : !(so.port || so.tls_port))
+            continue;
+        SpiceServer *s = sgl_server_create(&so, use_unix, &error);
+        struct sgl_remote *r = s ? sgl_remote_create(s, &ec, &error) : NULL;
+        if (s)
+            g_ptr_array_add(servers, s);
+        if (!r) {
+            fprintf(stderr, "spicegl-gpu: %s\n", error->message);
+            goto out;
+        }
+        g_ptr_array_add(d.remotes, r);
+        spice_server_vm_start(s);
+        if (use_unix)
+            g_message("listening on spice+unix://%s", unix_path);
+        else
+            g_message("listening on spice://%s:%d%s", addr ? addr : "127.0.0.1", so.port,
+                      ticket ? " (ticket required)" : "");
+    }
+    d.synthetic = sgl_synthetic_create(width, height, fps, on_frame, &d);
+    g_message("synthetic source %ux%u at %u fps", width, height, fps);
+    g_unix_signal_add(SIGINT, on_signal, &d);
+    g_unix_signal_add(SIGTERM, on_signal, &d);
+    if (stats_interval)
+        g_timeout_add_seconds((guint)stats_interval, log_stats, &d);
+    g_main_loop_run(d.loop);
+    log_stats(&d);
+    status = 0;
+out:
+    sgl_synthetic_destroy(d.synthetic);
+    for (guint i = 0; i < servers->len; i++)
+        spice_server_vm_stop(g_ptr_array_index(servers, i));
+    g_ptr_array_unref(d.remotes);
+    for (guint i = 0; i < servers->len; i++)
+        spice_server_destroy(g_ptr_array_index(servers, i));
+    g_ptr_array_unref(servers);
+    g_main_loop_unref(d.loop);
+    return status;
+}

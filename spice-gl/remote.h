@@ -1,0 +1,39 @@
+/* The remote path: frames -> encoder thread -> stream device -> clients.
+ *
+ * Nothing is encoded while no client watches (the server's START_STOP with
+ * no codecs); a new set of clients gets an IDR. H.264 when every client can
+ * show it. The encoder waits for the server to take each access unit
+ * before it encodes the next (back-pressure), dropping frames meanwhile and
+ * lowering the bitrate when that persists.
+ *
+ * Create and destroy on the server's main context; sgl_remote_submit may be
+ * called from any one producer thread. */
+#ifndef SGL_REMOTE_H
+#define SGL_REMOTE_H
+
+#include <glib.h>
+#include <spice.h>
+
+#include "encoder/encoder-thread.h"
+
+struct sgl_remote;
+
+struct sgl_remote *sgl_remote_create(SpiceServer *server, const struct sgl_encoder_config *config,
+                                     GError **error);
+void sgl_remote_destroy(struct sgl_remote *remote);
+
+/* A frame from the producer: whole pixels, damage relative to the last
+ * frame submitted. Never blocks. */
+void sgl_remote_submit(struct sgl_remote *remote, const struct sgl_encoder_frame *frame);
+
+bool sgl_remote_streaming(struct sgl_remote *remote);
+
+struct sgl_remote_stats {
+    struct sgl_encoder_stats encoder;
+    uint64_t sent;   /* access units taken by the server */
+    uint64_t starts; /* client sets that started a stream */
+    uint8_t codec;   /* SpiceVideoCodecType in use, 0 when stopped */
+};
+void sgl_remote_get_stats(struct sgl_remote *remote, struct sgl_remote_stats *stats);
+
+#endif

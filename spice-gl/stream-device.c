@@ -1,0 +1,161 @@
+#include "config.h"
+
+#include "stream-device.h"
+
+#include <string.h>
+
+#include <gio/gio.h>
+#include <spice/protocol.h>
+#include <spice/stream-device.h>
+
+#include "stream-protocol.h"
+
+struct sgl_stream_device {
+    SpiceCharDeviceInstance sin; /* first: spice-server hands it back to us */
+    struct sgl_stream_device_callbacks cb;
+    void *user;
+    struct sgl_stream_parser parser;
+    GByteArray *out; /* the message in flight */
+    size_t out_pos;
+    uint32_t width, height; /* of the last FORMAT sent */
+    uint8_t codec;
+    bool attached;
+};
+
+static struct sgl_stream_device *from_sin(SpiceCharDeviceInstance *sin)
+{
+    return (struct sgl_stream_device *)sin;
+}
+
+static void on_message(const struct sgl_stream_in *msg, void *user)
+{
+    struct sgl_stream_device *dev = user;
+    switch (msg->kind) {
+    case SGL_STREAM_IN_START_STOP:
+        /* A stop, or a new client set: the next FORMAT must be sent again. */
+        dev->width = dev->height = 0;
+        if (dev->cb.start_stop)
+            dev->cb.start_stop(msg->codecs, msg->n_codecs, dev->user);
+        break;
+    case SGL_STREAM_IN_NOTIFY_ERROR:
+        g_warning("stream device: the server reports an error: %.*s", (int)(msg->size - 4),
+                  (const char *)msg->payload + 4);
+        break;
+    default:
+        break;
+    }
+}
+
+static int dev_write(SpiceCharDeviceInstance *sin, const uint8_t *buf, int len)
+{
+    struct sgl_stream_device *dev = from_sin(sin);
+    if (len <= 0)
+        return 0;
+    if (!sgl_stream_parser_feed(&dev->parser, buf, (size_t)len, on_message, dev)) {
+        g_warning("stream device: protocol error from the server: %s; resynchronising",
+                  dev->parser.error);
+        sgl_stream_parser_init(&dev->parser);
+    }
+    return len;
+}
+
+static int dev_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
+{
+    struct sgl_stream_device *dev = from_sin(sin);
+    if (!dev->out || len <= 0)
+        return 0;
+    size_t n = MIN((size_t)len, dev->out->len - dev->out_pos);
+    memcpy(buf, dev->out->data + dev->out_pos, n);
+    dev->out_pos += n;
+    if (dev->out_pos == dev->out->len) {
+        g_clear_pointer(&dev->out, g_byte_array_unref);
+        dev->out_pos = 0;
+        if (dev->cb.sent)
+            dev->cb.sent(dev->user);
+    }
+    return (int)n;
+}
+
+static void dev_state(SpiceCharDeviceInstance *sin, int connected)
+{
+}
+
+static void dev_event(SpiceCharDeviceInstance *sin, uint8_t event)
+{
+}
+
+static const SpiceCharDeviceInterface interface = {
+    .base = {.type = SPICE_INTERFACE_CHAR_DEVICE,
+             .description = "spicegl stream device",
+             .major_version = SPICE_INTERFACE_CHAR_DEVICE_MAJOR,
+             .minor_version = SPICE_INTERFACE_CHAR_DEVICE_MINOR},
+    .state = dev_state,
+    .write = dev_write,
+    .read = dev_read,
+    .event = dev_event,
+};
+
+struct sgl_stream_device *sgl_stream_device_create(const struct sgl_stream_device_callbacks *cb,
+                                                   void *user)
+{
+    struct sgl_stream_device *dev = g_new0(struct sgl_stream_device, 1);
+    dev->sin.base.sif = &interface.base;
+    dev->sin.subtype = "port";
+    /* spice-server knows the stream device by this exact name. */
+    dev->sin.portname = "org.spice-space.stream.0";
+    dev->cb = *cb;
+    dev->user = user;
+    sgl_stream_parser_init(&dev->parser);
+    return dev;
+}
+
+void sgl_stream_device_destroy(struct sgl_stream_device *dev)
+{
+    if (!dev)
+        return;
+    if (dev->attached)
+        spice_server_remove_interface(&dev->sin.base);
+    if (dev->out)
+        g_byte_array_unref(dev->out);
+    g_free(dev);
+}
+
+bool sgl_stream_device_attach(struct sgl_stream_device *dev, SpiceServer *server, GError **error)
+{
+    if (spice_server_add_interface(server, &dev->sin.base) != 0) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "spice-server refused the stream device");
+        return false;
+    }
+    dev->attached = true;
+    /* Before clients connect, so the stream channel exists for them. */
+    spice_server_port_event(&dev->sin, SPICE_PORT_EVENT_OPENED);
+    return true;
+}
+
+bool sgl_stream_device_busy(const struct sgl_stream_device *dev)
+{
+    return dev->out != NULL;
+}
+
+bool sgl_stream_device_send(struct sgl_stream_device *dev, uint8_t codec, uint32_t width,
+                            uint32_t height, const uint8_t *data, size_t size)
+{
+    if (dev->out || size > UINT32_MAX)
+        return false;
+    dev->out =
+        g_byte_array_sized_new((guint)size + 2 * SGL_STREAM_HEADER_SIZE + SGL_STREAM_FORMAT_SIZE);
+    uint8_t head[SGL_STREAM_HEADER_SIZE + SGL_STREAM_FORMAT_SIZE];
+    if (width != dev->width || height != dev->height || codec != dev->codec) {
+        g_byte_array_append(dev->out, head,
+                            (guint)sgl_stream_write_format(head, width, height, codec));
+        dev->width = width;
+        dev->height = height;
+        dev->codec = codec;
+    }
+    g_byte_array_append(dev->out, head,
+                        (guint)sgl_stream_write_header(head, STREAM_TYPE_DATA, (uint32_t)size));
+    g_byte_array_append(dev->out, data, (guint)size);
+    dev->out_pos = 0;
+    spice_server_char_device_wakeup(&dev->sin);
+    return true;
+}
