@@ -29,6 +29,7 @@ struct sgl_encoder_backend_ops {
 
 extern const struct sgl_encoder_backend_ops sgl_encoder_x264_ops;
 extern const struct sgl_encoder_backend_ops sgl_encoder_gst_ops;
+extern const struct sgl_encoder_backend_ops sgl_encoder_mjpeg_ops;
 
 /* GStreamer encoder elements this host has, hardware first. */
 GStrv sgl_encoder_gst_available(void);

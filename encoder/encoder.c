@@ -63,6 +63,10 @@ static bool choose_backend(struct sgl_encoder *enc, GError **error)
         enc->ops = &sgl_encoder_x264_ops;
         return true;
     }
+    if (g_str_equal(spec, "mjpeg")) {
+        enc->ops = &sgl_encoder_mjpeg_ops;
+        return true;
+    }
     g_auto(GStrv) gst = sgl_encoder_gst_available();
     if (g_str_equal(spec, "auto") || g_str_equal(spec, "gst")) {
         g_auto(GStrv) all = sgl_encoder_list_backends();
@@ -96,7 +100,7 @@ static bool choose_backend(struct sgl_encoder *enc, GError **error)
         return true;
     }
     g_set_error(error, SGL_ENCODER_ERROR, SGL_ENCODER_ERROR_INVALID,
-                "unknown encoder backend '%s': use auto, x264, gst or gst:<element>", spec);
+                "unknown encoder backend '%s': use auto, x264, gst, gst:<element> or mjpeg", spec);
     return false;
 }
 
@@ -171,7 +175,7 @@ const char *sgl_encoder_backend_name(const struct sgl_encoder *enc)
 {
     if (enc->backend)
         return enc->ops->name(enc->backend);
-    return enc->ops == &sgl_encoder_x264_ops ? "x264" : "gst";
+    return enc->ops->family;
 }
 
 /* The size a frame is coded at: H.264 4:2:0 cannot code an odd width or

@@ -1,7 +1,8 @@
 /* encoder/: 32-bit frames (pixels or a dmabuf) in, H.264 Annex-B access
  * units out (SPS/PPS repeated on every IDR). Backends: libx264 driven
  * directly ("x264"), or a GStreamer encoder element ("gst:<element>", with
- * hardware encoders preferred by "gst" and "auto").
+ * hardware encoders preferred by "gst" and "auto"). "mjpeg" (libjpeg-turbo)
+ * makes one JPEG per frame instead, for clients without H.264.
  *
  * This header is the synchronous core: one call encodes one frame on the
  * caller's thread. encoder-thread.h runs it on a thread of its own behind a
@@ -61,7 +62,7 @@ enum sgl_encoder_rc {
 };
 
 struct sgl_encoder_config {
-    const char *backend; /* "auto" (default), "x264", "gst", or "gst:<element>" */
+    const char *backend; /* "auto" (default), "x264", "gst", "gst:<element>" or "mjpeg" */
     enum sgl_encoder_rc rc;
     uint32_t bitrate_kbps; /* default 8000 */
     uint32_t quality;      /* default 23 */

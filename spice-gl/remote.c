@@ -6,18 +6,26 @@
 
 #include "stream-device.h"
 
+/* One encoder thread per codec a client set may ask for. */
+struct path {
+    struct sgl_remote *remote;
+    uint8_t codec; /* SpiceVideoCodecType */
+    struct sgl_encoder_thread *thread;
+};
+
 struct sgl_remote {
     GMainContext *context;
     struct sgl_stream_device *device;
-    struct sgl_encoder_thread *encoder;
-    gint streaming;  /* atomic: read by the producer */
-    gint full_frame; /* atomic: the next submitted frame counts as all damaged */
-    uint8_t codec;
+    struct sgl_encoder_config config;
+    struct path h264, mjpeg; /* mjpeg.thread made on first need */
+    gint codec;              /* atomic: the codec streamed now, 0 when stopped */
+    gint full_frame;         /* atomic: the next submitted frame counts as all damaged */
+    struct path *in_flight;  /* whose access unit the server is reading */
     uint64_t sent, starts;
 };
 
 struct pending_au {
-    struct sgl_remote *remote;
+    struct path *path;
     GBytes *data;
     uint32_t width, height;
 };
@@ -29,29 +37,36 @@ static void pending_au_free(gpointer p)
     g_free(a);
 }
 
-/* Main context: hand the access unit to the server. */
+/* Main context: hand the access unit to the server, unless the codec
+ * changed meanwhile or one is still in flight. */
 static gboolean deliver(gpointer p)
 {
     struct pending_au *a = p;
-    struct sgl_remote *r = a->remote;
+    struct sgl_remote *r = a->path->remote;
     gsize size;
     const uint8_t *data = g_bytes_get_data(a->data, &size);
-    if (!g_atomic_int_get(&r->streaming) ||
-        !sgl_stream_device_send(r->device, r->codec, a->width, a->height, data, size))
-        sgl_encoder_thread_au_done(r->encoder); /* dropped: let the encoder go on */
+    /* Set before sending: the server may read the whole message, and call
+     * on_sent, inside the send's wakeup. */
+    r->in_flight = a->path;
+    if (g_atomic_int_get(&r->codec) != a->path->codec ||
+        !sgl_stream_device_send(r->device, a->path->codec, a->width, a->height, data, size)) {
+        r->in_flight = NULL;
+        sgl_encoder_thread_au_done(a->path->thread); /* dropped: let it go on */
+    }
     return G_SOURCE_REMOVE;
 }
 
-/* Encoder thread. */
+/* Encoder threads. */
 static void on_access_unit(const struct sgl_encoder_au *au, void *user)
 {
-    struct sgl_remote *r = user;
+    struct path *path = user;
     struct pending_au *a = g_new0(struct pending_au, 1);
-    a->remote = r;
+    a->path = path;
     a->data = g_bytes_new(au->data, au->size);
     a->width = au->width;
     a->height = au->height;
-    g_main_context_invoke_full(r->context, G_PRIORITY_DEFAULT, deliver, a, pending_au_free);
+    g_main_context_invoke_full(path->remote->context, G_PRIORITY_DEFAULT, deliver, a,
+                               pending_au_free);
 }
 
 static void on_encode_error(const GError *error, void *user)
@@ -63,7 +78,21 @@ static void on_sent(void *user)
 {
     struct sgl_remote *r = user;
     r->sent++;
-    sgl_encoder_thread_au_done(r->encoder);
+    if (r->in_flight)
+        sgl_encoder_thread_au_done(r->in_flight->thread);
+    r->in_flight = NULL;
+}
+
+static bool path_start(struct sgl_remote *r, struct path *path, GError **error)
+{
+    static const struct sgl_encoder_thread_callbacks cb = {on_access_unit, on_encode_error};
+    if (path->thread)
+        return true;
+    struct sgl_encoder_config c = r->config;
+    if (path->codec == SPICE_VIDEO_CODEC_TYPE_MJPEG)
+        c.backend = "mjpeg";
+    path->thread = sgl_encoder_thread_create(&c, true, &cb, path, error);
+    return path->thread != NULL;
 }
 
 static const char *codec_name(uint8_t c)
@@ -76,26 +105,31 @@ static void on_start_stop(const uint8_t *codecs, uint8_t n, void *user)
 {
     struct sgl_remote *r = user;
     GString *list = g_string_new(NULL);
-    bool h264 = false;
+    bool h264 = false, mjpeg = false;
     for (uint8_t i = 0; i < n; i++) {
         g_string_append_printf(list, "%s%s", i ? ", " : "", codec_name(codecs[i]));
         h264 |= codecs[i] == SPICE_VIDEO_CODEC_TYPE_H264;
+        mjpeg |= codecs[i] == SPICE_VIDEO_CODEC_TYPE_MJPEG;
     }
-    if (n == 0) {
-        g_message("stream: no client watches; encoding stops");
-        r->codec = 0;
-        g_atomic_int_set(&r->streaming, 0);
-    } else if (h264) {
-        g_message("stream: clients accept %s; streaming H.264 from an IDR", list->str);
-        r->codec = SPICE_VIDEO_CODEC_TYPE_H264;
+    struct path *path = h264 ? &r->h264 : mjpeg ? &r->mjpeg : NULL;
+    g_autoptr(GError) error = NULL;
+    if (path && !path_start(r, path, &error)) {
+        g_warning("stream: cannot start %s: %s", codec_name(path->codec), error->message);
+        path = NULL;
+    }
+    if (!path) {
+        if (n)
+            g_warning("stream: clients accept only %s; nothing this daemon encodes", list->str);
+        else
+            g_message("stream: no client watches; encoding stops");
+        g_atomic_int_set(&r->codec, 0);
+    } else {
+        g_message("stream: clients accept %s; streaming %s from a keyframe", list->str,
+                  codec_name(path->codec));
         r->starts++;
         g_atomic_int_set(&r->full_frame, 1);
-        sgl_encoder_thread_request_keyframe(r->encoder);
-        g_atomic_int_set(&r->streaming, 1);
-    } else {
-        g_warning("stream: clients accept only %s; not streaming (H.264 is needed)", list->str);
-        r->codec = 0;
-        g_atomic_int_set(&r->streaming, 0);
+        sgl_encoder_thread_request_keyframe(path->thread);
+        g_atomic_int_set(&r->codec, path->codec);
     }
     g_string_free(list, TRUE);
 }
@@ -106,15 +140,18 @@ struct sgl_remote *sgl_remote_create(SpiceServer *server, const struct sgl_encod
     struct sgl_remote *r = g_new0(struct sgl_remote, 1);
     GMainContext *c = g_main_context_get_thread_default();
     r->context = g_main_context_ref(c ? c : g_main_context_default());
-    static const struct sgl_encoder_thread_callbacks encoder_cb = {on_access_unit, on_encode_error};
-    r->encoder = sgl_encoder_thread_create(config, true, &encoder_cb, r, error);
-    if (!r->encoder)
+    r->config = *config;
+    r->h264 = (struct path){r, SPICE_VIDEO_CODEC_TYPE_H264, NULL};
+    r->mjpeg = (struct path){r, SPICE_VIDEO_CODEC_TYPE_MJPEG, NULL};
+    /* H.264 opens now, so a broken encoder setting fails at start. */
+    if (!path_start(r, &r->h264, error))
         goto fail;
     static const struct sgl_stream_device_callbacks device_cb = {on_start_stop, on_sent};
     r->device = sgl_stream_device_create(&device_cb, r);
     if (!sgl_stream_device_attach(r->device, server, error))
         goto fail;
-    g_message("stream: encoder %s", sgl_encoder_thread_backend_name(r->encoder));
+    g_message("stream: H.264 encoder %s; MJPEG for clients without H.264",
+              sgl_encoder_thread_backend_name(r->h264.thread));
     return r;
 fail:
     sgl_remote_destroy(r);
@@ -125,8 +162,10 @@ void sgl_remote_destroy(struct sgl_remote *r)
 {
     if (!r)
         return;
-    /* The encoder first: it may still post access units to the context. */
-    sgl_encoder_thread_destroy(r->encoder);
+    /* Encoders first: they may still post access units to the context. */
+    sgl_encoder_thread_destroy(r->h264.thread);
+    sgl_encoder_thread_destroy(r->mjpeg.thread);
+    r->h264.thread = r->mjpeg.thread = NULL;
     while (g_main_context_iteration(r->context, FALSE))
         ;
     sgl_stream_device_destroy(r->device);
@@ -134,27 +173,37 @@ void sgl_remote_destroy(struct sgl_remote *r)
     g_free(r);
 }
 
+static struct path *current(struct sgl_remote *r)
+{
+    int codec = g_atomic_int_get(&r->codec);
+    return codec == SPICE_VIDEO_CODEC_TYPE_H264    ? &r->h264
+           : codec == SPICE_VIDEO_CODEC_TYPE_MJPEG ? &r->mjpeg
+                                                   : NULL;
+}
+
 void sgl_remote_submit(struct sgl_remote *r, const struct sgl_encoder_frame *frame)
 {
-    if (!g_atomic_int_get(&r->streaming))
+    struct path *path = current(r);
+    if (!path)
         return;
     struct sgl_encoder_frame f = *frame;
     if (g_atomic_int_compare_and_exchange(&r->full_frame, 1, 0))
         f.damage_all = true;
     g_autoptr(GError) error = NULL;
-    if (!sgl_encoder_thread_submit(r->encoder, &f, &error))
+    if (!sgl_encoder_thread_submit(path->thread, &f, &error))
         g_warning("stream: frame rejected: %s", error->message);
 }
 
 bool sgl_remote_streaming(struct sgl_remote *r)
 {
-    return g_atomic_int_get(&r->streaming);
+    return current(r) != NULL;
 }
 
 void sgl_remote_get_stats(struct sgl_remote *r, struct sgl_remote_stats *stats)
 {
-    sgl_encoder_thread_get_stats(r->encoder, &stats->encoder);
+    struct path *path = current(r);
+    sgl_encoder_thread_get_stats(path ? path->thread : r->h264.thread, &stats->encoder);
     stats->sent = r->sent;
     stats->starts = r->starts;
-    stats->codec = r->codec;
+    stats->codec = (uint8_t)g_atomic_int_get(&r->codec);
 }

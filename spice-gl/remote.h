@@ -1,8 +1,8 @@
 /* The remote path: frames -> encoder thread -> stream device -> clients.
  *
  * Nothing is encoded while no client watches (the server's START_STOP with
- * no codecs); a new set of clients gets an IDR. H.264 when every client can
- * show it. The encoder waits for the server to take each access unit
+ * no codecs); a new set of clients gets a keyframe. H.264 when every client
+ * can show it, else MJPEG (libjpeg-turbo). The encoder waits for the server to take each access unit
  * before it encodes the next (back-pressure), dropping frames meanwhile and
  * lowering the bitrate when that persists.
  *

@@ -14,10 +14,10 @@
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include "tests/test-util.h"
-
-#define PROBE_SECONDS "4"
 
 struct daemon {
     GSubprocess *proc;
@@ -59,7 +59,23 @@ static bool can_connect(const struct daemon *d)
     return conn != NULL;
 }
 
-/* Starts spicegl-gpu --synthetic 1280x720@30 with extra arguments and waits
+/* The stream the tests run: 720p30, or under sanitizers, whose code runs
+ * several times slower, a rate the instrumented daemon and probes sustain
+ * on two cores. */
+struct mode {
+    const char *spec;
+    int width, height;
+    double fps;
+    const char *probe_seconds; /* the instrumented probe starts slowly: record longer */
+};
+
+static struct mode test_mode(void)
+{
+    return sgl_test_sanitizers() ? (struct mode){"640x360@15", 640, 360, 15, "8"}
+                                 : (struct mode){"1280x720@30", 1280, 720, 30, "4"};
+}
+
+/* Starts spicegl-gpu --synthetic (test_mode) with extra arguments and waits
  * until it accepts connections. */
 static struct daemon *daemon_start(bool use_unix, const char *const *extra)
 {
@@ -69,7 +85,7 @@ static struct daemon *daemon_start(bool use_unix, const char *const *extra)
     g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
     g_ptr_array_add(argv, g_build_filename(builddir(), "spice-gl", "spicegl-gpu", NULL));
     g_ptr_array_add(argv, g_strdup("--synthetic"));
-    g_ptr_array_add(argv, g_strdup("1280x720@30"));
+    g_ptr_array_add(argv, g_strdup(test_mode().spec));
     g_ptr_array_add(argv, g_strdup("--stats-interval"));
     g_ptr_array_add(argv, g_strdup("1"));
     if (use_unix) {
@@ -137,11 +153,42 @@ static int teardown(void **state)
     return d ? daemon_stop(d) : 0;
 }
 
-static GSubprocess *probe_spawn(const struct daemon *d, const char *ticket)
+/* A GStreamer plugin directory without H.264 decoders (libav, openh264): a
+ * spice-gtk client run with it cannot show H.264 and says so. */
+static char *plugins_without_h264(void)
+{
+    const char *sys = g_getenv("SGL_GST_PLUGINS_DIR");
+    assert_non_null(sys);
+    char *dir = g_dir_make_tmp("sgl-gst-XXXXXX", NULL);
+    g_autoptr(GDir) d = g_dir_open(sys, 0, NULL);
+    assert_non_null(d);
+    for (const char *name; (name = g_dir_read_name(d));) {
+        if (g_str_equal(name, "libgstlibav.so") || g_str_equal(name, "libgstopenh264.so"))
+            continue;
+        g_autofree char *from = g_build_filename(sys, name, NULL);
+        g_autofree char *to = g_build_filename(dir, name, NULL);
+        assert_int_equal(symlink(from, to), 0);
+    }
+    return dir;
+}
+
+static void remove_tree(const char *dir)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    for (const char *name; d && (name = g_dir_read_name(d));) {
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        g_unlink(path);
+    }
+    g_rmdir(dir);
+}
+
+/* plugin_dir: run the probe with only these GStreamer plugins (NULL: all). */
+static GSubprocess *probe_spawn_env(const struct daemon *d, const char *ticket,
+                                    const char *plugin_dir)
 {
     g_autofree char *probe = g_build_filename(builddir(), "client-test", "spicegl-probe", NULL);
     g_autofree char *uri = g_strdup_printf("spice://127.0.0.1:%u", d->port);
-    const char *argv[10] = {probe, "--json", "--seconds", PROBE_SECONDS};
+    const char *argv[10] = {probe, "--json", "--seconds", test_mode().probe_seconds};
     int n = 4;
     if (d->unix_path) {
         argv[n++] = "--unix";
@@ -154,10 +201,22 @@ static GSubprocess *probe_spawn(const struct daemon *d, const char *ticket)
         argv[n++] = ticket;
     }
     g_autoptr(GError) error = NULL;
-    GSubprocess *p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+    g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+    g_autofree char *registry = NULL;
+    if (plugin_dir) {
+        registry = g_build_filename(plugin_dir, "registry.bin", NULL);
+        g_subprocess_launcher_setenv(l, "GST_PLUGIN_SYSTEM_PATH_1_0", plugin_dir, TRUE);
+        g_subprocess_launcher_setenv(l, "GST_REGISTRY_1_0", registry, TRUE);
+    }
+    GSubprocess *p = g_subprocess_launcher_spawnv(l, argv, &error);
     if (!p)
         fail_msg("spicegl-probe: %s", error->message);
     return p;
+}
+
+static GSubprocess *probe_spawn(const struct daemon *d, const char *ticket)
+{
+    return probe_spawn_env(d, ticket, NULL);
 }
 
 /* Waits for the probe; returns its JSON object (owned by *parser). */
@@ -182,21 +241,21 @@ static double num(JsonObject *o, const char *key)
     return n && !JSON_NODE_HOLDS_NULL(n) ? json_node_get_double(n) : -1;
 }
 
-/* What a 720p30 stream must deliver: >= 95 % of frames, PSNR >= 32 dB.
- * Under sanitizers the probe itself cannot keep up with 30 fps (it
- * regenerates and compares every frame, several times slower): rates are
- * loosened there, quality and correctness are not. */
+/* What a stream must deliver: >= 95 % of frames (90 % with two clients at
+ * once), PSNR >= 32 dB. Under sanitizers the 640x360@15 stream must still
+ * deliver 80 %. */
 static void expect_good_stream(JsonObject *o, double min_delivered)
 {
+    struct mode m = test_mode();
     bool san = sgl_test_sanitizers();
     double frames = num(o, "frames"), lost = num(o, "lost");
-    assert_true(frames >= (san ? 20 : 60));
-    assert_true(frames / (frames + lost) >= (san ? 0.5 : min_delivered));
+    assert_true(frames >= m.fps * 2);
+    assert_true(frames / (frames + lost) >= (san ? 0.8 : min_delivered));
     assert_true(num(o, "psnr_avg") >= 32.0);
     assert_true(num(o, "psnr_min") >= 30.0);
-    assert_true(num(o, "fps") >= (san ? 5.0 : 25.0));
-    assert_int_equal((int)num(o, "width"), 1280);
-    assert_int_equal((int)num(o, "height"), 720);
+    assert_true(num(o, "fps") >= m.fps * 0.83);
+    assert_int_equal((int)num(o, "width"), m.width);
+    assert_int_equal((int)num(o, "height"), m.height);
     assert_true(JSON_NODE_HOLDS_NULL(json_object_get_member(o, "error")));
 }
 
@@ -263,6 +322,80 @@ static void test_ticket(void **state)
     g_rmdir(dir);
 }
 
+static char *daemon_log_text(const struct daemon *d)
+{
+    char *log = NULL;
+    g_file_get_contents(d->log, &log, NULL, NULL);
+    return log ? log : g_strdup("");
+}
+
+/* A client without H.264 gets MJPEG. */
+static void test_mjpeg_client(void **state)
+{
+    struct daemon *d = *state = daemon_start(false, NULL);
+    g_autofree char *plugins = plugins_without_h264();
+    int status;
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = probe_finish(probe_spawn_env(d, NULL, plugins), &status, &parser);
+    remove_tree(plugins);
+    assert_int_equal(status, 0);
+    expect_good_stream(o, 0.95);
+    g_autofree char *log = daemon_log_text(d);
+    assert_non_null(strstr(log, "streaming MJPEG"));
+    assert_null(strstr(log, "streaming H.264"));
+}
+
+/* The last stats line's synthetic frame count, back-pressure drops and time
+ * of day in seconds. */
+static bool last_stats(const struct daemon *d, double *t, double *frames, double *dropped)
+{
+    g_autofree char *log = daemon_log_text(d);
+    char *line = g_strrstr(log, "stats[0]: frames");
+    if (!line)
+        return false;
+    char *start = line;
+    while (start > log && start[-1] != '\n')
+        start--;
+    unsigned hh, mm;
+    double ss;
+    unsigned long long f, dp;
+    char *drop = strstr(line, "dropped ");
+    if (sscanf(start, "** Message: %u:%u:%lf", &hh, &mm, &ss) != 3 ||
+        sscanf(line, "stats[0]: frames %llu", &f) != 1 || !drop ||
+        sscanf(drop, "dropped %llu", &dp) != 1)
+        return false;
+    *t = hh * 3600.0 + mm * 60 + ss;
+    *frames = (double)f;
+    *dropped = (double)dp;
+    return true;
+}
+
+/* A client that stops reading (SIGSTOP) does not slow the source: frames
+ * keep coming at the source's rate; the encoder drops instead of waiting. */
+static void test_stalled_client(void **state)
+{
+    struct daemon *d = *state = daemon_start(false, NULL);
+    GSubprocess *probe = probe_spawn(d, NULL);
+    g_usleep(1500 * 1000);
+    g_subprocess_send_signal(probe, SIGSTOP);
+    g_usleep(1200 * 1000);
+    double t0, f0, d0, t1, f1, d1;
+    assert_true(last_stats(d, &t0, &f0, &d0));
+    g_usleep(3000 * 1000);
+    assert_true(last_stats(d, &t1, &f1, &d1));
+    /* Resumed, the probe is past its time and leaves normally. (Killing it
+     * instead makes libspice-server 0.15.1 leak ~800 bytes in its own read
+     * path, which LeakSanitizer then reports against the daemon.) */
+    g_subprocess_send_signal(probe, SIGCONT);
+    g_subprocess_wait(probe, NULL, NULL);
+    g_object_unref(probe);
+    double rate = (f1 - f0) / (t1 - t0);
+    print_message("# with a stopped client: source %.1f fps over %.1f s, %.0f frames dropped\n",
+                  rate, t1 - t0, d1 - d0);
+    assert_true(t1 - t0 >= 2.0);
+    assert_true(rate >= test_mode().fps * 0.93);
+}
+
 /* Bad options fail at start, saying what to change. */
 static void expect_refused(const char *const *args, const char *says)
 {
@@ -309,6 +442,8 @@ int main(void)
         cmocka_unit_test_teardown(test_reconnect, teardown),
         cmocka_unit_test_teardown(test_two_clients, teardown),
         cmocka_unit_test_teardown(test_ticket, teardown),
+        cmocka_unit_test_teardown(test_mjpeg_client, teardown),
+        cmocka_unit_test_teardown(test_stalled_client, teardown),
         cmocka_unit_test(test_bad_options),
     };
     sgl_test_heavy_lock();
