@@ -125,14 +125,8 @@ static struct result run_ours(const struct clip *c, bool real_damage)
     struct meter m;
     meter_init(&m, c);
     for (uint32_t i = 0; i < c->frames; i++) {
-        struct sgl_encoder_frame f = {.width = c->width,
-                                      .height = c->height,
-                                      .format = SGL_ENCODER_BGRX,
-                                      .pixels = c->bgrx[i],
-                                      .stride = c->width * 4,
-                                      .dmabuf.fd = -1,
-                                      .damage_all = true,
-                                      .pts_us = (int64_t)i * 1000000 / FPS};
+        struct sgl_encoder_frame f = test_frame_bgrx(c->bgrx[i], c->width, c->height, c->width * 4,
+                                                     (int64_t)i * 1000000 / FPS);
         /* The desktop scene changes in two places: the marker and the box,
          * whose old and new positions one rectangle covers. */
         struct sgl_encoder_rect dmg[2] = {
@@ -163,13 +157,7 @@ static double unchanged_cost(const struct clip *c, double full_p50_ms)
     struct sgl_encoder_config cfg = {
         .backend = "x264", .bitrate_kbps = bitrate_for(c), .max_fps = FPS, .threads = 1};
     struct sgl_encoder *enc = sgl_encoder_create(&cfg, NULL);
-    struct sgl_encoder_frame f = {.width = c->width,
-                                  .height = c->height,
-                                  .format = SGL_ENCODER_BGRX,
-                                  .pixels = c->bgrx[0],
-                                  .stride = c->width * 4,
-                                  .dmabuf.fd = -1,
-                                  .damage_all = true};
+    struct sgl_encoder_frame f = test_frame_bgrx(c->bgrx[0], c->width, c->height, c->width * 4, 0);
     struct sgl_encoder_au au;
     sgl_encoder_encode(enc, &f, &au, NULL);
     f.damage_all = false;

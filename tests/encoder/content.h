@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "encoder/encoder.h"
+
 /* The desktop-like scene of common/scene.h, with the marker. */
 void test_content_desktop(uint8_t *pixels, uint32_t width, uint32_t height, uint32_t stride,
                           uint32_t frame);
@@ -12,5 +14,9 @@ void test_content_desktop(uint8_t *pixels, uint32_t width, uint32_t height, uint
  * changing every frame. */
 void test_content_motion(uint8_t *pixels, uint32_t width, uint32_t height, uint32_t stride,
                          uint32_t frame);
+
+/* A frame of BGRX pixels, all of it damaged, at pts_us. */
+struct sgl_encoder_frame test_frame_bgrx(const uint8_t *pixels, uint32_t width, uint32_t height,
+                                         uint32_t stride, int64_t pts_us);
 
 #endif

@@ -93,13 +93,7 @@ static struct sgl_encoder_thread *start(struct sink *s, bool wait_for_consumer, 
 
 static struct sgl_encoder_frame pixels_frame(uint8_t *px, uint32_t w, uint32_t h)
 {
-    return (struct sgl_encoder_frame){.width = w,
-                                      .height = h,
-                                      .format = SGL_ENCODER_BGRX,
-                                      .pixels = px,
-                                      .stride = w * 4,
-                                      .dmabuf.fd = -1,
-                                      .damage_all = true};
+    return test_frame_bgrx(px, w, h, w * 4, 0);
 }
 
 /* Decodes every access unit in order; returns the last picture (a copy). */

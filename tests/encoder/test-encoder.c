@@ -63,14 +63,7 @@ static void run_finish(struct run *r)
 
 static struct sgl_encoder_frame full_frame(const struct run *r, uint32_t n)
 {
-    return (struct sgl_encoder_frame){.width = r->width,
-                                      .height = r->height,
-                                      .format = SGL_ENCODER_BGRX,
-                                      .pixels = r->pixels,
-                                      .stride = r->stride,
-                                      .dmabuf.fd = -1,
-                                      .damage_all = true,
-                                      .pts_us = (int64_t)n * 33333};
+    return test_frame_bgrx(r->pixels, r->width, r->height, r->stride, (int64_t)n * 33333);
 }
 
 /* Encodes, decodes and compares the decoded picture with the input. */
@@ -424,13 +417,7 @@ static void test_mjpeg(void **state)
         struct sgl_encoder *enc = make_encoder("mjpeg", 8000);
         uint8_t *px = g_malloc((size_t)w * h * 4);
         test_content_desktop(px, w, h, w * 4, 3);
-        struct sgl_encoder_frame f = {.width = w,
-                                      .height = h,
-                                      .format = SGL_ENCODER_BGRX,
-                                      .pixels = px,
-                                      .stride = w * 4,
-                                      .dmabuf.fd = -1,
-                                      .damage_all = true};
+        struct sgl_encoder_frame f = test_frame_bgrx(px, w, h, w * 4, 0);
         struct sgl_encoder_au au;
         g_autoptr(GError) error = NULL;
         assert_int_equal(sgl_encoder_encode(enc, &f, &au, &error), SGL_ENCODE_OK);
