@@ -194,11 +194,6 @@ void sgl_remote_submit(struct sgl_remote *r, const struct sgl_encoder_frame *fra
         g_warning("stream: frame rejected: %s", error->message);
 }
 
-bool sgl_remote_streaming(struct sgl_remote *r)
-{
-    return current(r) != NULL;
-}
-
 void sgl_remote_get_stats(struct sgl_remote *r, struct sgl_remote_stats *stats)
 {
     struct path *path = current(r);

@@ -26,8 +26,6 @@ void sgl_remote_destroy(struct sgl_remote *remote);
  * frame submitted. Never blocks. */
 void sgl_remote_submit(struct sgl_remote *remote, const struct sgl_encoder_frame *frame);
 
-bool sgl_remote_streaming(struct sgl_remote *remote);
-
 struct sgl_remote_stats {
     struct sgl_encoder_stats encoder;
     uint64_t sent;   /* access units taken by the server */

@@ -132,11 +132,6 @@ bool sgl_stream_device_attach(struct sgl_stream_device *dev, SpiceServer *server
     return true;
 }
 
-bool sgl_stream_device_busy(const struct sgl_stream_device *dev)
-{
-    return dev->out != NULL;
-}
-
 bool sgl_stream_device_send(struct sgl_stream_device *dev, uint8_t codec, uint32_t width,
                             uint32_t height, const uint8_t *data, size_t size)
 {
