@@ -407,6 +407,48 @@ static void test_backend_selection(void **state)
     sgl_encoder_destroy(NULL);
 }
 
+/* Intra refresh: after the first IDR, refresh waves replace IDRs (no
+ * access unit is an IDR, and none is much larger than the rest); a
+ * keyframe on demand is still an IDR. x264 only: GStreamer elements differ. */
+static void test_intra_refresh(void **state)
+{
+    struct sgl_encoder_config c = {.backend = "x264",
+                                   .bitrate_kbps = 4000,
+                                   .max_fps = 30,
+                                   .threads = 1,
+                                   .intra_refresh = true,
+                                   .keyint = 30};
+    struct sgl_encoder *enc = sgl_encoder_create(&c, NULL);
+    assert_non_null(enc);
+    struct test_decoder *dec = test_decoder_create();
+    const uint32_t w = 640, h = 360;
+    uint8_t *px = g_malloc((size_t)w * h * 4);
+    size_t largest = 0, total = 0;
+    for (uint32_t n = 0; n < 95; n++) {
+        test_content_motion(px, w, h, w * 4, n);
+        if (n == 90)
+            sgl_encoder_request_keyframe(enc);
+        struct sgl_encoder_frame f = test_frame_bgrx(px, w, h, w * 4, n * 33333);
+        struct sgl_encoder_au au;
+        assert_int_equal(sgl_encoder_encode(enc, &f, &au, NULL), SGL_ENCODE_OK);
+        bool idr = test_nal_types(au.data, au.size) & NAL_IDR;
+        assert_int_equal(idr, n == 0 || n == 90);
+        const uint8_t *out;
+        uint32_t ow, oh, stride;
+        assert_true(test_decoder_decode(dec, au.data, au.size, &out, &ow, &oh, &stride));
+        if (n > 0 && n < 90) {
+            largest = MAX(largest, au.size);
+            total += au.size;
+        }
+    }
+    print_message("# intra refresh: largest frame %zu bytes, mean %zu\n", largest, total / 89);
+    /* Without IDRs no frame needs several times the mean. */
+    assert_true(largest < 3 * (total / 89));
+    g_free(px);
+    test_decoder_destroy(dec);
+    sgl_encoder_destroy(enc);
+}
+
 /* MJPEG for clients without H.264: whole JPEGs, decoded here with
  * libjpeg-turbo; unchanged frames still cost nothing. */
 static void test_mjpeg(void **state)
@@ -472,6 +514,8 @@ int main(void)
     g_array_append_val(tests, sel);
     struct CMUnitTest mjpeg = cmocka_unit_test(test_mjpeg);
     g_array_append_val(tests, mjpeg);
+    struct CMUnitTest refresh = cmocka_unit_test(test_intra_refresh);
+    g_array_append_val(tests, refresh);
     for (char **b = backends; *b; b++) {
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
             struct CMUnitTest t = {.name = g_strdup_printf("%s %s", cases[i].name, *b),
