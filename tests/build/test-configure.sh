@@ -9,7 +9,7 @@ cases=(
   "egl libegl-dev" "glesv2 libgles-dev" "x264 libx264-dev" "pixman-1 libpixman-1-dev"
   "gstreamer-app-1.0 libgstreamer-plugins-base1.0-dev" "libavcodec libavcodec-dev"
   "spice-server libspice-server-dev" "spice-client-glib-2.0 libspice-client-glib-2.0-dev"
-  "libturbojpeg libturbojpeg0-dev"
+  "libturbojpeg libturbojpeg0-dev" "x11 libx11-dev"
 )
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
