@@ -54,6 +54,37 @@ static void emit_window(const struct emitter *e, int64_t x, int64_t y, int64_t w
     }
 }
 
+/* The moving box's rows: it only moves sideways. */
+static int64_t box_height(uint32_t height)
+{
+    return height / 8 > 1 ? height / 8 : 1;
+}
+
+static int64_t box_top(uint32_t height)
+{
+    return (int64_t)height * 3 / 4 - box_height(height) / 2;
+}
+
+static void collect(const struct sgl_scene_rect *rect, void *user)
+{
+    struct sgl_scene_rect **out = user;
+    *(*out)++ = *rect;
+}
+
+uint32_t sgl_scene_changes(uint32_t width, uint32_t height, struct sgl_scene_rect out[2])
+{
+    struct sgl_scene_rect *next = out;
+    const struct emitter e = {.width = width, .height = height, .fn = collect, .user = &next};
+    emit(&e, 0, box_top(height), width, box_height(height), 0, 0, 0, SGL_SCENE_FILL);
+    if (sgl_scene_has_marker(width, height))
+        emit(&e, 0, 0,
+             SGL_SCENE_MARKER_X + sgl_marker_width(SGL_SCENE_MARKER_BLOCK) + SGL_SCENE_MARKER_BLOCK,
+             SGL_SCENE_MARKER_Y + sgl_marker_height(SGL_SCENE_MARKER_BLOCK) +
+                 SGL_SCENE_MARKER_BLOCK,
+             0, 0, 0, SGL_SCENE_FILL);
+    return (uint32_t)(next - out);
+}
+
 bool sgl_scene_has_marker(uint32_t width, uint32_t height)
 {
     /* The marker plus one block of black quiet zone on every side. */
@@ -74,14 +105,14 @@ void sgl_scene_for_each(uint32_t width, uint32_t height, const struct sgl_marker
     emit_window(&e, w * 11 / 20, h / 5, w * 2 / 5, h * 2 / 5, 2);
 
     /* Motion: a box bouncing along the bottom third, its colour cycling. */
-    int64_t bw = w / 8 > 1 ? w / 8 : 1, bh = h / 8 > 1 ? h / 8 : 1;
+    int64_t bw = w / 8 > 1 ? w / 8 : 1, bh = box_height(height);
     int64_t span = w - bw, speed = w / 160 > 1 ? w / 160 : 1;
     int64_t bx = 0;
     if (span > 0) {
         int64_t pos = ((int64_t)frame * speed) % (2 * span);
         bx = pos <= span ? pos : 2 * span - pos;
     }
-    emit(&e, bx, h * 3 / 4 - bh / 2, bw, bh, (uint8_t)(frame * 5u), (uint8_t)(255u - frame * 3u),
+    emit(&e, bx, box_top(height), bw, bh, (uint8_t)(frame * 5u), (uint8_t)(255u - frame * 3u),
          (uint8_t)(128u + frame * 7u), SGL_SCENE_SHAPE);
 
     if (!marker || !sgl_scene_has_marker(width, height))

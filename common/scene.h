@@ -46,6 +46,11 @@ void sgl_scene_for_each(uint32_t width, uint32_t height, const struct sgl_marker
 /* True when a frame of this size carries the marker. */
 bool sgl_scene_has_marker(uint32_t width, uint32_t height);
 
+/* Where frame n+1 can differ from frame n of the same size: the marker with
+ * its quiet zone, and the band the moving box travels in. Writes up to two
+ * rectangles (kind unused) and returns how many. */
+uint32_t sgl_scene_changes(uint32_t width, uint32_t height, struct sgl_scene_rect out[2]);
+
 /* Renders the frame into caller-owned pixels. False on invalid arguments. */
 bool sgl_scene_render(uint8_t *pixels, uint32_t width, uint32_t height, uint32_t stride,
                       enum sgl_scene_format format, const struct sgl_marker *marker);

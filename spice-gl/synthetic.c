@@ -43,12 +43,12 @@ static gboolean produce(gpointer data)
     struct sgl_synthetic *s = data;
     struct sgl_marker m = {.frame = s->frame, .timestamp_us = (uint64_t)g_get_real_time()};
     sgl_scene_render(s->pixels, s->width, s->height, s->width * 4, SGL_SCENE_BGRX, &m);
-    /* What changes between two scene frames: the marker and the band the
-     * moving box travels in. */
-    const struct sgl_encoder_rect damage[2] = {
-        {0, 0, MIN(s->width, sgl_marker_width(8) + 16), MIN(s->height, sgl_marker_height(8) + 16)},
-        {0, s->height * 3 / 4 - s->height / 16 - 1, s->width,
-         MIN(s->height / 8 + 2, s->height - (s->height * 3 / 4 - s->height / 16 - 1))}};
+    struct sgl_scene_rect changed[2];
+    struct sgl_encoder_rect damage[2];
+    uint32_t n = sgl_scene_changes(s->width, s->height, changed);
+    for (uint32_t k = 0; k < n; k++)
+        damage[k] =
+            (struct sgl_encoder_rect){changed[k].x, changed[k].y, changed[k].w, changed[k].h};
     struct sgl_encoder_frame f = {.width = s->width,
                                   .height = s->height,
                                   .format = SGL_ENCODER_BGRX,
@@ -57,7 +57,7 @@ static gboolean produce(gpointer data)
                                   .dmabuf.fd = -1,
                                   .damage_all = s->frame == 0,
                                   .damage = damage,
-                                  .n_damage = 2,
+                                  .n_damage = n,
                                   .pts_us = (int64_t)m.timestamp_us};
     s->fn(&f, s->user);
     s->frame++;

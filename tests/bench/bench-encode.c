@@ -122,20 +122,21 @@ static struct result run_ours(const struct clip *c, bool real_damage)
         fprintf(stderr, "bench-encode: %s\n", error->message);
         exit(1);
     }
+    /* What the desktop scene changes from frame to frame (common/scene.h). */
+    struct sgl_scene_rect changed[2];
+    struct sgl_encoder_rect dmg[2];
+    uint32_t n_dmg = sgl_scene_changes(c->width, c->height, changed);
+    for (uint32_t k = 0; k < n_dmg; k++)
+        dmg[k] = (struct sgl_encoder_rect){changed[k].x, changed[k].y, changed[k].w, changed[k].h};
     struct meter m;
     meter_init(&m, c);
     for (uint32_t i = 0; i < c->frames; i++) {
         struct sgl_encoder_frame f = test_frame_bgrx(c->bgrx[i], c->width, c->height, c->width * 4,
                                                      (int64_t)i * 1000000 / FPS);
-        /* The desktop scene changes in two places: the marker and the box,
-         * whose old and new positions one rectangle covers. */
-        struct sgl_encoder_rect dmg[2] = {
-            {0, 0, sgl_marker_width(8) + 16, sgl_marker_height(8) + 16},
-            {0, c->height * 3 / 4 - c->height / 16 - 1, c->width, c->height / 8 + 2}};
         if (real_damage && i > 0) {
             f.damage_all = false;
             f.damage = dmg;
-            f.n_damage = 2;
+            f.n_damage = n_dmg;
         }
         struct sgl_encoder_au au;
         double t0 = now_s();

@@ -2,6 +2,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <math.h>
@@ -93,6 +94,38 @@ static void test_formats_swap_red_blue(void **state)
     free(rgbx);
 }
 
+/* Every pixel that differs between consecutive frames lies inside what
+ * sgl_scene_changes reports, at any size. */
+static void test_changes_cover_every_difference(void **state)
+{
+    const uint32_t sizes[][2] = {{1280, 720}, {640, 480}, {1366, 768}, {100, 60}, {17, 9}};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        uint32_t w = sizes[i][0], h = sizes[i][1];
+        struct sgl_scene_rect rects[2];
+        uint32_t n = sgl_scene_changes(w, h, rects);
+        assert_true(n >= 1 && n <= 2);
+        for (uint32_t frame = 0; frame < 300; frame += 29) {
+            struct sgl_marker m0 = {frame, frame * 7u}, m1 = {frame + 1, frame * 7u + 33};
+            uint8_t *a = render(w, h, SGL_SCENE_BGRX, &m0), *b = render(w, h, SGL_SCENE_BGRX, &m1);
+            for (uint32_t y = 0; y < h; y++)
+                for (uint32_t x = 0; x < w; x++) {
+                    if (memcmp(a + ((size_t)y * w + x) * 4, b + ((size_t)y * w + x) * 4, 4) == 0)
+                        continue;
+                    bool inside = false;
+                    for (uint32_t r = 0; r < n; r++)
+                        inside |= x >= rects[r].x && x < rects[r].x + rects[r].w &&
+                                  y >= rects[r].y && y < rects[r].y + rects[r].h;
+                    if (!inside)
+                        fail_msg("%ux%u frame %u: pixel %u,%u changed outside the reported "
+                                 "rectangles",
+                                 w, h, frame, x, y);
+                }
+            free(a);
+            free(b);
+        }
+    }
+}
+
 /* Desktop-like: consecutive frames differ in the moving box and the marker
  * only, yet they do differ. */
 static void test_motion_is_local(void **state)
@@ -152,6 +185,7 @@ int main(void)
         cmocka_unit_test(test_marker_readable_and_deterministic),
         cmocka_unit_test(test_formats_swap_red_blue),
         cmocka_unit_test(test_motion_is_local),
+        cmocka_unit_test(test_changes_cover_every_difference),
         cmocka_unit_test(test_render_invalid),
         cmocka_unit_test(test_psnr),
     };
