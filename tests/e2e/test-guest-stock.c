@@ -17,6 +17,7 @@
 
 #include "tests/harness/guest-image.h"
 #include "tests/harness/vm.h"
+#include "tests/harness/net.h"
 #include "tests/test-util.h"
 
 #define BOOT_TO_RESULT_MS 60000
@@ -236,17 +237,6 @@ static void test_guest_failure_is_reported(void **state)
     expect_clean_exit(vm);
 }
 
-static guint16 free_port(void)
-{
-    g_autoptr(GSocket) s =
-        g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
-    g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-    g_autoptr(GSocketAddress) any = g_inet_socket_address_new(lo, 0);
-    assert_true(g_socket_bind(s, any, TRUE, NULL));
-    g_autoptr(GSocketAddress) bound = g_socket_get_local_address(s, NULL);
-    return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
-}
-
 /* The pixels: the guest's GL frames, rendered by virgl, read back by
  * egl-headless and sent by stock QEMU SPICE (gl off), reach spicegl-probe,
  * which decodes every marker and compares each frame with the one it
@@ -254,7 +244,8 @@ static guint16 free_port(void)
 static void test_stock_spice_pixels(void **state)
 {
     struct env *env = *state;
-    guint16 port = free_port();
+    guint16 port = sgl_test_free_port();
+    assert_int_not_equal(port, 0);
     struct sgl_vm *vm = boot_spice(env, "stock-virgl-spice",
                                    "sgl.run=gl sgl.size=1280x800 sgl.frames=0", 1280, 800, port);
     expect(vm, "gl-start", BOOT_TO_RESULT_MS);

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "tests/harness/net.h"
 #include "tests/test-util.h"
 
 struct daemon {
@@ -31,17 +32,6 @@ static const char *builddir(void)
 {
     const char *b = g_getenv("SGL_BUILDDIR");
     return b ? b : ".";
-}
-
-static guint16 free_port(void)
-{
-    g_autoptr(GSocket) s =
-        g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
-    g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-    g_autoptr(GSocketAddress) any = g_inet_socket_address_new(lo, 0);
-    assert_true(g_socket_bind(s, any, TRUE, NULL));
-    g_autoptr(GSocketAddress) bound = g_socket_get_local_address(s, NULL);
-    return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
 }
 
 static bool can_connect(const struct daemon *d)
@@ -94,7 +84,8 @@ static struct daemon *daemon_start(bool use_unix, const char *const *extra)
         g_ptr_array_add(argv, g_strdup("--unix"));
         g_ptr_array_add(argv, g_strdup(d->unix_path));
     } else {
-        d->port = free_port();
+        d->port = sgl_test_free_port();
+        assert_int_not_equal(d->port, 0);
         g_ptr_array_add(argv, g_strdup("--port"));
         g_ptr_array_add(argv, g_strdup_printf("%u", d->port));
     }
