@@ -6,18 +6,33 @@
  *
  * Latency is host wall clock at display minus the marker's timestamp: valid
  * as is for a source on the same host (--synthetic); for a guest, its clock
- * offset has to be taken out (not yet done here). With spice-server <= 0.15
- * it includes the client's media-clock delay (~400 ms on this path). */
+ * offset has to be taken out. It includes the time a decoded frame waits for
+ * the client's media clock (spice-server <= 0.15 starts it 400 ms behind):
+ * the probe watches spice-gtk's decoder pipeline and reports the margin the
+ * client's media clock gives each arriving frame (mmtime_offset_ms), and the
+ * stages: marker to arrival at the client (transport), decode, and the wait
+ * for the media clock after decoding.
+ *
+ * Also: --gl takes GL scanouts (a unix socket's fd-passing path) and maps
+ * each buffer; --input sends keys, pointer motion and buttons; --resize asks
+ * the server for a new monitor size through the agent; cursor shape and
+ * moves from the cursor channel are counted. */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <math.h>
 #include <png.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
+#include <gst/gst.h>
 #include <json-glib/json-glib.h>
 #include <spice-client.h>
+#include <spice/vd_agent.h>
 
 #include "common/psnr.h"
 #include "common/scene.h"
@@ -38,6 +53,31 @@ struct probe {
     size_t reference_size;
     const char *screenshot;
     bool shot_taken;
+    const char *codec;
+    /* decoder output times by frame number (streaming thread -> main) */
+    GMutex lock;
+    struct {
+        GstClockTime pts;
+        int64_t us;        /* wall clock when spice-gtk pushed it to its decoder */
+        int64_t margin_us; /* how far in the future its media time lay then */
+    } arrived[64];         /* by push order */
+    uint32_t n_arrived;
+    struct {
+        uint32_t frame;
+        int64_t arrived_us, decoded_us, margin_us; /* decoded_us 0: empty */
+    } decoded[256]; /* by frame % 256 */
+    GArray *margin_ms, *transport_ms, *decode_ms, *wait_ms; /* double */
+    /* GL scanouts */
+    uint32_t gl_draws, gl_unreadable;
+    int live_channels;
+    /* cursor channel */
+    int cursor_w, cursor_h, cursor_hot_x, cursor_hot_y;
+    uint32_t cursor_opaque, cursor_moves;
+    /* inputs and resize */
+    SpiceChannel *main, *inputs;
+    bool send_input, input_sent;
+    uint32_t resize_w, resize_h;
+    int64_t resize_sent_us, resized_us;
 };
 
 static void fail(struct probe *p, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -68,16 +108,11 @@ static bool write_png(const char *path, const uint8_t *bgrx, uint32_t w, uint32_
     return png_image_write_to_file(&image, path, 0, copy, (png_int_32)w * 4, NULL) != 0;
 }
 
-static void on_invalidate(SpiceChannel *channel, gint x, gint y, gint w, gint h, gpointer data)
+static void maybe_act(struct probe *p);
+
+static void measure(struct probe *p, const uint8_t *pixels, uint32_t w, uint32_t h, uint32_t stride)
 {
-    struct probe *p = data;
-    SpiceDisplayPrimary primary;
-    if (!spice_display_channel_get_primary(channel, 0, &primary) || !primary.data)
-        return;
-    if (primary.format != SPICE_SURFACE_FMT_32_xRGB && primary.format != SPICE_SURFACE_FMT_32_ARGB)
-        return;
-    struct sgl_marker_image im = {primary.data, (uint32_t)primary.width, (uint32_t)primary.height,
-                                  (uint32_t)primary.stride};
+    struct sgl_marker_image im = {pixels, w, h, stride};
     struct sgl_marker m;
     if (!sgl_marker_read(&im, SGL_SCENE_MARKER_X, SGL_SCENE_MARKER_Y, SGL_SCENE_MARKER_BLOCK, &m)) {
         p->unreadable++;
@@ -96,26 +131,231 @@ static void on_invalidate(SpiceChannel *channel, gint x, gint y, gint w, gint h,
     p->frames++;
     double lat = (now - (int64_t)m.timestamp_us) / 1000.0;
     g_array_append_val(p->latency_ms, lat);
-    p->width = im.width;
-    p->height = im.height;
-    size_t need = (size_t)im.width * im.height * 4;
+    g_mutex_lock(&p->lock);
+    uint32_t slot = m.frame % G_N_ELEMENTS(p->decoded);
+    bool known = p->decoded[slot].frame == m.frame && p->decoded[slot].decoded_us;
+    int64_t arrived = p->decoded[slot].arrived_us, decoded = p->decoded[slot].decoded_us;
+    int64_t margin = p->decoded[slot].margin_us;
+    g_mutex_unlock(&p->lock);
+    if (known && arrived) {
+        double v[4] = {margin / 1000.0, (arrived - (int64_t)m.timestamp_us) / 1000.0,
+                       (decoded - arrived) / 1000.0, (now - decoded) / 1000.0};
+        g_array_append_val(p->margin_ms, v[0]);
+        g_array_append_val(p->transport_ms, v[1]);
+        g_array_append_val(p->decode_ms, v[2]);
+        g_array_append_val(p->wait_ms, v[3]);
+    }
+    if (p->resize_sent_us && !p->resized_us && w == p->resize_w && h == p->resize_h)
+        p->resized_us = now;
+    p->width = w;
+    p->height = h;
+    size_t need = (size_t)w * h * 4;
     if (p->reference_size != need) {
         g_free(p->reference);
         p->reference = g_malloc(need);
         p->reference_size = need;
     }
-    sgl_scene_render(p->reference, im.width, im.height, im.width * 4, SGL_SCENE_BGRX, &m);
-    double psnr =
-        sgl_psnr(primary.data, im.stride, p->reference, im.width * 4, im.width, im.height);
+    sgl_scene_render(p->reference, w, h, w * 4, SGL_SCENE_BGRX, &m);
+    double psnr = sgl_psnr(pixels, stride, p->reference, w * 4, w, h);
     if (psnr > 99)
         psnr = 99;
     p->psnr_sum += psnr;
     p->psnr_min = p->psnr_n ? MIN(p->psnr_min, psnr) : psnr;
     p->psnr_n++;
     if (p->screenshot && !p->shot_taken && p->frames >= 10) {
-        p->shot_taken = write_png(p->screenshot, primary.data, im.width, im.height, im.stride);
+        p->shot_taken = write_png(p->screenshot, pixels, w, h, stride);
         if (!p->shot_taken)
             g_warning("could not write %s", p->screenshot);
+    }
+    maybe_act(p);
+}
+
+static void on_invalidate(SpiceChannel *channel, gint x, gint y, gint w, gint h, gpointer data)
+{
+    struct probe *p = data;
+    SpiceDisplayPrimary primary;
+    if (!spice_display_channel_get_primary(channel, 0, &primary) || !primary.data)
+        return;
+    if (primary.format != SPICE_SURFACE_FMT_32_xRGB && primary.format != SPICE_SURFACE_FMT_32_ARGB)
+        return;
+    measure(p, primary.data, (uint32_t)primary.width, (uint32_t)primary.height,
+            (uint32_t)primary.stride);
+}
+
+#define DRM_FORMAT_XRGB8888 0x34325258u /* 'XR24': BGRx in memory */
+
+/* A GL scanout: the fd the server passed, mapped and read like a frame. */
+static void on_gl_draw(SpiceChannel *channel, guint x, guint y, guint w, guint h, gpointer data)
+{
+    struct probe *p = data;
+    const SpiceGlScanout *so = spice_display_channel_get_gl_scanout(SPICE_DISPLAY_CHANNEL(channel));
+    p->gl_draws++;
+    if (so && so->fd >= 0 && so->format == DRM_FORMAT_XRGB8888 && so->stride >= so->width * 4) {
+        size_t len = (size_t)so->stride * so->height;
+        void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, so->fd, 0);
+        if (map != MAP_FAILED) {
+            measure(p, map, so->width, so->height, so->stride);
+            munmap(map, len);
+        } else {
+            p->gl_unreadable++;
+        }
+    } else {
+        p->gl_unreadable++;
+    }
+    spice_display_channel_gl_draw_done(SPICE_DISPLAY_CHANNEL(channel));
+}
+
+/* Streaming thread: each decoded frame, before it waits for its media time. */
+static GstPadProbeReturn on_decoded(GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+    struct probe *p = data;
+    GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+    g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
+    int w = 0, h = 0;
+    GstMapInfo map;
+    if (!buf || !caps || !gst_structure_get_int(gst_caps_get_structure(caps, 0), "width", &w) ||
+        !gst_structure_get_int(gst_caps_get_structure(caps, 0), "height", &h) ||
+        !gst_buffer_map(buf, &map, GST_MAP_READ))
+        return GST_PAD_PROBE_OK;
+    struct sgl_marker m;
+    struct sgl_marker_image im = {map.data, (uint32_t)w, (uint32_t)h, (uint32_t)w * 4};
+    if (map.size >= (size_t)w * h * 4 &&
+        sgl_marker_read(&im, SGL_SCENE_MARKER_X, SGL_SCENE_MARKER_Y, SGL_SCENE_MARKER_BLOCK, &m)) {
+        uint32_t slot = m.frame % G_N_ELEMENTS(p->decoded);
+        g_mutex_lock(&p->lock);
+        p->decoded[slot].frame = m.frame;
+        p->decoded[slot].decoded_us = g_get_real_time();
+        p->decoded[slot].arrived_us = 0;
+        for (uint32_t i = 0; i < G_N_ELEMENTS(p->arrived); i++)
+            if (p->arrived[i].us && p->arrived[i].pts == GST_BUFFER_PTS(buf)) {
+                p->decoded[slot].arrived_us = p->arrived[i].us;
+                p->decoded[slot].margin_us = p->arrived[i].margin_us;
+            }
+        g_mutex_unlock(&p->lock);
+    }
+    gst_buffer_unmap(buf, &map);
+    return GST_PAD_PROBE_OK;
+}
+
+/* spice-gtk hands each encoded frame to GStreamer with this call, stamped
+ * with the running time at which its media clock wants it shown. The probe's
+ * definition comes first (the executable exports it): it notes when the
+ * frame arrived and how far ahead its media time lay, then calls GStreamer's. */
+GstFlowReturn gst_app_src_push_buffer(GstAppSrc *appsrc, GstBuffer *buffer)
+{
+    static GstFlowReturn (*real)(GstAppSrc *, GstBuffer *);
+    if (!real)
+        real = (GstFlowReturn(*)(GstAppSrc *, GstBuffer *))dlsym(RTLD_NEXT, __func__);
+    struct probe *p = g_object_get_data(G_OBJECT(appsrc), "sgl-probe");
+    g_autoptr(GstClock) clock = p ? gst_element_get_clock(GST_ELEMENT(appsrc)) : NULL;
+    if (clock && GST_BUFFER_PTS_IS_VALID(buffer)) {
+        GstClockTime running =
+            gst_clock_get_time(clock) - gst_element_get_base_time(GST_ELEMENT(appsrc));
+        g_mutex_lock(&p->lock);
+        uint32_t i = p->n_arrived++ % G_N_ELEMENTS(p->arrived);
+        p->arrived[i].pts = GST_BUFFER_PTS(buffer);
+        p->arrived[i].us = g_get_real_time();
+        p->arrived[i].margin_us = ((int64_t)GST_BUFFER_PTS(buffer) - (int64_t)running) / 1000;
+        g_mutex_unlock(&p->lock);
+    }
+    return real(appsrc, buffer);
+}
+
+static void on_element_added(GstBin *bin, GstBin *sub, GstElement *element, gpointer data)
+{
+    if (!GST_IS_APP_SINK(element))
+        return;
+    g_autoptr(GstPad) pad = gst_element_get_static_pad(element, "sink");
+    if (pad)
+        gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_decoded, data, NULL);
+}
+
+static void on_source_caps(GObject *source, GParamSpec *pspec, gpointer data)
+{
+    struct probe *p = data;
+    g_autoptr(GstCaps) caps = NULL;
+    g_object_get(source, "caps", &caps, NULL);
+    if (!caps || gst_caps_is_empty(caps))
+        return;
+    const char *name = gst_structure_get_name(gst_caps_get_structure(caps, 0));
+    p->codec = g_str_equal(name, "video/x-h264")   ? "h264"
+               : g_str_equal(name, "video/x-h265") ? "h265"
+               : g_str_equal(name, "video/x-vp8")  ? "vp8"
+               : g_str_equal(name, "video/x-vp9")  ? "vp9"
+               : g_str_equal(name, "image/jpeg")   ? "mjpeg"
+                                                   : "other";
+}
+
+/* spice-gtk sets the caps in its own handler, which runs after this one. */
+static void on_source_setup(GstElement *playbin, GstElement *source, gpointer data)
+{
+    g_signal_connect(source, "notify::caps", G_CALLBACK(on_source_caps), data);
+    if (GST_IS_APP_SRC(source))
+        g_object_set_data(G_OBJECT(source), "sgl-probe", data);
+}
+
+/* spice-gtk offers every streaming-mode decoder here: a GStreamer pipeline,
+ * or NULL for its built-in MJPEG decoder. Not handled: it renders to an
+ * appsink, which the probe watches. */
+static gboolean on_overlay(SpiceChannel *channel, GstPipeline *pipeline, gpointer data)
+{
+    struct probe *p = data;
+    if (!pipeline) {
+        p->codec = "mjpeg";
+        return FALSE;
+    }
+    g_signal_connect(pipeline, "deep-element-added", G_CALLBACK(on_element_added), p);
+    g_signal_connect(pipeline, "source-setup", G_CALLBACK(on_source_setup), p);
+    return FALSE;
+}
+
+static void on_cursor_set(SpiceChannel *channel, gint w, gint h, gint hot_x, gint hot_y,
+                          gpointer rgba, gpointer data)
+{
+    struct probe *p = data;
+    p->cursor_w = w;
+    p->cursor_h = h;
+    p->cursor_hot_x = hot_x;
+    p->cursor_hot_y = hot_y;
+    p->cursor_opaque = 0;
+    const uint8_t *px = rgba;
+    for (gint i = 0; px && i < w * h; i++)
+        p->cursor_opaque += px[4 * i + 3] == 0xff;
+}
+
+static void on_cursor_move(SpiceChannel *channel, gint x, gint y, gpointer data)
+{
+    ((struct probe *)data)->cursor_moves++;
+}
+
+/* Once frames flow: inputs, then the resize request when the agent can
+ * take it. */
+static void maybe_act(struct probe *p)
+{
+    if (p->frames < 10)
+        return;
+    if (p->send_input && !p->input_sent && p->inputs) {
+        SpiceInputsChannel *in = SPICE_INPUTS_CHANNEL(p->inputs);
+        spice_inputs_channel_key_press(in, 0x1e); /* A */
+        spice_inputs_channel_key_release(in, 0x1e);
+        spice_inputs_channel_key_press(in, 0x11d); /* right Ctrl: e0 1d */
+        spice_inputs_channel_key_release(in, 0x11d);
+        spice_inputs_channel_motion(in, 7, -3, 0);
+        spice_inputs_channel_button_press(in, SPICE_MOUSE_BUTTON_LEFT,
+                                          SPICE_MOUSE_BUTTON_MASK_LEFT);
+        spice_inputs_channel_button_release(in, SPICE_MOUSE_BUTTON_LEFT, 0);
+        p->input_sent = true;
+    }
+    if (p->resize_w && !p->resize_sent_us && p->main) {
+        SpiceMainChannel *mc = SPICE_MAIN_CHANNEL(p->main);
+        gboolean agent = FALSE;
+        g_object_get(mc, "agent-connected", &agent, NULL);
+        if (!agent || !spice_main_channel_agent_test_capability(mc, VD_AGENT_CAP_MONITORS_CONFIG))
+            return;
+        spice_main_channel_update_display_enabled(mc, 0, TRUE, FALSE);
+        spice_main_channel_update_display(mc, 0, 0, 0, (int)p->resize_w, (int)p->resize_h, FALSE);
+        if (spice_main_channel_send_monitor_config(mc))
+            p->resize_sent_us = g_get_real_time();
     }
 }
 
@@ -138,9 +378,15 @@ static void on_channel_event(SpiceChannel *channel, SpiceChannelEvent event, gpo
     }
 }
 
+static void on_channel_destroy(SpiceSession *s, SpiceChannel *channel, gpointer data)
+{
+    ((struct probe *)data)->live_channels--;
+}
+
 static void on_channel_new(SpiceSession *s, SpiceChannel *channel, gpointer data)
 {
     struct probe *p = data;
+    p->live_channels++;
     g_signal_connect(channel, "channel-event", G_CALLBACK(on_channel_event), p);
     if (SPICE_IS_DISPLAY_CHANNEL(channel)) {
         gint id;
@@ -149,8 +395,18 @@ static void on_channel_new(SpiceSession *s, SpiceChannel *channel, gpointer data
             return;
         p->display = channel;
         g_signal_connect(channel, "display-invalidate", G_CALLBACK(on_invalidate), p);
+        g_signal_connect(channel, "gl-draw", G_CALLBACK(on_gl_draw), p);
+        g_signal_connect(channel, "gst-video-overlay", G_CALLBACK(on_overlay), p);
         spice_channel_connect(channel);
-    } else if (!SPICE_IS_MAIN_CHANNEL(channel)) {
+    } else if (SPICE_IS_MAIN_CHANNEL(channel)) {
+        p->main = channel;
+    } else {
+        if (SPICE_IS_INPUTS_CHANNEL(channel))
+            p->inputs = channel;
+        if (SPICE_IS_CURSOR_CHANNEL(channel)) {
+            g_signal_connect(channel, "cursor-set", G_CALLBACK(on_cursor_set), p);
+            g_signal_connect(channel, "cursor-move", G_CALLBACK(on_cursor_move), p);
+        }
         spice_channel_connect(channel);
     }
 }
@@ -186,9 +442,9 @@ static void add_number(JsonBuilder *b, const char *name, double v)
 
 int main(int argc, char **argv)
 {
-    g_autofree char *unix_path = NULL, *ticket = NULL, *screenshot = NULL;
+    g_autofree char *unix_path = NULL, *ticket = NULL, *screenshot = NULL, *resize = NULL;
     gint seconds = 5;
-    gboolean json = FALSE;
+    gboolean json = FALSE, gl = FALSE, input = FALSE;
     GOptionEntry entries[] = {
         {"unix", 0, 0, G_OPTION_ARG_FILENAME, &unix_path, "Connect to this unix socket", "PATH"},
         {"ticket", 0, 0, G_OPTION_ARG_STRING, &ticket, "SPICE password", "TEXT"},
@@ -196,6 +452,11 @@ int main(int argc, char **argv)
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON line", NULL},
         {"screenshot", 0, 0, G_OPTION_ARG_FILENAME, &screenshot, "Write a PNG of the 10th frame",
          "FILE"},
+        {"gl", 0, 0, G_OPTION_ARG_NONE, &gl, "Ask for GL scanouts (unix socket only)", NULL},
+        {"input", 0, 0, G_OPTION_ARG_NONE, &input,
+         "Send keys (A, right Ctrl), a motion and a click once frames flow", NULL},
+        {"resize", 0, 0, G_OPTION_ARG_STRING, &resize,
+         "Ask for this monitor size once frames flow", "WxH"},
         {NULL},
     };
     g_autoptr(GOptionContext) ctx =
@@ -211,10 +472,29 @@ int main(int argc, char **argv)
                 "spicegl-probe: give one spice:// URI or --unix PATH, and --seconds >= 1\n");
         return 2;
     }
+    unsigned rw = 0, rh = 0;
+    char tail;
+    if (resize && (sscanf(resize, "%ux%u%c", &rw, &rh, &tail) != 2 || rw < 16 || rh < 16 ||
+                   rw > 8192 || rh > 8192)) {
+        fprintf(stderr, "spicegl-probe: --resize wants WIDTHxHEIGHT, 16..8192 (got '%s')\n",
+                resize);
+        return 2;
+    }
+    gst_init(NULL, NULL);
     struct probe p = {.loop = g_main_loop_new(NULL, FALSE),
                       .session = spice_session_new(),
                       .latency_ms = g_array_new(FALSE, FALSE, sizeof(double)),
-                      .screenshot = screenshot};
+                      .margin_ms = g_array_new(FALSE, FALSE, sizeof(double)),
+                      .transport_ms = g_array_new(FALSE, FALSE, sizeof(double)),
+                      .decode_ms = g_array_new(FALSE, FALSE, sizeof(double)),
+                      .wait_ms = g_array_new(FALSE, FALSE, sizeof(double)),
+                      .screenshot = screenshot,
+                      .send_input = input,
+                      .resize_w = rw,
+                      .resize_h = rh};
+    g_mutex_init(&p.lock);
+    if (gl)
+        g_object_set(p.session, "gl-scanout", TRUE, NULL);
     if (unix_path)
         g_object_set(p.session, "unix-path", unix_path, NULL);
     else
@@ -222,6 +502,7 @@ int main(int argc, char **argv)
     if (ticket)
         g_object_set(p.session, "password", ticket, NULL);
     g_signal_connect(p.session, "channel-new", G_CALLBACK(on_channel_new), &p);
+    g_signal_connect(p.session, "channel-destroy", G_CALLBACK(on_channel_destroy), &p);
     if (!spice_session_connect(p.session)) {
         fprintf(stderr, "spicegl-probe: cannot connect\n");
         return 1;
@@ -247,13 +528,31 @@ int main(int argc, char **argv)
         add_number(b, "psnr_min", p.psnr_n ? p.psnr_min : NAN);
         add_number(b, "latency_p50_ms", p50);
         add_number(b, "latency_p95_ms", p95);
-        add_number(b, "mmtime_offset_ms", NAN);
+        add_number(b, "mmtime_offset_ms", percentile(p.margin_ms, 0.5));
+        add_number(b, "transport_p50_ms", percentile(p.transport_ms, 0.5));
+        add_number(b, "decode_p50_ms", percentile(p.decode_ms, 0.5));
+        add_number(b, "clock_wait_p50_ms", percentile(p.wait_ms, 0.5));
         add_number(b, "bytes_per_s", bytes / (double)seconds);
         add_number(b, "width", p.width);
         add_number(b, "height", p.height);
         add_number(b, "unreadable", p.unreadable);
         json_builder_set_member_name(b, "codec");
-        json_builder_add_null_value(b);
+        if (p.codec)
+            json_builder_add_string_value(b, p.codec);
+        else
+            json_builder_add_null_value(b);
+        add_number(b, "gl_draws", p.gl_draws);
+        add_number(b, "gl_unreadable", p.gl_unreadable);
+        add_number(b, "cursor_width", p.cursor_w);
+        add_number(b, "cursor_height", p.cursor_h);
+        add_number(b, "cursor_hot_x", p.cursor_hot_x);
+        add_number(b, "cursor_hot_y", p.cursor_hot_y);
+        add_number(b, "cursor_opaque", p.cursor_opaque);
+        add_number(b, "cursor_moves", p.cursor_moves);
+        json_builder_set_member_name(b, "input_sent");
+        json_builder_add_boolean_value(b, p.input_sent);
+        add_number(b, "resize_ms",
+                   p.resized_us ? (p.resized_us - p.resize_sent_us) / 1000.0 : NAN);
         json_builder_set_member_name(b, "error");
         if (p.failure)
             json_builder_add_string_value(b, p.failure);
@@ -272,9 +571,19 @@ int main(int argc, char **argv)
                p.psnr_min, p50, p95, bytes / (double)seconds, p.failure ? "; error: " : "",
                p.failure ? p.failure : "");
     }
+    /* Decoder threads call back into p: let the channels go first. */
     spice_session_disconnect(p.session);
+    int64_t give_up = g_get_monotonic_time() + G_USEC_PER_SEC;
+    while (p.live_channels > 0 && g_get_monotonic_time() < give_up)
+        if (!g_main_context_iteration(NULL, FALSE))
+            g_usleep(1000);
     g_object_unref(p.session);
     g_array_unref(p.latency_ms);
+    g_array_unref(p.margin_ms);
+    g_array_unref(p.transport_ms);
+    g_array_unref(p.decode_ms);
+    g_array_unref(p.wait_ms);
+    g_mutex_clear(&p.lock);
     g_free(p.reference);
     g_main_loop_unref(p.loop);
     int status = p.failure ? 1 : 0;

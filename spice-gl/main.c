@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "input.h"
+#include "local.h"
 #include "remote.h"
 #include "server.h"
 #include "synthetic.h"
@@ -14,14 +16,82 @@
 struct daemon {
     GMainLoop *loop;
     GPtrArray *remotes; /* struct sgl_remote * */
+    GPtrArray *locals;  /* struct sgl_local *, freed after the servers */
+    GPtrArray *inputs;  /* struct sgl_input *, freed after the servers */
     struct sgl_synthetic *synthetic;
 };
 
 static void on_frame(const struct sgl_encoder_frame *frame, void *user)
 {
     struct daemon *d = user;
+    for (guint i = 0; i < d->locals->len; i++)
+        sgl_local_submit(g_ptr_array_index(d->locals, i), frame);
+    /* The encoders copy pixels at once; a buffer's fd would be read later,
+     * after the source may have reused it. */
+    struct sgl_encoder_frame pixels = *frame;
+    if (pixels.pixels)
+        pixels.dmabuf.fd = -1;
     for (guint i = 0; i < d->remotes->len; i++)
-        sgl_remote_submit(g_ptr_array_index(d->remotes, i), frame);
+        sgl_remote_submit(g_ptr_array_index(d->remotes, i), &pixels);
+}
+
+static bool on_ready(void *user)
+{
+    struct daemon *d = user;
+    for (guint i = 0; i < d->locals->len; i++)
+        if (sgl_local_busy(g_ptr_array_index(d->locals, i)))
+            return false;
+    return true;
+}
+
+static void on_cursor_set(uint16_t w, uint16_t h, uint16_t hot_x, uint16_t hot_y,
+                          const uint32_t *argb, void *user)
+{
+    struct daemon *d = user;
+    for (guint i = 0; i < d->remotes->len; i++)
+        sgl_remote_cursor_set(g_ptr_array_index(d->remotes, i), w, h, hot_x, hot_y, argb);
+}
+
+static void on_cursor_move(int32_t x, int32_t y, void *user)
+{
+    struct daemon *d = user;
+    for (guint i = 0; i < d->remotes->len; i++)
+        sgl_remote_cursor_move(g_ptr_array_index(d->remotes, i), x, y);
+}
+
+/* The synthetic source has no guest to forward input to: it logs what
+ * arrives (at debug level: keystrokes are private), so tests can see it,
+ * and takes a client's monitor size as its new frame size. */
+static void on_key(uint32_t code, bool down, void *user)
+{
+    g_debug("input: key 0x%x %s", code, down ? "down" : "up");
+}
+
+static void on_pointer_rel(int dx, int dy, int dz, uint32_t buttons, void *user)
+{
+    g_debug("input: pointer moved %+d,%+d wheel %+d buttons 0x%x", dx, dy, dz, buttons);
+}
+
+static void on_pointer_abs(int x, int y, int w, int h, uint32_t buttons, void *user)
+{
+    g_debug("input: pointer at %d,%d of %dx%d buttons 0x%x", x, y, w, h, buttons);
+}
+
+static void on_buttons(uint32_t buttons, void *user)
+{
+    g_debug("input: buttons 0x%x", buttons);
+}
+
+static void on_monitors(const struct sgl_agent_monitor *m, uint32_t n, void *user)
+{
+    struct daemon *d = user;
+    if (!d->synthetic || !m[0].width || !m[0].height)
+        return;
+    sgl_synthetic_resize(d->synthetic, m[0].width, m[0].height);
+    uint32_t w, h;
+    sgl_synthetic_size(d->synthetic, &w, &h);
+    g_message("a client asks for %ux%u (%u monitor%s): the source is now %ux%u", m[0].width,
+              m[0].height, n, n == 1 ? "" : "s", w, h);
 }
 
 static gboolean on_signal(gpointer user)
@@ -48,6 +118,14 @@ static gboolean log_stats(gpointer user)
                   st.encoder.unchanged, st.encoder.bitrate_kbps, st.encoder.target_kbps,
                   st.encoder.bytes);
     }
+    for (guint i = 0; i < d->locals->len; i++) {
+        struct sgl_local_stats st;
+        sgl_local_get_stats(g_ptr_array_index(d->locals, i), &st);
+        g_message("stats[local]: frames %" G_GUINT64_FORMAT ", GL draws %" G_GUINT64_FORMAT
+                  " (%" G_GUINT64_FORMAT " shown), scanouts %" G_GUINT64_FORMAT,
+                  d->synthetic ? sgl_synthetic_frames(d->synthetic) : 0, st.draws, st.done,
+                  st.scanouts);
+    }
     return G_SOURCE_CONTINUE;
 }
 
@@ -63,17 +141,25 @@ static char *read_ticket_file(const char *path, GError **error)
 int main(int argc, char **argv)
 {
     g_autofree char *synthetic = NULL, *addr = NULL, *unix_path = NULL, *ticket = NULL,
-                    *ticket_file = NULL, *tls_dir = NULL, *encoder = NULL, *preset = NULL;
+                    *ticket_file = NULL, *tls_dir = NULL, *encoder = NULL, *preset = NULL,
+                    *unix_gl = NULL;
     gint port = 5900, tls_port = 0, ticket_lifetime = 0, bitrate = 8000, stats_interval = 5;
-    gboolean insecure = FALSE, no_tcp = FALSE, single_client = FALSE;
+    gboolean insecure = FALSE, no_tcp = FALSE, single_client = FALSE, synthetic_memfd = FALSE;
     GOptionEntry entries[] = {
         {"synthetic", 0, 0, G_OPTION_ARG_STRING, &synthetic,
          "Built-in animated source, e.g. 1280x720@30", "WxH@FPS"},
+        {"synthetic-memfd", 0, 0, G_OPTION_ARG_NONE, &synthetic_memfd,
+         "Synthetic frames in a memfd, standing in for a GPU's dmabuf (tests the local path)",
+         NULL},
         {"addr", 0, 0, G_OPTION_ARG_STRING, &addr, "TCP address (default 127.0.0.1)", "ADDR"},
         {"port", 0, 0, G_OPTION_ARG_INT, &port, "TCP port (default 5900)", "PORT"},
         {"no-tcp", 0, 0, G_OPTION_ARG_NONE, &no_tcp, "Do not listen on TCP", NULL},
         {"unix", 0, 0, G_OPTION_ARG_FILENAME, &unix_path, "Also listen on this unix socket",
          "PATH"},
+        {"unix-gl", 0, 0, G_OPTION_ARG_STRING, &unix_gl,
+         "Unix socket clients get GL scanouts (zero copy; GL-capable clients only): auto "
+         "(default: when the frames are dmabufs), on, off (the H.264 stream)",
+         "auto|on|off"},
         {"ticket", 0, 0, G_OPTION_ARG_STRING, &ticket,
          "SPICE password (visible in ps: prefer --ticket-file)", "TEXT"},
         {"ticket-file", 0, 0, G_OPTION_ARG_FILENAME, &ticket_file,
@@ -117,6 +203,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "spicegl-gpu: %s\n", error->message);
         return 2;
     }
+    bool fd_frames = synthetic_memfd; /* the vhost-user backend: when dmabuf export works */
+    if (unix_gl && !g_str_equal(unix_gl, "auto") && !g_str_equal(unix_gl, "on") &&
+        !g_str_equal(unix_gl, "off")) {
+        fprintf(stderr, "spicegl-gpu: --unix-gl is auto, on or off (got '%s')\n", unix_gl);
+        return 2;
+    }
+    if (unix_gl && g_str_equal(unix_gl, "on") && !fd_frames) {
+        fprintf(stderr, "spicegl-gpu: --unix-gl on needs frames in dmabufs, and this source has "
+                        "none (no GPU here): use --unix-gl auto or off\n");
+        return 2;
+    }
+    bool local_gl = unix_path && fd_frames && !(unix_gl && g_str_equal(unix_gl, "off"));
     if (ticket && ticket_file) {
         fprintf(stderr, "spicegl-gpu: give --ticket or --ticket-file, not both\n");
         return 2;
@@ -159,29 +257,50 @@ int main(int argc, char **argv)
 
     struct daemon d = {.loop = g_main_loop_new(NULL, FALSE),
                        .remotes =
-                           g_ptr_array_new_with_free_func((GDestroyNotify)sgl_remote_destroy)};
+                           g_ptr_array_new_with_free_func((GDestroyNotify)sgl_remote_destroy),
+                       .locals = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_local_destroy),
+                       .inputs = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_input_destroy)};
+    static const struct sgl_input_callbacks input_cb = {on_key, on_pointer_rel, on_pointer_abs,
+                                                        on_buttons, on_monitors};
     GPtrArray *servers = g_ptr_array_new();
     int status = 1;
     for (int use_unix = 0; use_unix < 2; use_unix++) {
         if (use_unix ? !unix_path : !(so.port || so.tls_port))
             continue;
         SpiceServer *s = sgl_server_create(&so, use_unix, &error);
-        struct sgl_remote *r = s ? sgl_remote_create(s, &ec, &error) : NULL;
         if (s)
             g_ptr_array_add(servers, s);
-        if (!r) {
+        bool gl = use_unix && local_gl;
+        struct sgl_local *l = s && gl ? sgl_local_create(s, on_monitors, &d, &error) : NULL;
+        struct sgl_remote *r = s && !gl ? sgl_remote_create(s, &ec, &error) : NULL;
+        struct sgl_input *in = l || r ? sgl_input_create(s, &input_cb, &d, &error) : NULL;
+        if (l)
+            g_ptr_array_add(d.locals, l);
+        if (r)
+            g_ptr_array_add(d.remotes, r);
+        if (!in) {
             fprintf(stderr, "spicegl-gpu: %s\n", error->message);
             goto out;
         }
-        g_ptr_array_add(d.remotes, r);
+        g_ptr_array_add(d.inputs, in);
         spice_server_vm_start(s);
         if (use_unix)
-            g_message("listening on spice+unix://%s", unix_path);
+            g_message("listening on spice+unix://%s: %s", unix_path,
+                      gl ? "GL scanouts of the frame buffers, zero copy (GL-capable clients only)"
+                      : fd_frames ? "the H.264 stream (--unix-gl off)"
+                                  : "the H.264 stream (the frames are not in dmabufs: no GPU)");
         else
             g_message("listening on spice://%s:%d%s", addr ? addr : "127.0.0.1", so.port,
                       ticket ? " (ticket required)" : "");
     }
-    d.synthetic = sgl_synthetic_create(width, height, fps, on_frame, &d);
+    static const struct sgl_synthetic_callbacks synthetic_cb = {on_frame, on_cursor_set,
+                                                                on_cursor_move, on_ready};
+    d.synthetic =
+        sgl_synthetic_create(width, height, fps, synthetic_memfd, &synthetic_cb, &d, &error);
+    if (!d.synthetic) {
+        fprintf(stderr, "spicegl-gpu: synthetic source: %s\n", error->message);
+        goto out;
+    }
     g_message("synthetic source %ux%u at %u fps", width, height, fps);
     g_unix_signal_add(SIGINT, on_signal, &d);
     g_unix_signal_add(SIGTERM, on_signal, &d);
@@ -198,6 +317,8 @@ out:
     for (guint i = 0; i < servers->len; i++)
         spice_server_destroy(g_ptr_array_index(servers, i));
     g_ptr_array_unref(servers);
+    g_ptr_array_unref(d.locals);
+    g_ptr_array_unref(d.inputs);
     g_main_loop_unref(d.loop);
     return status;
 }

@@ -194,6 +194,18 @@ void sgl_remote_submit(struct sgl_remote *r, const struct sgl_encoder_frame *fra
         g_warning("stream: frame rejected: %s", error->message);
 }
 
+void sgl_remote_cursor_set(struct sgl_remote *r, uint16_t width, uint16_t height, uint16_t hot_x,
+                           uint16_t hot_y, const uint32_t *argb)
+{
+    if (!sgl_stream_device_cursor_set(r->device, width, height, hot_x, hot_y, argb))
+        g_debug("stream: cursor shape %ux%u not queued", width, height);
+}
+
+void sgl_remote_cursor_move(struct sgl_remote *r, int32_t x, int32_t y)
+{
+    sgl_stream_device_cursor_move(r->device, x, y);
+}
+
 void sgl_remote_get_stats(struct sgl_remote *r, struct sgl_remote_stats *stats)
 {
     struct path *path = current(r);

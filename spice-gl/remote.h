@@ -26,6 +26,11 @@ void sgl_remote_destroy(struct sgl_remote *remote);
  * frame submitted. Never blocks. */
 void sgl_remote_submit(struct sgl_remote *remote, const struct sgl_encoder_frame *frame);
 
+/* The cursor, for the cursor channel (main context; see stream-device.h). */
+void sgl_remote_cursor_set(struct sgl_remote *remote, uint16_t width, uint16_t height,
+                           uint16_t hot_x, uint16_t hot_y, const uint32_t *argb);
+void sgl_remote_cursor_move(struct sgl_remote *remote, int32_t x, int32_t y);
+
 struct sgl_remote_stats {
     struct sgl_encoder_stats encoder;
     uint64_t sent;   /* access units taken by the server */

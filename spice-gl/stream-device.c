@@ -15,8 +15,10 @@ struct sgl_stream_device {
     struct sgl_stream_device_callbacks cb;
     void *user;
     struct sgl_stream_parser parser;
-    GByteArray *out; /* the message in flight */
+    GByteArray *out; /* the frame message in flight */
     size_t out_pos;
+    GByteArray *ctrl; /* cursor messages, sent between frame messages */
+    size_t ctrl_pos;
     uint32_t width, height; /* of the last FORMAT sent */
     uint8_t codec;
     bool attached;
@@ -62,7 +64,20 @@ static int dev_write(SpiceCharDeviceInstance *sin, const uint8_t *buf, int len)
 static int dev_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
 {
     struct sgl_stream_device *dev = from_sin(sin);
-    if (!dev->out || len <= 0)
+    if (len <= 0)
+        return 0;
+    /* Cursor messages go between frame messages, never inside one. */
+    if (dev->ctrl && (!dev->out || dev->out_pos == 0)) {
+        size_t n = MIN((size_t)len, dev->ctrl->len - dev->ctrl_pos);
+        memcpy(buf, dev->ctrl->data + dev->ctrl_pos, n);
+        dev->ctrl_pos += n;
+        if (dev->ctrl_pos == dev->ctrl->len) {
+            g_clear_pointer(&dev->ctrl, g_byte_array_unref);
+            dev->ctrl_pos = 0;
+        }
+        return (int)n;
+    }
+    if (!dev->out)
         return 0;
     size_t n = MIN((size_t)len, dev->out->len - dev->out_pos);
     memcpy(buf, dev->out->data + dev->out_pos, n);
@@ -117,6 +132,8 @@ void sgl_stream_device_destroy(struct sgl_stream_device *dev)
         spice_server_remove_interface(&dev->sin.base);
     if (dev->out)
         g_byte_array_unref(dev->out);
+    if (dev->ctrl)
+        g_byte_array_unref(dev->ctrl);
     g_free(dev);
 }
 
@@ -153,4 +170,48 @@ bool sgl_stream_device_send(struct sgl_stream_device *dev, uint8_t codec, uint32
     dev->out_pos = 0;
     spice_server_char_device_wakeup(&dev->sin);
     return true;
+}
+
+/* A cursor message queues behind any not yet started; a client that does
+ * not read cannot make the queue grow past a few shapes. */
+#define CTRL_MAX (4u * (SGL_STREAM_HEADER_SIZE + SGL_STREAM_CURSOR_SET_SIZE + 64u * 64u * 4u))
+
+static bool queue_ctrl(struct sgl_stream_device *dev, const uint8_t *head, size_t head_len,
+                       const uint8_t *data, size_t data_len)
+{
+    if (!dev->ctrl)
+        dev->ctrl = g_byte_array_new();
+    if (dev->ctrl->len + head_len + data_len > MAX(CTRL_MAX, head_len + data_len))
+        return false;
+    g_byte_array_append(dev->ctrl, head, (guint)head_len);
+    if (data_len)
+        g_byte_array_append(dev->ctrl, data, (guint)data_len);
+    spice_server_char_device_wakeup(&dev->sin);
+    return true;
+}
+
+bool sgl_stream_device_cursor_set(struct sgl_stream_device *dev, uint16_t width, uint16_t height,
+                                  uint16_t hot_x, uint16_t hot_y, const uint32_t *argb)
+{
+    if (!width || !height || width > SGL_STREAM_CURSOR_MAX || height > SGL_STREAM_CURSOR_MAX ||
+        hot_x >= width || hot_y >= height)
+        return false;
+    uint8_t head[SGL_STREAM_HEADER_SIZE + SGL_STREAM_CURSOR_SET_SIZE];
+    size_t n = sgl_stream_write_cursor_set(head, width, height, hot_x, hot_y);
+    size_t bytes = (size_t)width * height * 4;
+    g_autofree uint8_t *le = g_malloc(bytes);
+    for (size_t i = 0; i < (size_t)width * height; i++) {
+        uint32_t v = argb[i];
+        le[4 * i] = (uint8_t)v;
+        le[4 * i + 1] = (uint8_t)(v >> 8);
+        le[4 * i + 2] = (uint8_t)(v >> 16);
+        le[4 * i + 3] = (uint8_t)(v >> 24);
+    }
+    return queue_ctrl(dev, head, n, le, bytes);
+}
+
+bool sgl_stream_device_cursor_move(struct sgl_stream_device *dev, int32_t x, int32_t y)
+{
+    uint8_t msg[SGL_STREAM_HEADER_SIZE + SGL_STREAM_CURSOR_MOVE_SIZE];
+    return queue_ctrl(dev, msg, sgl_stream_write_cursor_move(msg, x, y), NULL, 0);
 }

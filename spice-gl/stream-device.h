@@ -38,4 +38,12 @@ bool sgl_stream_device_attach(struct sgl_stream_device *dev, SpiceServer *server
 bool sgl_stream_device_send(struct sgl_stream_device *dev, uint8_t codec, uint32_t width,
                             uint32_t height, const uint8_t *data, size_t size);
 
+/* Cursor shape (ARGB, 1..1024 square, hot spot inside) and position, for
+ * the cursor channel: clients draw it, it is never in the video. False when
+ * invalid, or when a client is so far behind that the queue is full (the
+ * next shape or position replaces what was lost). */
+bool sgl_stream_device_cursor_set(struct sgl_stream_device *dev, uint16_t width, uint16_t height,
+                                  uint16_t hot_x, uint16_t hot_y, const uint32_t *argb);
+bool sgl_stream_device_cursor_move(struct sgl_stream_device *dev, int32_t x, int32_t y);
+
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <spice/enums.h>
 #include <spice/stream-device.h>
 
 void sgl_stream_parser_init(struct sgl_stream_parser *p)
@@ -115,4 +116,27 @@ size_t sgl_stream_write_format(uint8_t *out, uint32_t width, uint32_t height, ui
     out[n + 8] = codec;
     out[n + 9] = out[n + 10] = out[n + 11] = 0;
     return n + SGL_STREAM_FORMAT_SIZE;
+}
+
+size_t sgl_stream_write_cursor_set(uint8_t *out, uint16_t width, uint16_t height, uint16_t hot_x,
+                                   uint16_t hot_y)
+{
+    uint32_t data = (uint32_t)width * height * 4;
+    size_t n = sgl_stream_write_header(out, STREAM_TYPE_CURSOR_SET, SGL_STREAM_CURSOR_SET_SIZE + data);
+    uint16_t v[4] = {width, height, hot_x, hot_y};
+    for (int i = 0; i < 4; i++) {
+        out[n + 2 * i] = (uint8_t)v[i];
+        out[n + 2 * i + 1] = (uint8_t)(v[i] >> 8);
+    }
+    out[n + 8] = SPICE_CURSOR_TYPE_ALPHA;
+    out[n + 9] = out[n + 10] = out[n + 11] = 0;
+    return n + SGL_STREAM_CURSOR_SET_SIZE;
+}
+
+size_t sgl_stream_write_cursor_move(uint8_t *out, int32_t x, int32_t y)
+{
+    size_t n = sgl_stream_write_header(out, STREAM_TYPE_CURSOR_MOVE, SGL_STREAM_CURSOR_MOVE_SIZE);
+    put_le32(out + n, (uint32_t)x);
+    put_le32(out + n + 4, (uint32_t)y);
+    return n + SGL_STREAM_CURSOR_MOVE_SIZE;
 }

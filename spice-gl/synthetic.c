@@ -2,18 +2,28 @@
 
 #include "synthetic.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
 
 #include "common/scene.h"
 
 struct sgl_synthetic {
     uint32_t width, height, fps;
-    uint8_t *pixels;
+    uint8_t *pixels; /* heap, or the memfd's mapping */
+    bool memfd;
+    int fd;
+    size_t mapped;
     uint32_t frame;
     int64_t start_us;
     GSource *source;
     GMainContext *context; /* NULL: the global default */
-    sgl_synthetic_frame_fn fn;
+    uint32_t next_width, next_height;
+    struct sgl_synthetic_callbacks cb;
     void *user;
 };
 
@@ -38,9 +48,92 @@ bool sgl_synthetic_parse(const char *spec, uint32_t *width, uint32_t *height, ui
 
 static void schedule(struct sgl_synthetic *s);
 
+static void free_pixels(struct sgl_synthetic *s)
+{
+    if (s->memfd && s->pixels)
+        munmap(s->pixels, s->mapped);
+    else
+        g_free(s->pixels);
+    if (s->fd >= 0)
+        close(s->fd);
+    s->pixels = NULL;
+    s->fd = -1;
+}
+
+/* A new buffer, never a resized one: a consumer may still hold the old fd. */
+static bool alloc_pixels(struct sgl_synthetic *s, uint32_t width, uint32_t height, GError **error)
+{
+    size_t size = (size_t)width * height * 4;
+    if (!s->memfd) {
+        free_pixels(s);
+        s->pixels = g_malloc0(size);
+        return true;
+    }
+    int fd = memfd_create("spicegl-synthetic", MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "memfd: %s",
+                    g_strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "mmap: %s",
+                    g_strerror(errno));
+        close(fd);
+        return false;
+    }
+    free_pixels(s);
+    s->fd = fd;
+    s->pixels = map;
+    s->mapped = size;
+    return true;
+}
+
+#define CURSOR_SIZE 32
+
+/* An arrow: opaque white with a black outline, hot spot at its tip. */
+static void draw_cursor(uint32_t *argb)
+{
+    for (int y = 0; y < CURSOR_SIZE; y++)
+        for (int x = 0; x < CURSOR_SIZE; x++) {
+            uint32_t v = 0;
+            if (x <= y / 2 + 1 && y < 24)
+                v = (x == 0 || x >= y / 2 || y == 23) ? 0xff000000 : 0xffffffff;
+            argb[y * CURSOR_SIZE + x] = v;
+        }
+}
+
+static void move_cursor(struct sgl_synthetic *s)
+{
+    if (!s->cb.cursor_move)
+        return;
+    double t = s->frame * 2 * G_PI / (4.0 * s->fps); /* one turn in 4 s */
+    s->cb.cursor_move((int32_t)(s->width / 2 + s->width / 4 * cos(t)),
+                      (int32_t)(s->height / 2 + s->height / 4 * sin(t)), s->user);
+}
+
 static gboolean produce(gpointer data)
 {
     struct sgl_synthetic *s = data;
+    if (s->cb.ready && !s->cb.ready(s->user)) {
+        s->frame++;
+        schedule(s);
+        return G_SOURCE_REMOVE;
+    }
+    if (s->next_width != s->width || s->next_height != s->height) {
+        g_autoptr(GError) error = NULL;
+        if (alloc_pixels(s, s->next_width, s->next_height, &error)) {
+            s->width = s->next_width;
+            s->height = s->next_height;
+        } else {
+            g_warning("synthetic: cannot resize to %ux%u: %s", s->next_width, s->next_height,
+                      error->message);
+            s->next_width = s->width;
+            s->next_height = s->height;
+        }
+    }
     struct sgl_marker m = {.frame = s->frame, .timestamp_us = (uint64_t)g_get_real_time()};
     sgl_scene_render(s->pixels, s->width, s->height, s->width * 4, SGL_SCENE_BGRX, &m);
     struct sgl_scene_rect changed[2];
@@ -54,12 +147,15 @@ static gboolean produce(gpointer data)
                                   .format = SGL_ENCODER_BGRX,
                                   .pixels = s->pixels,
                                   .stride = s->width * 4,
-                                  .dmabuf.fd = -1,
+                                  .dmabuf = {.fd = s->memfd ? s->fd : -1,
+                                             .fourcc = 0x34325258, /* XRGB8888 */
+                                             .stride = s->width * 4},
                                   .damage_all = s->frame == 0,
                                   .damage = damage,
                                   .n_damage = n,
                                   .pts_us = (int64_t)m.timestamp_us};
-    s->fn(&f, s->user);
+    s->cb.frame(&f, s->user);
+    move_cursor(s);
     s->frame++;
     schedule(s);
     return G_SOURCE_REMOVE;
@@ -86,15 +182,26 @@ static void schedule(struct sgl_synthetic *s)
 }
 
 struct sgl_synthetic *sgl_synthetic_create(uint32_t width, uint32_t height, uint32_t fps,
-                                           sgl_synthetic_frame_fn fn, void *user)
+                                           bool memfd, const struct sgl_synthetic_callbacks *cb,
+                                           void *user, GError **error)
 {
     struct sgl_synthetic *s = g_new0(struct sgl_synthetic, 1);
-    s->width = width;
-    s->height = height;
+    s->fd = -1;
+    s->memfd = memfd;
+    if (!alloc_pixels(s, width, height, error)) {
+        g_free(s);
+        return NULL;
+    }
+    s->width = s->next_width = width;
+    s->height = s->next_height = height;
     s->fps = fps;
-    s->fn = fn;
+    s->cb = *cb;
     s->user = user;
-    s->pixels = g_malloc0((size_t)width * height * 4);
+    if (s->cb.cursor_set) {
+        uint32_t argb[CURSOR_SIZE * CURSOR_SIZE];
+        draw_cursor(argb);
+        s->cb.cursor_set(CURSOR_SIZE, CURSOR_SIZE, 0, 0, argb, user);
+    }
     s->start_us = g_get_monotonic_time();
     s->context = g_main_context_get_thread_default();
     schedule(s);
@@ -107,11 +214,23 @@ void sgl_synthetic_destroy(struct sgl_synthetic *s)
         return;
     g_source_destroy(s->source);
     g_source_unref(s->source);
-    g_free(s->pixels);
+    free_pixels(s);
     g_free(s);
 }
 
 uint64_t sgl_synthetic_frames(const struct sgl_synthetic *s)
 {
     return s->frame;
+}
+
+void sgl_synthetic_resize(struct sgl_synthetic *s, uint32_t width, uint32_t height)
+{
+    s->next_width = CLAMP(width, 16u, 8192u) & ~1u;
+    s->next_height = CLAMP(height, 16u, 8192u) & ~1u;
+}
+
+void sgl_synthetic_size(const struct sgl_synthetic *s, uint32_t *width, uint32_t *height)
+{
+    *width = s->next_width;
+    *height = s->next_height;
 }

@@ -1,0 +1,77 @@
+/* The SPICE agent protocol (spice/vd_agent.h) as spice-server writes it to
+ * an in-process "vdagent" char device: chunks (VDIChunkHeader) that carry
+ * agent messages (VDAgentMessage), from the client port or the server port.
+ * Everything is validated here before anyone acts on it. The messages we act
+ * on (capabilities, monitors config) are small; larger ones (clipboard, file
+ * transfer) are skipped without being buffered, so a client cannot make the
+ * daemon allocate. Pure: no I/O, no allocation. */
+#ifndef SGL_AGENT_PROTOCOL_H
+#define SGL_AGENT_PROTOCOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SGL_AGENT_MAX_MONITORS 16u
+/* Messages longer than this are skipped (monitors config for 16 is 328). */
+#define SGL_AGENT_MAX_MESSAGE 1024u
+/* VD_AGENT_MAX_DATA_SIZE: no chunk is longer. */
+#define SGL_AGENT_MAX_CHUNK 2048u
+
+struct sgl_agent_monitor {
+    uint32_t width, height;
+    int32_t x, y;
+};
+
+enum sgl_agent_in_kind {
+    SGL_AGENT_IN_CAPABILITIES, /* the client's capabilities; request: it wants ours */
+    SGL_AGENT_IN_MONITORS,     /* the client's monitor layout (a resize request) */
+    SGL_AGENT_IN_CLIENT_GONE,  /* the server says the client disconnected */
+    SGL_AGENT_IN_OTHER,        /* a well-formed message we do not act on */
+};
+
+struct sgl_agent_in {
+    enum sgl_agent_in_kind kind;
+    uint32_t type; /* VD_AGENT_... */
+    bool request;
+    uint32_t caps0; /* the first capability word */
+    uint32_t n_monitors;
+    struct sgl_agent_monitor monitors[SGL_AGENT_MAX_MONITORS];
+};
+
+typedef void (*sgl_agent_in_fn)(const struct sgl_agent_in *msg, void *user);
+
+/* One message being assembled per port (client, server). */
+struct sgl_agent_assembly {
+    uint8_t head[20]; /* VDAgentMessage header */
+    uint32_t head_len;
+    uint32_t size, got; /* message data announced / received so far */
+    uint8_t data[SGL_AGENT_MAX_MESSAGE];
+};
+
+struct sgl_agent_parser {
+    uint8_t chunk_head[8];
+    uint32_t chunk_head_len;
+    uint32_t chunk_left; /* data bytes left in the current chunk */
+    uint32_t port;       /* of the current chunk: 1 client, 2 server */
+    struct sgl_agent_assembly assembly[2];
+    bool broken;
+    char error[96];
+};
+
+void sgl_agent_parser_init(struct sgl_agent_parser *parser);
+
+/* Feeds bytes as the server writes them (any split); calls fn for each
+ * complete message. False on a protocol error (unknown port, oversized chunk,
+ * wrong protocol version, malformed message): parser->error says what; the
+ * parser stays broken until re-initialised. */
+bool sgl_agent_parser_feed(struct sgl_agent_parser *parser, const uint8_t *data, size_t len,
+                           sgl_agent_in_fn fn, void *user);
+
+/* Writes a VD_AGENT_ANNOUNCE_CAPABILITIES message to the client, chunk
+ * header included, with one capability word; returns its size
+ * (SGL_AGENT_CAPS_MESSAGE_SIZE). */
+#define SGL_AGENT_CAPS_MESSAGE_SIZE (8u + 20u + 8u)
+size_t sgl_agent_write_caps(uint8_t *out, bool request, uint32_t caps0);
+
+#endif

@@ -1,0 +1,236 @@
+#include "config.h"
+
+#include "input.h"
+
+#include <string.h>
+
+#include <gio/gio.h>
+#include <spice/vd_agent.h>
+
+/* spice-server hands back the instance: each is first in its wrapper. */
+struct kbd {
+    SpiceKbdInstance sin;
+    struct sgl_input *input;
+};
+struct mouse {
+    SpiceMouseInstance sin;
+    struct sgl_input *input;
+};
+struct tablet {
+    SpiceTabletInstance sin;
+    struct sgl_input *input;
+};
+struct agent {
+    SpiceCharDeviceInstance sin;
+    struct sgl_input *input;
+};
+
+struct sgl_input {
+    struct sgl_input_callbacks cb;
+    void *user;
+    struct kbd kbd;
+    struct mouse mouse;
+    struct tablet tablet;
+    struct agent agent;
+    struct sgl_scancode scancode;
+    int tablet_width, tablet_height;
+    struct sgl_agent_parser parser;
+    uint8_t out[SGL_AGENT_CAPS_MESSAGE_SIZE]; /* our reply, at most one pending */
+    size_t out_len, out_pos;
+};
+
+static void kbd_push(SpiceKbdInstance *sin, uint8_t frag)
+{
+    struct sgl_input *in = ((struct kbd *)sin)->input;
+    uint32_t code;
+    bool down;
+    if (sgl_scancode_feed(&in->scancode, frag, &code, &down) && in->cb.key)
+        in->cb.key(code, down, in->user);
+}
+
+static uint8_t kbd_leds(SpiceKbdInstance *sin)
+{
+    return 0;
+}
+
+static void mouse_motion(SpiceMouseInstance *sin, int dx, int dy, int dz, uint32_t buttons)
+{
+    struct sgl_input *in = ((struct mouse *)sin)->input;
+    if (in->cb.pointer_rel)
+        in->cb.pointer_rel(dx, dy, dz, buttons, in->user);
+}
+
+static void mouse_buttons(SpiceMouseInstance *sin, uint32_t buttons)
+{
+    struct sgl_input *in = ((struct mouse *)sin)->input;
+    if (in->cb.buttons)
+        in->cb.buttons(buttons, in->user);
+}
+
+static void tablet_size(SpiceTabletInstance *sin, int width, int height)
+{
+    struct sgl_input *in = ((struct tablet *)sin)->input;
+    in->tablet_width = width;
+    in->tablet_height = height;
+}
+
+static void tablet_position(SpiceTabletInstance *sin, int x, int y, uint32_t buttons)
+{
+    struct sgl_input *in = ((struct tablet *)sin)->input;
+    /* Positions outside the logical size are a client's error: clamp. */
+    if (in->cb.pointer_abs && in->tablet_width > 0 && in->tablet_height > 0)
+        in->cb.pointer_abs(CLAMP(x, 0, in->tablet_width - 1), CLAMP(y, 0, in->tablet_height - 1),
+                           in->tablet_width, in->tablet_height, buttons, in->user);
+}
+
+static void tablet_wheel(SpiceTabletInstance *sin, int wheel, uint32_t buttons)
+{
+    struct sgl_input *in = ((struct tablet *)sin)->input;
+    if (in->cb.pointer_rel)
+        in->cb.pointer_rel(0, 0, wheel, buttons, in->user);
+}
+
+static void tablet_buttons(SpiceTabletInstance *sin, uint32_t buttons)
+{
+    struct sgl_input *in = ((struct tablet *)sin)->input;
+    if (in->cb.buttons)
+        in->cb.buttons(buttons, in->user);
+}
+
+static void on_agent_message(const struct sgl_agent_in *msg, void *user)
+{
+    struct sgl_input *in = user;
+    switch (msg->kind) {
+    case SGL_AGENT_IN_CAPABILITIES:
+        if (msg->request && in->out_len == 0) {
+            uint32_t caps = 1u << VD_AGENT_CAP_MONITORS_CONFIG;
+            in->out_len = sgl_agent_write_caps(in->out, false, caps);
+            in->out_pos = 0;
+            spice_server_char_device_wakeup(&in->agent.sin);
+        }
+        break;
+    case SGL_AGENT_IN_MONITORS:
+        if (in->cb.monitors)
+            in->cb.monitors(msg->monitors, msg->n_monitors, in->user);
+        break;
+    case SGL_AGENT_IN_CLIENT_GONE:
+        in->out_len = in->out_pos = 0;
+        break;
+    case SGL_AGENT_IN_OTHER:
+        g_debug("agent: ignoring message type %u", msg->type);
+        break;
+    }
+}
+
+static int agent_write(SpiceCharDeviceInstance *sin, const uint8_t *buf, int len)
+{
+    struct sgl_input *in = ((struct agent *)sin)->input;
+    if (len <= 0)
+        return 0;
+    if (!sgl_agent_parser_feed(&in->parser, buf, (size_t)len, on_agent_message, in)) {
+        g_warning("agent: malformed data from the client: %s; ignoring it and resynchronising",
+                  in->parser.error);
+        sgl_agent_parser_init(&in->parser);
+    }
+    return len;
+}
+
+static int agent_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
+{
+    struct sgl_input *in = ((struct agent *)sin)->input;
+    if (len <= 0 || in->out_pos >= in->out_len)
+        return 0;
+    size_t n = MIN((size_t)len, in->out_len - in->out_pos);
+    memcpy(buf, in->out + in->out_pos, n);
+    in->out_pos += n;
+    if (in->out_pos == in->out_len)
+        in->out_len = in->out_pos = 0;
+    return (int)n;
+}
+
+static void agent_state(SpiceCharDeviceInstance *sin, int connected)
+{
+}
+
+static const SpiceKbdInterface kbd_interface = {
+    .base = {.type = SPICE_INTERFACE_KEYBOARD,
+             .description = "spicegl keyboard",
+             .major_version = SPICE_INTERFACE_KEYBOARD_MAJOR,
+             .minor_version = SPICE_INTERFACE_KEYBOARD_MINOR},
+    .push_scan_freg = kbd_push,
+    .get_leds = kbd_leds,
+};
+
+static const SpiceMouseInterface mouse_interface = {
+    .base = {.type = SPICE_INTERFACE_MOUSE,
+             .description = "spicegl mouse",
+             .major_version = SPICE_INTERFACE_MOUSE_MAJOR,
+             .minor_version = SPICE_INTERFACE_MOUSE_MINOR},
+    .motion = mouse_motion,
+    .buttons = mouse_buttons,
+};
+
+static const SpiceTabletInterface tablet_interface = {
+    .base = {.type = SPICE_INTERFACE_TABLET,
+             .description = "spicegl tablet",
+             .major_version = SPICE_INTERFACE_TABLET_MAJOR,
+             .minor_version = SPICE_INTERFACE_TABLET_MINOR},
+    .set_logical_size = tablet_size,
+    .position = tablet_position,
+    .wheel = tablet_wheel,
+    .buttons = tablet_buttons,
+};
+
+static const SpiceCharDeviceInterface agent_interface = {
+    .base = {.type = SPICE_INTERFACE_CHAR_DEVICE,
+             .description = "spicegl agent",
+             .major_version = SPICE_INTERFACE_CHAR_DEVICE_MAJOR,
+             .minor_version = SPICE_INTERFACE_CHAR_DEVICE_MINOR},
+    .state = agent_state,
+    .write = agent_write,
+    .read = agent_read,
+};
+
+static bool add(SpiceServer *server, SpiceBaseInstance *base, const char *what, GError **error)
+{
+    if (spice_server_add_interface(server, base) != 0) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "spice-server refused the %s", what);
+        return false;
+    }
+    return true;
+}
+
+struct sgl_input *sgl_input_create(SpiceServer *server, const struct sgl_input_callbacks *cb,
+                                   void *user, GError **error)
+{
+    struct sgl_input *in = g_new0(struct sgl_input, 1);
+    in->cb = *cb;
+    in->user = user;
+    in->kbd = (struct kbd){.sin.base.sif = &kbd_interface.base, .input = in};
+    in->mouse = (struct mouse){.sin.base.sif = &mouse_interface.base, .input = in};
+    in->tablet = (struct tablet){.sin.base.sif = &tablet_interface.base, .input = in};
+    in->agent = (struct agent){.sin.base.sif = &agent_interface.base, .input = in};
+    in->agent.sin.subtype = "vdagent";
+    sgl_agent_parser_init(&in->parser);
+    if (!add(server, &in->kbd.sin.base, "keyboard", error)) {
+        sgl_input_destroy(in); /* nothing was added */
+        return NULL;
+    }
+    if (!add(server, &in->mouse.sin.base, "mouse", error) ||
+        !add(server, &in->tablet.sin.base, "tablet", error) ||
+        !add(server, &in->agent.sin.base, "agent device", error)) {
+        /* The server holds part of it and may call it until it is
+         * destroyed: it stays allocated. */
+        return NULL;
+    }
+    return in;
+}
+
+void sgl_input_destroy(struct sgl_input *in)
+{
+    if (!in)
+        return;
+    /* No removal: spice-server cannot remove a keyboard or mouse, and
+     * frees what it holds of all four in spice_server_destroy. */
+    g_free(in);
+}
