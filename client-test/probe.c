@@ -64,8 +64,8 @@ struct probe {
     uint32_t n_arrived;
     struct {
         uint32_t frame;
-        int64_t arrived_us, decoded_us, margin_us; /* decoded_us 0: empty */
-    } decoded[256]; /* by frame % 256 */
+        int64_t arrived_us, decoded_us, margin_us;          /* decoded_us 0: empty */
+    } decoded[256];                                         /* by frame % 256 */
     GArray *margin_ms, *transport_ms, *decode_ms, *wait_ms; /* double */
     /* GL scanouts */
     uint32_t gl_draws, gl_unreadable;
@@ -455,8 +455,8 @@ int main(int argc, char **argv)
         {"gl", 0, 0, G_OPTION_ARG_NONE, &gl, "Ask for GL scanouts (unix socket only)", NULL},
         {"input", 0, 0, G_OPTION_ARG_NONE, &input,
          "Send keys (A, right Ctrl), a motion and a click once frames flow", NULL},
-        {"resize", 0, 0, G_OPTION_ARG_STRING, &resize,
-         "Ask for this monitor size once frames flow", "WxH"},
+        {"resize", 0, 0, G_OPTION_ARG_STRING, &resize, "Ask for this monitor size once frames flow",
+         "WxH"},
         {NULL},
     };
     g_autoptr(GOptionContext) ctx =
@@ -551,8 +551,7 @@ int main(int argc, char **argv)
         add_number(b, "cursor_moves", p.cursor_moves);
         json_builder_set_member_name(b, "input_sent");
         json_builder_add_boolean_value(b, p.input_sent);
-        add_number(b, "resize_ms",
-                   p.resized_us ? (p.resized_us - p.resize_sent_us) / 1000.0 : NAN);
+        add_number(b, "resize_ms", p.resized_us ? (p.resized_us - p.resize_sent_us) / 1000.0 : NAN);
         json_builder_set_member_name(b, "error");
         if (p.failure)
             json_builder_add_string_value(b, p.failure);

@@ -195,8 +195,7 @@ bool sgl_local_submit(struct sgl_local *l, const struct sgl_encoder_frame *f)
         return false;
     /* A new buffer or layout: pass the fd (spice-server owns the dup). */
     if (st.st_dev != l->dev || st.st_ino != l->ino || f->width != l->width ||
-        f->height != l->height || f->dmabuf.stride != l->stride ||
-        f->dmabuf.fourcc != l->fourcc) {
+        f->height != l->height || f->dmabuf.stride != l->stride || f->dmabuf.fourcc != l->fourcc) {
         int fd = dup(f->dmabuf.fd);
         if (fd < 0)
             return false;

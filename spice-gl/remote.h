@@ -2,9 +2,9 @@
  *
  * Nothing is encoded while no client watches (the server's START_STOP with
  * no codecs); a new set of clients gets a keyframe. H.264 when every client
- * can show it, else MJPEG (libjpeg-turbo). The encoder waits for the server to take each access unit
- * before it encodes the next (back-pressure), dropping frames meanwhile and
- * lowering the bitrate when that persists.
+ * can show it, else MJPEG (libjpeg-turbo). The encoder waits for the server to take each access
+ * unit before it encodes the next (back-pressure), dropping frames meanwhile and lowering the
+ * bitrate when that persists.
  *
  * Create and destroy on the server's main context; sgl_remote_submit may be
  * called from any one producer thread. */

@@ -122,7 +122,8 @@ size_t sgl_stream_write_cursor_set(uint8_t *out, uint16_t width, uint16_t height
                                    uint16_t hot_y)
 {
     uint32_t data = (uint32_t)width * height * 4;
-    size_t n = sgl_stream_write_header(out, STREAM_TYPE_CURSOR_SET, SGL_STREAM_CURSOR_SET_SIZE + data);
+    size_t n =
+        sgl_stream_write_header(out, STREAM_TYPE_CURSOR_SET, SGL_STREAM_CURSOR_SET_SIZE + data);
     uint16_t v[4] = {width, height, hot_x, hot_y};
     for (int i = 0; i < 4; i++) {
         out[n + 2 * i] = (uint8_t)v[i];

@@ -58,8 +58,8 @@ size_t sgl_stream_write_format(uint8_t *out, uint32_t width, uint32_t height, ui
 /* Cursors: spice-server takes shapes up to 1024x1024, 32-bit ARGB
  * (SPICE_CURSOR_TYPE_ALPHA) here. cursor_set writes the header and fixed
  * part; width * height * 4 bytes of ARGB follow. Both return bytes written. */
-#define SGL_STREAM_CURSOR_MAX 1024u
-#define SGL_STREAM_CURSOR_SET_SIZE 12u
+#define SGL_STREAM_CURSOR_MAX       1024u
+#define SGL_STREAM_CURSOR_SET_SIZE  12u
 #define SGL_STREAM_CURSOR_MOVE_SIZE 8u
 size_t sgl_stream_write_cursor_set(uint8_t *out, uint16_t width, uint16_t height, uint16_t hot_x,
                                    uint16_t hot_y);

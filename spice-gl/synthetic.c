@@ -79,8 +79,7 @@ static bool alloc_pixels(struct sgl_synthetic *s, uint32_t width, uint32_t heigh
     }
     void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) {
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "mmap: %s",
-                    g_strerror(errno));
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "mmap: %s", g_strerror(errno));
         close(fd);
         return false;
     }

@@ -14,6 +14,7 @@
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <math.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -66,7 +67,7 @@ static struct mode test_mode(void)
 }
 
 /* Starts spicegl-gpu --synthetic (test_mode) with extra arguments and waits
- * until it accepts connections. */
+ * until it accepts connections. Its debug log (inputs) is on. */
 static struct daemon *daemon_start(bool use_unix, const char *const *extra)
 {
     struct daemon *d = g_new0(struct daemon, 1);
@@ -92,8 +93,10 @@ static struct daemon *daemon_start(bool use_unix, const char *const *extra)
     for (const char *const *e = extra; e && *e; e++)
         g_ptr_array_add(argv, g_strdup(*e));
     g_ptr_array_add(argv, NULL);
-    g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
-    g_subprocess_launcher_set_stderr_file_path(l, d->log);
+    /* GLib logs debug lines to stdout, the rest to stderr: keep both. */
+    g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDERR_MERGE);
+    g_subprocess_launcher_set_stdout_file_path(l, d->log);
+    g_subprocess_launcher_setenv(l, "G_MESSAGES_DEBUG", "spicegl", TRUE);
     g_autoptr(GError) error = NULL;
     d->proc = g_subprocess_launcher_spawnv(l, (const char *const *)argv->pdata, &error);
     if (!d->proc)
@@ -173,14 +176,17 @@ static void remove_tree(const char *dir)
     g_rmdir(dir);
 }
 
-/* plugin_dir: run the probe with only these GStreamer plugins (NULL: all). */
+/* plugin_dir: run the probe with only these GStreamer plugins (NULL: all);
+ * extra: more probe arguments (up to 4). */
 static GSubprocess *probe_spawn_env(const struct daemon *d, const char *ticket,
-                                    const char *plugin_dir)
+                                    const char *plugin_dir, const char *const *extra)
 {
     g_autofree char *probe = g_build_filename(builddir(), "client-test", "spicegl-probe", NULL);
     g_autofree char *uri = g_strdup_printf("spice://127.0.0.1:%u", d->port);
-    const char *argv[10] = {probe, "--json", "--seconds", test_mode().probe_seconds};
+    const char *argv[14] = {probe, "--json", "--seconds", test_mode().probe_seconds};
     int n = 4;
+    for (int i = 0; extra && extra[i] && i < 4; i++)
+        argv[n++] = extra[i];
     if (d->unix_path) {
         argv[n++] = "--unix";
         argv[n++] = d->unix_path;
@@ -207,7 +213,7 @@ static GSubprocess *probe_spawn_env(const struct daemon *d, const char *ticket,
 
 static GSubprocess *probe_spawn(const struct daemon *d, const char *ticket)
 {
-    return probe_spawn_env(d, ticket, NULL);
+    return probe_spawn_env(d, ticket, NULL, NULL);
 }
 
 /* Waits for the probe; returns its JSON object (owned by *parser). */
@@ -259,16 +265,101 @@ static void run_probe_expect_good(const struct daemon *d, const char *ticket)
     expect_good_stream(o, 0.95);
 }
 
+static char *daemon_log_text(const struct daemon *d);
+
+/* Also: H.264, the synthetic cursor on the cursor channel (a 32x32 arrow
+ * with its hot spot at the tip, moving), and the latency split into stages. */
 static void test_tcp_720p30(void **state)
 {
     struct daemon *d = *state = daemon_start(false, NULL);
-    run_probe_expect_good(d, NULL);
+    int status;
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = probe_finish(probe_spawn(d, NULL), &status, &parser);
+    assert_int_equal(status, 0);
+    expect_good_stream(o, 0.95);
+    assert_string_equal(json_object_get_string_member(o, "codec"), "h264");
+    assert_int_equal((int)num(o, "cursor_width"), 32);
+    assert_int_equal((int)num(o, "cursor_height"), 32);
+    assert_int_equal((int)num(o, "cursor_hot_x"), 0);
+    assert_int_equal((int)num(o, "cursor_hot_y"), 0);
+    assert_true(num(o, "cursor_opaque") > 100);
+    assert_true(num(o, "cursor_moves") >= num(o, "frames") / 2);
+    double stages =
+        num(o, "transport_p50_ms") + num(o, "decode_p50_ms") + num(o, "clock_wait_p50_ms");
+    assert_true(num(o, "transport_p50_ms") >= 0 && num(o, "decode_p50_ms") >= 0 &&
+                num(o, "clock_wait_p50_ms") >= 0);
+    /* The stages add up to the whole, within a frame's scheduling noise. */
+    assert_true(fabs(stages - num(o, "latency_p50_ms")) < 60);
+    assert_true(num(o, "mmtime_offset_ms") > -1000 && num(o, "mmtime_offset_ms") < 1000);
 }
 
+/* Without dmabufs (no GPU) a unix client gets the stream, and the daemon
+ * says why. */
 static void test_unix_720p30(void **state)
 {
     struct daemon *d = *state = daemon_start(true, NULL);
     run_probe_expect_good(d, NULL);
+    g_autofree char *log = daemon_log_text(d);
+    assert_non_null(strstr(log, "the H.264 stream (the frames are not in dmabufs"));
+}
+
+/* Frames in fds (a memfd standing in for a dmabuf) go to a unix client as
+ * GL scanouts: the probe maps the fd spice-server passed and reads every
+ * frame exactly. Its resize request arrives through the GL display. */
+static void test_local_gl(void **state)
+{
+    const char *extra[] = {"--synthetic-memfd", NULL};
+    struct daemon *d = *state = daemon_start(true, extra);
+    int status;
+    g_autoptr(JsonParser) parser = NULL;
+    const char *args[] = {"--gl", "--resize", "800x600", NULL};
+    JsonObject *o = probe_finish(probe_spawn_env(d, NULL, NULL, args), &status, &parser);
+    assert_int_equal(status, 0);
+    double frames = num(o, "frames"), lost = num(o, "lost");
+    assert_true(frames >= test_mode().fps * 2);
+    assert_true(frames / (frames + lost) >= 0.95);
+    assert_true(num(o, "gl_draws") >= frames);
+    assert_int_equal((int)num(o, "gl_unreadable"), 0);
+    assert_int_equal((int)num(o, "unreadable"), 0);
+    assert_true(num(o, "psnr_min") >= 99); /* the very pixels, no codec */
+    assert_int_equal((int)num(o, "width"), 800);
+    assert_int_equal((int)num(o, "height"), 600);
+    assert_true(num(o, "resize_ms") >= 0);
+    g_autofree char *log = daemon_log_text(d);
+    assert_non_null(strstr(log, "GL scanouts of the frame buffers"));
+    assert_non_null(strstr(log, "a client asks for 800x600"));
+}
+
+/* Keys, pointer and buttons reach the input callbacks; a monitor-config
+ * request through the agent resizes the source, and the stream follows. */
+static void test_input_and_resize(void **state)
+{
+    struct daemon *d = *state = daemon_start(false, NULL);
+    int status;
+    g_autoptr(JsonParser) parser = NULL;
+    bool san = sgl_test_sanitizers();
+    const char *size = san ? "480x272" : "1024x576";
+    const char *args[] = {"--input", "--resize", size, NULL};
+    JsonObject *o = probe_finish(probe_spawn_env(d, NULL, NULL, args), &status, &parser);
+    assert_int_equal(status, 0);
+    assert_true(json_object_get_boolean_member(o, "input_sent"));
+    assert_int_equal((int)num(o, "width"), san ? 480 : 1024);
+    assert_int_equal((int)num(o, "height"), san ? 272 : 576);
+    assert_true(num(o, "resize_ms") >= 0);
+    assert_true(num(o, "psnr_avg") >= 32.0);
+    g_autofree char *log = daemon_log_text(d);
+    g_autofree char *asks = g_strdup_printf("a client asks for %s", size);
+    const char *want[] = {asks,
+                          "input: key 0x1e down",
+                          "input: key 0x1e up",
+                          "input: key 0xe01d down",
+                          "input: key 0xe01d up",
+                          "input: pointer moved +7,-3",
+                          "buttons 0x1",
+                          "input: buttons 0x0"};
+    for (size_t i = 0; i < G_N_ELEMENTS(want); i++)
+        if (!strstr(log, want[i]))
+            fail_msg("the daemon's log lacks '%s':\n%s", want[i], log);
 }
 
 /* A client that leaves and one that joins later: the newcomer gets an IDR
@@ -327,10 +418,11 @@ static void test_mjpeg_client(void **state)
     g_autofree char *plugins = plugins_without_h264();
     int status;
     g_autoptr(JsonParser) parser = NULL;
-    JsonObject *o = probe_finish(probe_spawn_env(d, NULL, plugins), &status, &parser);
+    JsonObject *o = probe_finish(probe_spawn_env(d, NULL, plugins, NULL), &status, &parser);
     remove_tree(plugins);
     assert_int_equal(status, 0);
     expect_good_stream(o, 0.95);
+    assert_string_equal(json_object_get_string_member(o, "codec"), "mjpeg");
     g_autofree char *log = daemon_log_text(d);
     assert_non_null(strstr(log, "streaming MJPEG"));
     assert_null(strstr(log, "streaming H.264"));
@@ -351,7 +443,7 @@ static bool last_stats(const struct daemon *d, double *t, double *frames, double
     double ss;
     unsigned long long f, dp;
     char *drop = strstr(line, "dropped ");
-    if (sscanf(start, "** Message: %u:%u:%lf", &hh, &mm, &ss) != 3 ||
+    if (sscanf(start, "spicegl-Message: %u:%u:%lf", &hh, &mm, &ss) != 3 ||
         sscanf(line, "stats[0]: frames %llu", &f) != 1 || !drop ||
         sscanf(drop, "dropped %llu", &dp) != 1)
         return false;
@@ -423,6 +515,11 @@ static void test_bad_options(void **state)
                    "not available");
     expect_refused((const char *[]){"--synthetic", "640x480@30", "--preset", "warpspeed", NULL},
                    "warpspeed");
+    expect_refused((const char *[]){"--synthetic", "640x480@30", "--unix-gl", "maybe", NULL},
+                   "--unix-gl is auto, on or off");
+    expect_refused((const char *[]){"--synthetic", "640x480@30", "--unix", "/tmp/x.sock",
+                                    "--unix-gl", "on", NULL},
+                   "use --unix-gl auto or off");
 }
 
 int main(void)
@@ -430,6 +527,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_tcp_720p30, teardown),
         cmocka_unit_test_teardown(test_unix_720p30, teardown),
+        cmocka_unit_test_teardown(test_local_gl, teardown),
+        cmocka_unit_test_teardown(test_input_and_resize, teardown),
         cmocka_unit_test_teardown(test_reconnect, teardown),
         cmocka_unit_test_teardown(test_two_clients, teardown),
         cmocka_unit_test_teardown(test_ticket, teardown),

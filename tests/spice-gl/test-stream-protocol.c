@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <spice/enums.h>
 #include <spice/stream-device.h>
 
 #include "spice-gl/stream-protocol.h"
@@ -148,9 +149,35 @@ static void test_writers(void **state)
     assert_memory_equal(buf, data, sizeof(data));
 }
 
+/* Cursor messages in the layout of spice/stream-device.h, little-endian. */
+static void test_cursor_writers(void **state)
+{
+    uint8_t b[SGL_STREAM_HEADER_SIZE + SGL_STREAM_CURSOR_SET_SIZE];
+    assert_int_equal(sgl_stream_write_cursor_set(b, 32, 24, 3, 300), sizeof(b));
+    assert_int_equal(b[0], STREAM_DEVICE_PROTOCOL);
+    assert_int_equal(b[2] | b[3] << 8, STREAM_TYPE_CURSOR_SET);
+    uint32_t size = b[4] | b[5] << 8 | b[6] << 16 | (uint32_t)b[7] << 24;
+    assert_int_equal(size, sizeof(StreamMsgCursorSet) + 32 * 24 * 4);
+    const uint8_t *c = b + SGL_STREAM_HEADER_SIZE;
+    assert_int_equal(c[0] | c[1] << 8, 32);
+    assert_int_equal(c[2] | c[3] << 8, 24);
+    assert_int_equal(c[4] | c[5] << 8, 3);
+    assert_int_equal(c[6] | c[7] << 8, 300);
+    assert_int_equal(c[8], SPICE_CURSOR_TYPE_ALPHA);
+    assert_int_equal(SGL_STREAM_CURSOR_SET_SIZE, sizeof(StreamMsgCursorSet));
+
+    uint8_t m[SGL_STREAM_HEADER_SIZE + SGL_STREAM_CURSOR_MOVE_SIZE];
+    assert_int_equal(sgl_stream_write_cursor_move(m, -5, 70000), sizeof(m));
+    assert_int_equal(m[2] | m[3] << 8, STREAM_TYPE_CURSOR_MOVE);
+    const uint8_t *v = m + SGL_STREAM_HEADER_SIZE;
+    assert_int_equal((int32_t)(v[0] | v[1] << 8 | v[2] << 16 | (uint32_t)v[3] << 24), -5);
+    assert_int_equal((int32_t)(v[4] | v[5] << 8 | v[6] << 16 | (uint32_t)v[7] << 24), 70000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cursor_writers),
         cmocka_unit_test(test_start_stop_any_split),
         cmocka_unit_test(test_capabilities_and_unknown),
         cmocka_unit_test(test_malformed),
