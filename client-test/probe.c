@@ -444,7 +444,7 @@ int main(int argc, char **argv)
 {
     g_autofree char *unix_path = NULL, *ticket = NULL, *screenshot = NULL, *resize = NULL;
     gint seconds = 5;
-    gboolean json = FALSE, gl = FALSE, input = FALSE;
+    gboolean json = FALSE, gl = FALSE, input = FALSE, audio = FALSE;
     GOptionEntry entries[] = {
         {"unix", 0, 0, G_OPTION_ARG_FILENAME, &unix_path, "Connect to this unix socket", "PATH"},
         {"ticket", 0, 0, G_OPTION_ARG_STRING, &ticket, "SPICE password", "TEXT"},
@@ -453,6 +453,8 @@ int main(int argc, char **argv)
         {"screenshot", 0, 0, G_OPTION_ARG_FILENAME, &screenshot, "Write a PNG of the 10th frame",
          "FILE"},
         {"gl", 0, 0, G_OPTION_ARG_NONE, &gl, "Ask for GL scanouts (unix socket only)", NULL},
+        {"audio", 0, 0, G_OPTION_ARG_NONE, &audio,
+         "Play the server's audio (as remote-viewer does), e.g. its --audio-clock", NULL},
         {"input", 0, 0, G_OPTION_ARG_NONE, &input,
          "Send keys (A, right Ctrl), a motion and a click once frames flow", NULL},
         {"resize", 0, 0, G_OPTION_ARG_STRING, &resize, "Ask for this monitor size once frames flow",
@@ -495,6 +497,8 @@ int main(int argc, char **argv)
     g_mutex_init(&p.lock);
     if (gl)
         g_object_set(p.session, "gl-scanout", TRUE, NULL);
+    if (audio && !spice_audio_get(p.session, NULL))
+        g_warning("no audio backend: the playback channel stays off");
     if (unix_path)
         g_object_set(p.session, "unix-path", unix_path, NULL);
     else

@@ -230,7 +230,11 @@ void sgl_input_destroy(struct sgl_input *in)
 {
     if (!in)
         return;
-    /* No removal: spice-server cannot remove a keyboard or mouse, and
-     * frees what it holds of all four in spice_server_destroy. */
+    /* No removal: spice-server cannot remove a keyboard or mouse. Its
+     * spice_server_destroy() (0.15.1) frees the tablet's state but not the
+     * keyboard's or the mouse's, plain g_new0() blocks it leaves in our
+     * instances: free them, the server being gone. */
+    g_free(in->kbd.sin.st);
+    g_free(in->mouse.sin.st);
     g_free(in);
 }
