@@ -318,11 +318,15 @@ int main(int argc, char **argv)
         goto out;
     }
     g_message("synthetic source %ux%u at %u fps", width, height, fps);
-    g_unix_signal_add(SIGINT, on_signal, &d);
-    g_unix_signal_add(SIGTERM, on_signal, &d);
-    if (stats_interval)
-        g_timeout_add_seconds((guint)stats_interval, log_stats, &d);
+    guint sources[3] = {
+        g_unix_signal_add(SIGINT, on_signal, &d), g_unix_signal_add(SIGTERM, on_signal, &d),
+        stats_interval ? g_timeout_add_seconds((guint)stats_interval, log_stats, &d) : 0};
     g_main_loop_run(d.loop);
+    /* Teardown below iterates the context (to drain the encoders): none of
+     * these may run on a half-freed daemon. */
+    for (size_t i = 0; i < G_N_ELEMENTS(sources); i++)
+        if (sources[i])
+            g_source_remove(sources[i]);
     log_stats(&d);
     status = 0;
 out:
@@ -333,8 +337,9 @@ out:
     for (guint i = 0; i < servers->len; i++)
         spice_server_destroy(g_ptr_array_index(servers, i));
     g_ptr_array_unref(servers);
-    g_ptr_array_unref(d.locals);
+    /* The clocks' timers first: destroying the locals iterates the context. */
     g_ptr_array_unref(d.clocks);
+    g_ptr_array_unref(d.locals);
     g_ptr_array_unref(d.inputs);
     g_main_loop_unref(d.loop);
     return status;
