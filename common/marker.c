@@ -5,6 +5,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "le.h"
+
 /* Block means below DARK_MAX read as 0, above LIGHT_MIN as 1; anything in
  * between is not a marker block. Wide margins survive video coding and the
  * +-8 noise the tests apply, yet reject most natural content. */
@@ -35,10 +37,8 @@ static uint64_t get_bits(const uint8_t *bits, unsigned *pos, unsigned count)
 static uint32_t marker_crc(uint32_t frame, uint64_t timestamp_us)
 {
     uint8_t bytes[12];
-    for (unsigned i = 0; i < 4; i++)
-        bytes[i] = (uint8_t)(frame >> (8 * i));
-    for (unsigned i = 0; i < 8; i++)
-        bytes[4 + i] = (uint8_t)(timestamp_us >> (8 * i));
+    sgl_le32_put(bytes, frame);
+    sgl_le64_put(bytes + 4, timestamp_us);
     return (uint32_t)crc32(crc32(0L, Z_NULL, 0), bytes, sizeof(bytes));
 }
 

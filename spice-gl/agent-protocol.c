@@ -7,20 +7,11 @@
 
 #include <spice/vd_agent.h>
 
+#include "common/le.h"
+
 static uint32_t min_u32(uint32_t a, uint32_t b)
 {
     return a < b ? a : b;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static bool fail(struct sgl_agent_parser *p, const char *what, uint32_t value)
@@ -40,7 +31,7 @@ static bool parse_monitors(struct sgl_agent_parser *p, const struct sgl_agent_as
 {
     if (a->size < 8)
         return fail(p, "monitors config shorter than its header", a->size);
-    uint32_t n = rd32(a->data);
+    uint32_t n = sgl_le32_get(a->data);
     if (n == 0 || n > SGL_AGENT_MAX_MONITORS)
         return fail(p, "monitors config: monitor count out of range", n);
     if ((uint64_t)a->size < 8 + (uint64_t)n * 20)
@@ -50,10 +41,10 @@ static bool parse_monitors(struct sgl_agent_parser *p, const struct sgl_agent_as
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *m = a->data + 8 + 20 * i;
         /* VDAgentMonConfig: height first. */
-        in->monitors[i] = (struct sgl_agent_monitor){.height = rd32(m),
-                                                     .width = rd32(m + 4),
-                                                     .x = (int32_t)rd32(m + 12),
-                                                     .y = (int32_t)rd32(m + 16)};
+        in->monitors[i] = (struct sgl_agent_monitor){.height = sgl_le32_get(m),
+                                                     .width = sgl_le32_get(m + 4),
+                                                     .x = (int32_t)sgl_le32_get(m + 12),
+                                                     .y = (int32_t)sgl_le32_get(m + 16)};
         if (in->monitors[i].width > 16384 || in->monitors[i].height > 16384)
             return fail(p, "monitors config: size out of range", in->monitors[i].width);
     }
@@ -63,15 +54,15 @@ static bool parse_monitors(struct sgl_agent_parser *p, const struct sgl_agent_as
 static bool finish_message(struct sgl_agent_parser *p, struct sgl_agent_assembly *a,
                            sgl_agent_in_fn fn, void *user)
 {
-    struct sgl_agent_in in = {.kind = SGL_AGENT_IN_OTHER, .type = rd32(a->head + 4)};
+    struct sgl_agent_in in = {.kind = SGL_AGENT_IN_OTHER, .type = sgl_le32_get(a->head + 4)};
     bool complete = a->size <= SGL_AGENT_MAX_MESSAGE;
     switch (in.type) {
     case VD_AGENT_ANNOUNCE_CAPABILITIES:
         if (!complete || a->size < 8)
             return fail(p, "capabilities message of odd size", a->size);
         in.kind = SGL_AGENT_IN_CAPABILITIES;
-        in.request = rd32(a->data) != 0;
-        in.caps0 = rd32(a->data + 4);
+        in.request = sgl_le32_get(a->data) != 0;
+        in.caps0 = sgl_le32_get(a->data + 4);
         break;
     case VD_AGENT_MONITORS_CONFIG:
         if (!complete)
@@ -104,10 +95,10 @@ static bool feed_message(struct sgl_agent_parser *p, const uint8_t *d, uint32_t 
             n -= take;
             if (a->head_len < sizeof(a->head))
                 return true;
-            uint32_t protocol = rd32(a->head);
+            uint32_t protocol = sgl_le32_get(a->head);
             if (protocol != VD_AGENT_PROTOCOL)
                 return fail(p, "agent protocol version", protocol);
-            a->size = rd32(a->head + 16);
+            a->size = sgl_le32_get(a->head + 16);
             a->got = 0;
             if (a->size == 0 && !finish_message(p, a, fn, user))
                 return false;
@@ -141,8 +132,8 @@ bool sgl_agent_parser_feed(struct sgl_agent_parser *p, const uint8_t *data, size
             len -= take;
             if (p->chunk_head_len < sizeof(p->chunk_head))
                 return true;
-            p->port = rd32(p->chunk_head);
-            p->chunk_left = rd32(p->chunk_head + 4);
+            p->port = sgl_le32_get(p->chunk_head);
+            p->chunk_left = sgl_le32_get(p->chunk_head + 4);
             if (p->port != VDP_CLIENT_PORT && p->port != VDP_SERVER_PORT)
                 return fail(p, "unknown agent port", p->port);
             if (p->chunk_left > SGL_AGENT_MAX_CHUNK)
@@ -165,13 +156,13 @@ bool sgl_agent_parser_feed(struct sgl_agent_parser *p, const uint8_t *data, size
 
 size_t sgl_agent_write_caps(uint8_t *out, bool request, uint32_t caps0)
 {
-    wr32(out, VDP_CLIENT_PORT);
-    wr32(out + 4, 20 + 8);
-    wr32(out + 8, VD_AGENT_PROTOCOL);
-    wr32(out + 12, VD_AGENT_ANNOUNCE_CAPABILITIES);
+    sgl_le32_put(out, VDP_CLIENT_PORT);
+    sgl_le32_put(out + 4, 20 + 8);
+    sgl_le32_put(out + 8, VD_AGENT_PROTOCOL);
+    sgl_le32_put(out + 12, VD_AGENT_ANNOUNCE_CAPABILITIES);
     memset(out + 16, 0, 8); /* opaque */
-    wr32(out + 24, 8);
-    wr32(out + 28, request ? 1 : 0);
-    wr32(out + 32, caps0);
+    sgl_le32_put(out + 24, 8);
+    sgl_le32_put(out + 28, request ? 1 : 0);
+    sgl_le32_put(out + 32, caps0);
     return SGL_AGENT_CAPS_MESSAGE_SIZE;
 }

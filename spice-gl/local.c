@@ -115,10 +115,8 @@ static int qxl_client_monitors_config(QXLInstance *qin, VDAgentMonitorsConfig *m
     struct sgl_local *l = from_qxl(qin);
     if (!l->monitors)
         return 0;
-    if (!mc)
-        return 1;
-    if (mc->num_of_monitors == 0)
-        return 1;
+    if (!mc || mc->num_of_monitors == 0)
+        return 1; /* NULL: spice-server asks whether we take monitor configs */
     struct monitors_msg *msg = g_new0(struct monitors_msg, 1);
     msg->local = l;
     msg->n = MIN(mc->num_of_monitors, SGL_AGENT_MAX_MONITORS);

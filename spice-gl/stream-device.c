@@ -8,6 +8,7 @@
 #include <spice/protocol.h>
 #include <spice/stream-device.h>
 
+#include "common/le.h"
 #include "stream-protocol.h"
 
 struct sgl_stream_device {
@@ -200,13 +201,8 @@ bool sgl_stream_device_cursor_set(struct sgl_stream_device *dev, uint16_t width,
     size_t n = sgl_stream_write_cursor_set(head, width, height, hot_x, hot_y);
     size_t bytes = (size_t)width * height * 4;
     g_autofree uint8_t *le = g_malloc(bytes);
-    for (size_t i = 0; i < (size_t)width * height; i++) {
-        uint32_t v = argb[i];
-        le[4 * i] = (uint8_t)v;
-        le[4 * i + 1] = (uint8_t)(v >> 8);
-        le[4 * i + 2] = (uint8_t)(v >> 16);
-        le[4 * i + 3] = (uint8_t)(v >> 24);
-    }
+    for (size_t i = 0; i < (size_t)width * height; i++)
+        sgl_le32_put(le + 4 * i, argb[i]);
     return queue_ctrl(dev, head, n, le, bytes);
 }
 

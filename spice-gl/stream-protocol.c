@@ -8,22 +8,13 @@
 #include <spice/enums.h>
 #include <spice/stream-device.h>
 
+#include "common/le.h"
+
 void sgl_stream_parser_init(struct sgl_stream_parser *p)
 {
     p->len = 0;
     p->broken = false;
     p->error[0] = '\0';
-}
-
-static uint32_t le32(const uint8_t *b)
-{
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-static void put_le32(uint8_t *b, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
 }
 
 static bool fail(struct sgl_stream_parser *p, const char *what, uint32_t value)
@@ -73,7 +64,7 @@ bool sgl_stream_parser_feed(struct sgl_stream_parser *p, const uint8_t *data, si
     while (len > 0) {
         size_t want = SGL_STREAM_HEADER_SIZE;
         if (p->len >= SGL_STREAM_HEADER_SIZE)
-            want += le32(p->buf + 4);
+            want += sgl_le32_get(p->buf + 4);
         size_t take = want - p->len < len ? want - p->len : len;
         memcpy(p->buf + p->len, data, take);
         p->len += take;
@@ -82,14 +73,14 @@ bool sgl_stream_parser_feed(struct sgl_stream_parser *p, const uint8_t *data, si
         if (p->len == SGL_STREAM_HEADER_SIZE) {
             if (p->buf[0] != STREAM_DEVICE_PROTOCOL)
                 return fail(p, "unknown protocol version", p->buf[0]);
-            uint32_t size = le32(p->buf + 4);
+            uint32_t size = sgl_le32_get(p->buf + 4);
             if (size > SGL_STREAM_MAX_IN)
                 return fail(p, "message larger than the server ever sends", size);
         }
         if (p->len >= SGL_STREAM_HEADER_SIZE &&
-            p->len == SGL_STREAM_HEADER_SIZE + le32(p->buf + 4)) {
+            p->len == SGL_STREAM_HEADER_SIZE + sgl_le32_get(p->buf + 4)) {
             uint16_t type = (uint16_t)(p->buf[2] | p->buf[3] << 8);
-            uint32_t size = le32(p->buf + 4);
+            uint32_t size = sgl_le32_get(p->buf + 4);
             p->len = 0;
             if (!dispatch(p, type, size, fn, user))
                 return false;
@@ -104,15 +95,15 @@ size_t sgl_stream_write_header(uint8_t *out, uint16_t type, uint32_t size)
     out[1] = 0;
     out[2] = (uint8_t)type;
     out[3] = (uint8_t)(type >> 8);
-    put_le32(out + 4, size);
+    sgl_le32_put(out + 4, size);
     return SGL_STREAM_HEADER_SIZE;
 }
 
 size_t sgl_stream_write_format(uint8_t *out, uint32_t width, uint32_t height, uint8_t codec)
 {
     size_t n = sgl_stream_write_header(out, STREAM_TYPE_FORMAT, SGL_STREAM_FORMAT_SIZE);
-    put_le32(out + n, width);
-    put_le32(out + n + 4, height);
+    sgl_le32_put(out + n, width);
+    sgl_le32_put(out + n + 4, height);
     out[n + 8] = codec;
     out[n + 9] = out[n + 10] = out[n + 11] = 0;
     return n + SGL_STREAM_FORMAT_SIZE;
@@ -124,11 +115,10 @@ size_t sgl_stream_write_cursor_set(uint8_t *out, uint16_t width, uint16_t height
     uint32_t data = (uint32_t)width * height * 4;
     size_t n =
         sgl_stream_write_header(out, STREAM_TYPE_CURSOR_SET, SGL_STREAM_CURSOR_SET_SIZE + data);
-    uint16_t v[4] = {width, height, hot_x, hot_y};
-    for (int i = 0; i < 4; i++) {
-        out[n + 2 * i] = (uint8_t)v[i];
-        out[n + 2 * i + 1] = (uint8_t)(v[i] >> 8);
-    }
+    sgl_le16_put(out + n, width);
+    sgl_le16_put(out + n + 2, height);
+    sgl_le16_put(out + n + 4, hot_x);
+    sgl_le16_put(out + n + 6, hot_y);
     out[n + 8] = SPICE_CURSOR_TYPE_ALPHA;
     out[n + 9] = out[n + 10] = out[n + 11] = 0;
     return n + SGL_STREAM_CURSOR_SET_SIZE;
@@ -137,7 +127,7 @@ size_t sgl_stream_write_cursor_set(uint8_t *out, uint16_t width, uint16_t height
 size_t sgl_stream_write_cursor_move(uint8_t *out, int32_t x, int32_t y)
 {
     size_t n = sgl_stream_write_header(out, STREAM_TYPE_CURSOR_MOVE, SGL_STREAM_CURSOR_MOVE_SIZE);
-    put_le32(out + n, (uint32_t)x);
-    put_le32(out + n + 4, (uint32_t)y);
+    sgl_le32_put(out + n, (uint32_t)x);
+    sgl_le32_put(out + n + 4, (uint32_t)y);
     return n + SGL_STREAM_CURSOR_MOVE_SIZE;
 }
