@@ -37,6 +37,7 @@ struct sgl_encoder_thread {
     int64_t pts_us;
     bool keyframe;
     bool awaiting_consumer;
+    bool paused;
     int64_t next_encode_us;
     uint32_t new_target; /* 0: none */
     struct sgl_adapt adapt;
@@ -236,7 +237,7 @@ static bool last_frame(struct sgl_encoder_thread *t, struct sgl_encoder_frame *f
 
 static bool ready(struct sgl_encoder_thread *t)
 {
-    if (t->wait_for_consumer && t->awaiting_consumer)
+    if (t->paused || (t->wait_for_consumer && t->awaiting_consumer))
         return false;
     return t->pending || (t->keyframe && (t->work.valid || t->work.dmabuf.fd >= 0));
 }
@@ -348,6 +349,14 @@ void sgl_encoder_thread_destroy(struct sgl_encoder_thread *t)
     g_mutex_clear(&t->lock);
     g_cond_clear(&t->changed);
     g_free(t);
+}
+
+void sgl_encoder_thread_set_paused(struct sgl_encoder_thread *t, bool paused)
+{
+    g_mutex_lock(&t->lock);
+    t->paused = paused;
+    g_cond_signal(&t->changed);
+    g_mutex_unlock(&t->lock);
 }
 
 void sgl_encoder_thread_request_keyframe(struct sgl_encoder_thread *t)

@@ -56,6 +56,11 @@ void sgl_encoder_thread_destroy(struct sgl_encoder_thread *thread);
 bool sgl_encoder_thread_submit(struct sgl_encoder_thread *thread,
                                const struct sgl_encoder_frame *frame, GError **error);
 
+/* While paused (no consumer) frames still go to the mailbox, latest wins,
+ * but nothing is encoded: on resume the newest picture is encoded first,
+ * never one drawn before the pause. Threads start unpaused. */
+void sgl_encoder_thread_set_paused(struct sgl_encoder_thread *thread, bool paused);
+
 void sgl_encoder_thread_request_keyframe(struct sgl_encoder_thread *thread);
 
 /* The consumer sent the last access unit. */

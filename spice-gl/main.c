@@ -101,7 +101,8 @@ static gboolean on_signal(gpointer user)
     struct daemon *d = user;
     g_message("stopping");
     g_main_loop_quit(d->loop);
-    return G_SOURCE_REMOVE;
+    /* Kept: teardown removes it, and a second signal is harmless. */
+    return G_SOURCE_CONTINUE;
 }
 
 static gboolean log_stats(gpointer user)

@@ -21,6 +21,8 @@ struct sgl_remote {
     gint codec;              /* atomic: the codec streamed now, 0 when stopped */
     gint full_frame;         /* atomic: the next submitted frame counts as all damaged */
     struct path *in_flight;  /* whose access unit the server is reading */
+    GMutex submit_lock;      /* codec and parked, against submitters */
+    struct path *parked;     /* stopped: the path that takes frames, paused */
     uint64_t sent, starts;
 };
 
@@ -74,10 +76,10 @@ static void on_encode_error(const GError *error, void *user)
     g_warning("encoder: %s", error->message);
 }
 
-static void on_sent(void *user)
+static void on_sent(bool delivered, void *user)
 {
     struct sgl_remote *r = user;
-    r->sent++;
+    r->sent += delivered;
     if (r->in_flight)
         sgl_encoder_thread_au_done(r->in_flight->thread);
     r->in_flight = NULL;
@@ -101,6 +103,22 @@ static const char *codec_name(uint8_t c)
     return c < G_N_ELEMENTS(names) ? names[c] : "unknown";
 }
 
+static struct path *current(struct sgl_remote *r);
+
+/* No client watches: the path streamed last keeps taking frames, paused,
+ * so the next client starts from the newest picture. */
+static void park(struct sgl_remote *r)
+{
+    g_mutex_lock(&r->submit_lock);
+    struct path *was = current(r);
+    if (was)
+        r->parked = was;
+    g_atomic_int_set(&r->codec, 0);
+    g_mutex_unlock(&r->submit_lock);
+    if (r->parked)
+        sgl_encoder_thread_set_paused(r->parked->thread, true);
+}
+
 static void on_start_stop(const uint8_t *codecs, uint8_t n, void *user)
 {
     struct sgl_remote *r = user;
@@ -122,14 +140,21 @@ static void on_start_stop(const uint8_t *codecs, uint8_t n, void *user)
             g_warning("stream: clients accept only %s; nothing this daemon encodes", list->str);
         else
             g_message("stream: no client watches; encoding stops");
-        g_atomic_int_set(&r->codec, 0);
+        park(r);
     } else {
         g_message("stream: clients accept %s; streaming %s from a keyframe", list->str,
                   codec_name(path->codec));
         r->starts++;
-        g_atomic_int_set(&r->full_frame, 1);
-        sgl_encoder_thread_request_keyframe(path->thread);
+        g_mutex_lock(&r->submit_lock);
+        /* Another path's mailbox took the frames meanwhile: this one's is
+         * stale, so the next frame counts as all damaged. */
+        if (r->parked != path)
+            g_atomic_int_set(&r->full_frame, 1);
+        r->parked = NULL;
         g_atomic_int_set(&r->codec, path->codec);
+        g_mutex_unlock(&r->submit_lock);
+        sgl_encoder_thread_request_keyframe(path->thread);
+        sgl_encoder_thread_set_paused(path->thread, false);
     }
     g_string_free(list, TRUE);
 }
@@ -143,9 +168,12 @@ struct sgl_remote *sgl_remote_create(SpiceServer *server, const struct sgl_encod
     r->config = *config;
     r->h264 = (struct path){r, SPICE_VIDEO_CODEC_TYPE_H264, NULL};
     r->mjpeg = (struct path){r, SPICE_VIDEO_CODEC_TYPE_MJPEG, NULL};
+    g_mutex_init(&r->submit_lock);
     /* H.264 opens now, so a broken encoder setting fails at start. */
     if (!path_start(r, &r->h264, error))
         goto fail;
+    r->parked = &r->h264;
+    sgl_encoder_thread_set_paused(r->h264.thread, true);
     static const struct sgl_stream_device_callbacks device_cb = {on_start_stop, on_sent};
     r->device = sgl_stream_device_create(&device_cb, r);
     if (!sgl_stream_device_attach(r->device, server, error))
@@ -169,6 +197,7 @@ void sgl_remote_destroy(struct sgl_remote *r)
     while (g_main_context_iteration(r->context, FALSE))
         ;
     sgl_stream_device_destroy(r->device);
+    g_mutex_clear(&r->submit_lock);
     g_main_context_unref(r->context);
     g_free(r);
 }
@@ -183,7 +212,11 @@ static struct path *current(struct sgl_remote *r)
 
 void sgl_remote_submit(struct sgl_remote *r, const struct sgl_encoder_frame *frame)
 {
+    g_mutex_lock(&r->submit_lock);
     struct path *path = current(r);
+    if (!path)
+        path = r->parked;
+    g_mutex_unlock(&r->submit_lock);
     if (!path)
         return;
     struct sgl_encoder_frame f = *frame;

@@ -37,6 +37,14 @@ static void on_message(const struct sgl_stream_in *msg, void *user)
     case SGL_STREAM_IN_START_STOP:
         /* A stop, or a new client set: the next FORMAT must be sent again. */
         dev->width = dev->height = 0;
+        /* An access unit the server has not begun to read was encoded for
+         * the old set: sent now it would show a stale picture first (and a
+         * P-frame before the new stream's keyframe). */
+        if (dev->out && dev->out_pos == 0) {
+            g_clear_pointer(&dev->out, g_byte_array_unref);
+            if (dev->cb.sent)
+                dev->cb.sent(false, dev->user);
+        }
         if (dev->cb.start_stop)
             dev->cb.start_stop(msg->codecs, msg->n_codecs, dev->user);
         break;
@@ -87,7 +95,7 @@ static int dev_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
         g_clear_pointer(&dev->out, g_byte_array_unref);
         dev->out_pos = 0;
         if (dev->cb.sent)
-            dev->cb.sent(dev->user);
+            dev->cb.sent(true, dev->user);
     }
     return (int)n;
 }

@@ -19,8 +19,9 @@
 struct sgl_stream_device_callbacks {
     /* Clients can show these codecs (SpiceVideoCodecType); n == 0: stop. */
     void (*start_stop)(const uint8_t *codecs, uint8_t n, void *user);
-    /* The last queued access unit was taken by the server. */
-    void (*sent)(void *user);
+    /* The last queued access unit was taken by the server (delivered), or
+     * dropped unread because the clients it was for went away. */
+    void (*sent)(bool delivered, void *user);
 };
 
 struct sgl_stream_device;

@@ -163,6 +163,43 @@ static void test_latest_wins_damage_merged(void **state)
     g_free(px);
 }
 
+/* No consumer: frames are taken but not encoded; on resume the newest one,
+ * not one drawn before the pause, is encoded first, as a keyframe. */
+static void test_paused_resumes_with_newest(void **state)
+{
+    const uint32_t w = 320, h = 240;
+    struct sink *s = sink_new();
+    struct sgl_encoder_thread *t = start(s, true, 8000);
+    uint8_t *old = g_malloc((size_t)w * h * 4), *now = g_malloc((size_t)w * h * 4);
+    test_content_desktop(old, w, h, w * 4, 0);
+    test_content_motion(now, w, h, w * 4, 7);
+    struct sgl_encoder_frame f = pixels_frame(old, w, h);
+    assert_true(sgl_encoder_thread_submit(t, &f, NULL));
+    assert_int_equal(wait_aus(s, 1), 1);
+    sgl_encoder_thread_set_paused(t, true);
+    sgl_encoder_thread_au_done(t);
+    f = pixels_frame(now, w, h);
+    for (int i = 0; i < 5; i++)
+        assert_true(sgl_encoder_thread_submit(t, &f, NULL));
+    sgl_encoder_thread_request_keyframe(t);
+    g_usleep(200 * 1000);
+    assert_int_equal(wait_aus(s, 1), 1);
+    sgl_encoder_thread_set_paused(t, false);
+    assert_int_equal(wait_aus(s, 2), 2);
+    g_usleep(100 * 1000);
+    assert_int_equal(wait_aus(s, 2), 2); /* one, not the stale one too */
+    g_mutex_lock(&s->lock);
+    assert_true(g_array_index(s->keyframes, gboolean, 1));
+    g_mutex_unlock(&s->lock);
+    uint8_t *out = decode_all(s, w, h);
+    assert_true(sgl_psnr(out, w * 4, now, w * 4, w, h) >= 30.0);
+    g_free(out);
+    sgl_encoder_thread_destroy(t);
+    sink_free(s);
+    g_free(old);
+    g_free(now);
+}
+
 static void test_unchanged_and_keyframe(void **state)
 {
     const uint32_t w = 320, h = 240;
@@ -275,6 +312,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_latest_wins_damage_merged),
+        cmocka_unit_test(test_paused_resumes_with_newest),
         cmocka_unit_test(test_unchanged_and_keyframe),
         cmocka_unit_test(test_pressure_lowers_bitrate),
         cmocka_unit_test(test_dmabuf_and_invalid),
