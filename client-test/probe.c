@@ -110,25 +110,6 @@ static bool write_png(const char *path, const uint8_t *bgrx, uint32_t w, uint32_
 
 static void maybe_act(struct probe *p);
 
-/* spice-gtk builds its decoder when the stream starts, on the main loop:
- * loading the plugins then (slow under sanitizers) stalls the first second
- * of the stream and its frames arrive late and are dropped. Load them first
- * so the probe measures the server, not its own start-up. */
-static void warm_decoders(void)
-{
-    static const char *const names[] = {"playbin", "decodebin", "h264parse", "avdec_h264",
-                                        "jpegdec", "videoconvert", "appsink", "appsrc"};
-    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
-        GstElementFactory *f = gst_element_factory_find(names[i]);
-        if (!f)
-            continue;
-        GstPluginFeature *loaded = gst_plugin_feature_load(GST_PLUGIN_FEATURE(f));
-        if (loaded)
-            gst_object_unref(loaded);
-        gst_object_unref(f);
-    }
-}
-
 static void measure(struct probe *p, const uint8_t *pixels, uint32_t w, uint32_t h, uint32_t stride)
 {
     struct sgl_marker_image im = {pixels, w, h, stride};
@@ -516,7 +497,6 @@ int main(int argc, char **argv)
         return 2;
     }
     gst_init(NULL, NULL);
-    warm_decoders();
     struct probe p = {.loop = g_main_loop_new(NULL, FALSE),
                       .session = spice_session_new(),
                       .latency_ms = g_array_new(FALSE, FALSE, sizeof(double)),

@@ -1,6 +1,7 @@
-/* spicegl-gpu: the per-VM daemon. For now its frame source is the built-in
- * synthetic one (--synthetic WxH@FPS); the vhost-user-gpu backend comes next.
- * Serves SPICE on TCP (127.0.0.1:5900 by default) and/or a unix socket. */
+/* spicegl-gpu: the per-VM daemon. Its frames come from the VM's GPU (the
+ * vhost-user-gpu backend: --socket-path or --fd, QEMU connects) or from the
+ * built-in synthetic source (--synthetic WxH@FPS, for tests). Serves SPICE
+ * on TCP (127.0.0.1:5900 by default) and/or a unix socket. */
 #include "config.h"
 
 #include <glib-unix.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 
 #include "audio-clock.h"
+#include "qemu-integration/backend.h"
 #include "input.h"
 #include "local.h"
 #include "remote.h"
@@ -21,7 +23,57 @@ struct daemon {
     GPtrArray *clocks;  /* struct sgl_audio_clock *, freed after the servers */
     GPtrArray *inputs;  /* struct sgl_input *, freed after the servers */
     struct sgl_synthetic *synthetic;
+    struct vgpu_backend *gpu;
 };
+
+/* The backend thread: what the guest shows goes to the encoders (which
+ * copy it before returning). */
+static void on_gpu_frame(void *user, const struct vgpu_frame *f)
+{
+    struct daemon *d = user;
+    if (f->scanout != 0)
+        return; /* one SPICE display for now */
+    struct sgl_encoder_rect damage = {f->damage_x, f->damage_y, f->damage_w, f->damage_h};
+    struct sgl_encoder_frame frame = {.width = f->width,
+                                      .height = f->height,
+                                      .format = SGL_ENCODER_BGRX,
+                                      .pixels = f->pixels,
+                                      .stride = f->stride,
+                                      .dmabuf.fd = -1,
+                                      .damage = &damage,
+                                      .n_damage = 1,
+                                      .pts_us = g_get_monotonic_time()};
+    for (guint i = 0; i < d->remotes->len; i++)
+        sgl_remote_submit(g_ptr_array_index(d->remotes, i), &frame);
+}
+
+static void on_gpu_cursor_set(void *user, uint32_t scanout, uint32_t w, uint32_t h,
+                              uint32_t hot_x, uint32_t hot_y, const uint32_t *argb)
+{
+    struct daemon *d = user;
+    for (guint i = 0; i < d->remotes->len && scanout == 0; i++)
+        sgl_remote_cursor_set(g_ptr_array_index(d->remotes, i), (uint16_t)w, (uint16_t)h,
+                              (uint16_t)hot_x, (uint16_t)hot_y, argb);
+}
+
+static void on_gpu_cursor_move(void *user, uint32_t scanout, int32_t x, int32_t y)
+{
+    struct daemon *d = user;
+    for (guint i = 0; i < d->remotes->len && scanout == 0; i++)
+        sgl_remote_cursor_move(g_ptr_array_index(d->remotes, i), x, y);
+}
+
+static void on_gpu_connected(void *user)
+{
+    g_message("QEMU connected: the guest's GPU is up");
+}
+
+static void on_gpu_gone(void *user, const char *why)
+{
+    struct daemon *d = user;
+    g_message("QEMU went away (%s): exiting", why);
+    g_main_loop_quit(d->loop);
+}
 
 static void on_frame(const struct sgl_encoder_frame *frame, void *user)
 {
@@ -87,6 +139,12 @@ static void on_buttons(uint32_t buttons, void *user)
 static void on_monitors(const struct sgl_agent_monitor *m, uint32_t n, void *user)
 {
     struct daemon *d = user;
+    if (d->gpu && m[0].width && m[0].height) {
+        g_message("a client asks for %ux%u (%u monitor%s): telling the guest", m[0].width,
+                  m[0].height, n, n == 1 ? "" : "s");
+        vgpu_backend_request_mode(d->gpu, 0, m[0].width, m[0].height);
+        return;
+    }
     if (!d->synthetic || !m[0].width || !m[0].height)
         return;
     sgl_synthetic_resize(d->synthetic, m[0].width, m[0].height);
@@ -105,9 +163,27 @@ static gboolean on_signal(gpointer user)
     return G_SOURCE_CONTINUE;
 }
 
+static uint64_t source_frames(struct daemon *d)
+{
+    struct vgpu_stats st = {0};
+    if (d->gpu)
+        vgpu_backend_get_stats(d->gpu, &st);
+    return d->synthetic ? sgl_synthetic_frames(d->synthetic) : st.frames;
+}
+
 static gboolean log_stats(gpointer user)
 {
     struct daemon *d = user;
+    if (d->gpu) {
+        struct vgpu_stats st;
+        vgpu_backend_get_stats(d->gpu, &st);
+        g_message("stats[gpu]: commands %" G_GUINT64_FORMAT ", rejected %" G_GUINT64_FORMAT
+                  ", flushes %" G_GUINT64_FORMAT ", frames %" G_GUINT64_FORMAT
+                  ", fences %" G_GUINT64_FORMAT ", resources %u holding %" G_GUINT64_FORMAT
+                  " bytes",
+                  st.commands, st.errors, st.flushes, st.frames, st.fences, st.resources,
+                  st.host_bytes);
+    }
     for (guint i = 0; i < d->remotes->len; i++) {
         struct sgl_remote_stats st;
         sgl_remote_get_stats(g_ptr_array_index(d->remotes, i), &st);
@@ -116,7 +192,7 @@ static gboolean log_stats(gpointer user)
                   ", dropped %" G_GUINT64_FORMAT " (back-pressure) + %" G_GUINT64_FORMAT
                   " (pacing), unchanged %" G_GUINT64_FORMAT ", %u of %u kbit/s, %" G_GUINT64_FORMAT
                   " bytes",
-                  i, d->synthetic ? sgl_synthetic_frames(d->synthetic) : 0, st.encoder.submitted,
+                  i, source_frames(d), st.encoder.submitted,
                   st.encoder.encoded, st.sent, st.encoder.dropped_pressure, st.encoder.dropped_rate,
                   st.encoder.unchanged, st.encoder.bitrate_kbps, st.encoder.target_kbps,
                   st.encoder.bytes);
@@ -126,7 +202,7 @@ static gboolean log_stats(gpointer user)
         sgl_local_get_stats(g_ptr_array_index(d->locals, i), &st);
         g_message("stats[local]: frames %" G_GUINT64_FORMAT ", GL draws %" G_GUINT64_FORMAT
                   " (%" G_GUINT64_FORMAT " shown), scanouts %" G_GUINT64_FORMAT,
-                  d->synthetic ? sgl_synthetic_frames(d->synthetic) : 0, st.draws, st.done,
+                  source_frames(d), st.draws, st.done,
                   st.scanouts);
     }
     return G_SOURCE_CONTINUE;
@@ -145,11 +221,28 @@ int main(int argc, char **argv)
 {
     g_autofree char *synthetic = NULL, *addr = NULL, *unix_path = NULL, *ticket = NULL,
                     *ticket_file = NULL, *tls_dir = NULL, *encoder = NULL, *preset = NULL,
-                    *unix_gl = NULL;
+                    *unix_gl = NULL, *socket_path = NULL, *size = NULL, *qemu_console = NULL;
+    gint gpu_fd = -1, gpu_fps = 30, gpu_memory_mb = 1024;
+    gboolean print_capabilities = FALSE;
     gint port = 5900, tls_port = 0, ticket_lifetime = 0, bitrate = 8000, stats_interval = 5;
     gboolean insecure = FALSE, no_tcp = FALSE, single_client = FALSE, synthetic_memfd = FALSE,
              audio_clock = FALSE;
     GOptionEntry entries[] = {
+        {"socket-path", 0, 0, G_OPTION_ARG_FILENAME, &socket_path,
+         "Be the VM's GPU: listen here for QEMU's vhost-user-gpu connection", "PATH"},
+        {"fd", 0, 0, G_OPTION_ARG_INT, &gpu_fd,
+         "Be the VM's GPU on this inherited socket (listening or connected)", "FD"},
+        {"print-capabilities", 0, 0, G_OPTION_ARG_NONE, &print_capabilities,
+         "Print the backend's capabilities as JSON (vhost-user convention) and exit", NULL},
+        {"size", 0, 0, G_OPTION_ARG_STRING, &size,
+         "The GPU's preferred mode (default 1280x800); clients may ask for others", "WxH"},
+        {"fps", 0, 0, G_OPTION_ARG_INT, &gpu_fps,
+         "Most frames a second streamed from the GPU (default 30)", "N"},
+        {"gpu-memory-mb", 0, 0, G_OPTION_ARG_INT, &gpu_memory_mb,
+         "Host memory the guest may make the GPU hold (default 1024)", "MB"},
+        {"qemu-console", 0, 0, G_OPTION_ARG_STRING, &qemu_console,
+         "Also feed QEMU's own console (its display, screendump): on (default) or off",
+         "on|off"},
         {"synthetic", 0, 0, G_OPTION_ARG_STRING, &synthetic,
          "Built-in animated source, e.g. 1280x720@30", "WxH@FPS"},
         {"synthetic-memfd", 0, 0, G_OPTION_ARG_NONE, &synthetic_memfd,
@@ -201,14 +294,37 @@ int main(int argc, char **argv)
         fprintf(stderr, "spicegl-gpu: unexpected argument '%s' (see --help)\n", argv[1]);
         return 2;
     }
-    uint32_t width, height, fps;
-    if (!synthetic) {
-        fprintf(stderr, "spicegl-gpu: no frame source: give --synthetic WxH@FPS (the "
-                        "vhost-user-gpu backend is not built yet)\n");
+    if (print_capabilities) {
+        printf("{\n  \"type\": \"gpu\",\n  \"features\": [\n    \"virgl\"\n  ]\n}\n");
+        return 0;
+    }
+    uint32_t width = 1280, height = 800, fps = (uint32_t)gpu_fps;
+    bool gpu = socket_path || gpu_fd >= 0;
+    if ((socket_path && gpu_fd >= 0) || (gpu && synthetic)) {
+        fprintf(stderr, "spicegl-gpu: give one frame source: --socket-path, --fd or --synthetic\n");
         return 2;
     }
-    if (!sgl_synthetic_parse(synthetic, &width, &height, &fps, &error)) {
+    if (!gpu && !synthetic) {
+        fprintf(stderr, "spicegl-gpu: no frame source: give --socket-path PATH (QEMU's "
+                        "vhost-user-gpu chardev) or --synthetic WxH@FPS\n");
+        return 2;
+    }
+    if (synthetic && !sgl_synthetic_parse(synthetic, &width, &height, &fps, &error)) {
         fprintf(stderr, "spicegl-gpu: %s\n", error->message);
+        return 2;
+    }
+    char tail;
+    if (size && (sscanf(size, "%ux%u%c", &width, &height, &tail) != 2 || width < 16 ||
+                 height < 16 || width > 16384 || height > 16384)) {
+        fprintf(stderr, "spicegl-gpu: --size wants WIDTHxHEIGHT, 16..16384 (got '%s')\n", size);
+        return 2;
+    }
+    if (gpu && (gpu_fps < 1 || gpu_fps > 240 || gpu_memory_mb < 64 || gpu_memory_mb > 65536)) {
+        fprintf(stderr, "spicegl-gpu: --fps is 1..240 and --gpu-memory-mb 64..65536\n");
+        return 2;
+    }
+    if (qemu_console && !g_str_equal(qemu_console, "on") && !g_str_equal(qemu_console, "off")) {
+        fprintf(stderr, "spicegl-gpu: --qemu-console is on or off (got '%s')\n", qemu_console);
         return 2;
     }
     bool fd_frames = synthetic_memfd; /* the vhost-user backend: when dmabuf export works */
@@ -310,15 +426,37 @@ int main(int argc, char **argv)
             g_message("listening on spice://%s:%d%s", addr ? addr : "127.0.0.1", so.port,
                       ticket ? " (ticket required)" : "");
     }
-    static const struct sgl_synthetic_callbacks synthetic_cb = {on_frame, on_cursor_set,
-                                                                on_cursor_move, on_ready};
-    d.synthetic =
-        sgl_synthetic_create(width, height, fps, synthetic_memfd, &synthetic_cb, &d, &error);
-    if (!d.synthetic) {
-        fprintf(stderr, "spicegl-gpu: synthetic source: %s\n", error->message);
-        goto out;
+    if (gpu) {
+        struct vgpu_backend_config bc = {
+            .socket_path = socket_path,
+            .fd = gpu_fd,
+            .gpu = {.num_scanouts = 1,
+                    .width = width,
+                    .height = height,
+                    .max_host_bytes = (uint64_t)gpu_memory_mb << 20,
+                    .virgl = true,
+                    .qemu_console = !(qemu_console && g_str_equal(qemu_console, "off"))}};
+        static const struct vgpu_backend_callbacks gpu_cb = {
+            on_gpu_frame, on_gpu_cursor_set, on_gpu_cursor_move, on_gpu_connected, on_gpu_gone};
+        d.gpu = vgpu_backend_create(&bc, &gpu_cb, &d, &error);
+        if (!d.gpu) {
+            fprintf(stderr, "spicegl-gpu: %s\n", error->message);
+            goto out;
+        }
+        g_message("GPU: virtio-gpu with virgl 3D (%s), %ux%u preferred; waiting for QEMU on %s",
+                  vgpu_backend_renderer(d.gpu), width, height,
+                  socket_path ? socket_path : "the inherited fd");
+    } else {
+        static const struct sgl_synthetic_callbacks synthetic_cb = {on_frame, on_cursor_set,
+                                                                    on_cursor_move, on_ready};
+        d.synthetic =
+            sgl_synthetic_create(width, height, fps, synthetic_memfd, &synthetic_cb, &d, &error);
+        if (!d.synthetic) {
+            fprintf(stderr, "spicegl-gpu: synthetic source: %s\n", error->message);
+            goto out;
+        }
+        g_message("synthetic source %ux%u at %u fps", width, height, fps);
     }
-    g_message("synthetic source %ux%u at %u fps", width, height, fps);
     guint sources[3] = {
         g_unix_signal_add(SIGINT, on_signal, &d), g_unix_signal_add(SIGTERM, on_signal, &d),
         stats_interval ? g_timeout_add_seconds((guint)stats_interval, log_stats, &d) : 0};
@@ -332,6 +470,8 @@ int main(int argc, char **argv)
     status = 0;
 out:
     sgl_synthetic_destroy(d.synthetic);
+    /* Before the encoders it feeds. */
+    vgpu_backend_destroy(d.gpu);
     for (guint i = 0; i < servers->len; i++)
         spice_server_vm_stop(g_ptr_array_index(servers, i));
     g_ptr_array_unref(d.remotes);

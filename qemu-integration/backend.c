@@ -1,0 +1,341 @@
+#include "config.h"
+
+#include "backend.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct vgpu_backend {
+    struct vgpu_backend_config config;
+    struct vgpu_backend_callbacks cb;
+    void *user;
+    char *socket_path; /* ours to unlink */
+    int listen_fd, conn_fd;
+    GMainContext *main_context, *context;
+    GMainLoop *loop;
+    GThread *thread;
+    /* backend thread only */
+    struct vgpu *gpu;
+    struct vu_dev *dev;
+    GSource *accept_source;
+    /* start-up hand-shake and stats, under lock */
+    GMutex lock;
+    GCond started;
+    bool start_done;
+    GError *start_error;
+    char *renderer;
+    struct vgpu_stats stats;
+};
+
+/* ---- to the main context ------------------------------------------------ */
+
+struct cursor_msg {
+    struct vgpu_backend *b;
+    uint32_t scanout, width, height, hot_x, hot_y;
+    int32_t x, y;
+    uint32_t *argb; /* NULL: a move */
+};
+
+static gboolean deliver_cursor(gpointer data)
+{
+    struct cursor_msg *m = data;
+    if (m->argb && m->b->cb.cursor_set)
+        m->b->cb.cursor_set(m->b->user, m->scanout, m->width, m->height, m->hot_x, m->hot_y,
+                            m->argb);
+    else if (!m->argb && m->b->cb.cursor_move)
+        m->b->cb.cursor_move(m->b->user, m->scanout, m->x, m->y);
+    return G_SOURCE_REMOVE;
+}
+
+static void cursor_msg_free(gpointer data)
+{
+    struct cursor_msg *m = data;
+    g_free(m->argb);
+    g_free(m);
+}
+
+static void post(struct vgpu_backend *b, GSourceFunc fn, gpointer data, GDestroyNotify free_fn)
+{
+    GSource *s = g_idle_source_new();
+    g_source_set_priority(s, G_PRIORITY_DEFAULT);
+    g_source_set_callback(s, fn, data, free_fn);
+    g_source_attach(s, b->main_context);
+    g_source_unref(s);
+}
+
+static void on_cursor_set(void *user, uint32_t scanout, uint32_t w, uint32_t h, uint32_t hot_x,
+                          uint32_t hot_y, const uint32_t *argb)
+{
+    struct vgpu_backend *b = user;
+    struct cursor_msg *m = g_new0(struct cursor_msg, 1);
+    *m = (struct cursor_msg){b, scanout, w, h, hot_x, hot_y, 0, 0,
+                             g_memdup2(argb, (gsize)w * h * 4)};
+    post(b, deliver_cursor, m, cursor_msg_free);
+}
+
+static void on_cursor_move(void *user, uint32_t scanout, int32_t x, int32_t y)
+{
+    struct vgpu_backend *b = user;
+    struct cursor_msg *m = g_new0(struct cursor_msg, 1);
+    *m = (struct cursor_msg){.b = b, .scanout = scanout, .x = x, .y = y};
+    post(b, deliver_cursor, m, cursor_msg_free);
+}
+
+struct gone_msg {
+    struct vgpu_backend *b;
+    char *why;
+};
+
+static gboolean deliver_gone(gpointer data)
+{
+    struct gone_msg *m = data;
+    if (m->b->cb.gone)
+        m->b->cb.gone(m->b->user, m->why);
+    return G_SOURCE_REMOVE;
+}
+
+static void gone_msg_free(gpointer data)
+{
+    struct gone_msg *m = data;
+    g_free(m->why);
+    g_free(m);
+}
+
+static gboolean deliver_connected(gpointer data)
+{
+    struct vgpu_backend *b = data;
+    if (b->cb.connected)
+        b->cb.connected(b->user);
+    return G_SOURCE_REMOVE;
+}
+
+static void on_frame(void *user, const struct vgpu_frame *frame)
+{
+    struct vgpu_backend *b = user;
+    if (b->cb.frame)
+        b->cb.frame(b->user, frame);
+}
+
+static void on_disconnected(void *user, const char *why)
+{
+    struct vgpu_backend *b = user;
+    struct gone_msg *m = g_new0(struct gone_msg, 1);
+    m->b = b;
+    m->why = g_strdup(why);
+    post(b, deliver_gone, m, gone_msg_free);
+}
+
+/* ---- the backend thread ------------------------------------------------- */
+
+static void take_connection(struct vgpu_backend *b, int fd)
+{
+    b->conn_fd = -1;
+    b->dev = vu_dev_create(fd, b->context, vgpu_vu_iface(b->gpu), b->gpu);
+    vgpu_set_dev(b->gpu, b->dev);
+    post(b, deliver_connected, b, NULL);
+}
+
+static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
+{
+    struct vgpu_backend *b = data;
+    int conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+    if (conn < 0) {
+        if (errno == EINTR || errno == EAGAIN)
+            return G_SOURCE_CONTINUE;
+        on_disconnected(b, g_strerror(errno));
+        b->accept_source = NULL;
+        return G_SOURCE_REMOVE;
+    }
+    take_connection(b, conn);
+    b->accept_source = NULL;
+    return G_SOURCE_REMOVE; /* one QEMU per backend */
+}
+
+static gboolean copy_stats(gpointer data)
+{
+    struct vgpu_backend *b = data;
+    struct vgpu_stats st;
+    vgpu_get_stats(b->gpu, &st);
+    g_mutex_lock(&b->lock);
+    b->stats = st;
+    g_mutex_unlock(&b->lock);
+    return G_SOURCE_CONTINUE;
+}
+
+static gpointer run(gpointer data)
+{
+    struct vgpu_backend *b = data;
+    g_main_context_push_thread_default(b->context);
+    static const struct vgpu_callbacks gpu_cb = {on_frame, NULL, on_cursor_set, on_cursor_move,
+                                                 on_disconnected};
+    GError *error = NULL;
+    b->gpu = vgpu_create(&b->config.gpu, &gpu_cb, b, &error);
+    g_mutex_lock(&b->lock);
+    b->start_error = error;
+    b->renderer = b->gpu ? g_strdup(vgpu_renderer_description(b->gpu)) : NULL;
+    b->start_done = true;
+    g_cond_signal(&b->started);
+    g_mutex_unlock(&b->lock);
+    if (!b->gpu)
+        goto out;
+    if (b->conn_fd >= 0) {
+        take_connection(b, b->conn_fd);
+    } else {
+        b->accept_source = g_unix_fd_source_new(b->listen_fd, G_IO_IN);
+        g_source_set_callback(b->accept_source, G_SOURCE_FUNC(on_accept), b, NULL);
+        g_source_attach(b->accept_source, b->context);
+        g_source_unref(b->accept_source);
+    }
+    GSource *stats = g_timeout_source_new(250);
+    g_source_set_callback(stats, copy_stats, b, NULL);
+    g_source_attach(stats, b->context);
+    g_main_loop_run(b->loop);
+    g_source_destroy(stats);
+    g_source_unref(stats);
+    if (b->accept_source)
+        g_source_destroy(b->accept_source);
+    /* The connection first: its rings point into memory it unmaps, and
+     * the device's fenced answers into those rings. */
+    vgpu_set_dev(b->gpu, NULL);
+    vu_dev_destroy(b->dev);
+    vgpu_destroy(b->gpu);
+out:
+    g_main_context_pop_thread_default(b->context);
+    return NULL;
+}
+
+/* ---- main side ---------------------------------------------------------- */
+
+static int listen_on(const char *path, GError **error)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                    "--socket-path is longer than %zu bytes", sizeof(sa.sun_path) - 1);
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    unlink(path); /* a stale socket of an earlier run */
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot listen on --socket-path %s: %s", path, g_strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+struct vgpu_backend *vgpu_backend_create(const struct vgpu_backend_config *config,
+                                         const struct vgpu_backend_callbacks *cb, void *user,
+                                         GError **error)
+{
+    struct vgpu_backend *b = g_new0(struct vgpu_backend, 1);
+    b->config = *config;
+    b->cb = *cb;
+    b->user = user;
+    b->listen_fd = b->conn_fd = -1;
+    g_mutex_init(&b->lock);
+    g_cond_init(&b->started);
+    GMainContext *c = g_main_context_get_thread_default();
+    b->main_context = g_main_context_ref(c ? c : g_main_context_default());
+    b->context = g_main_context_new();
+    b->loop = g_main_loop_new(b->context, FALSE);
+    if (config->socket_path) {
+        b->listen_fd = listen_on(config->socket_path, error);
+        if (b->listen_fd < 0)
+            goto fail;
+        b->socket_path = g_strdup(config->socket_path);
+    } else {
+        int listening = 0;
+        socklen_t len = sizeof(listening);
+        if (getsockopt(config->fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0) {
+            g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                        "--fd %d is not a socket: %s", config->fd, g_strerror(errno));
+            goto fail;
+        }
+        if (listening)
+            b->listen_fd = config->fd;
+        else
+            b->conn_fd = config->fd;
+    }
+    b->thread = g_thread_new("vhost-user-gpu", run, b);
+    g_mutex_lock(&b->lock);
+    while (!b->start_done)
+        g_cond_wait(&b->started, &b->lock);
+    g_mutex_unlock(&b->lock);
+    if (b->start_error) {
+        g_propagate_error(error, b->start_error);
+        b->start_error = NULL;
+        goto fail;
+    }
+    return b;
+fail:
+    vgpu_backend_destroy(b);
+    return NULL;
+}
+
+void vgpu_backend_destroy(struct vgpu_backend *b)
+{
+    if (!b)
+        return;
+    if (b->thread) {
+        g_main_loop_quit(b->loop);
+        g_thread_join(b->thread);
+    }
+    if (b->listen_fd >= 0)
+        close(b->listen_fd);
+    if (b->conn_fd >= 0)
+        close(b->conn_fd);
+    if (b->socket_path)
+        unlink(b->socket_path);
+    /* Messages posted to the main context hold b: run them out first. */
+    while (g_main_context_iteration(b->main_context, FALSE))
+        ;
+    g_free(b->socket_path);
+    g_free(b->renderer);
+    g_clear_error(&b->start_error);
+    g_main_loop_unref(b->loop);
+    g_main_context_unref(b->context);
+    g_main_context_unref(b->main_context);
+    g_mutex_clear(&b->lock);
+    g_cond_clear(&b->started);
+    g_free(b);
+}
+
+struct mode_msg {
+    struct vgpu_backend *b;
+    uint32_t scanout, width, height;
+};
+
+static gboolean apply_mode(gpointer data)
+{
+    struct mode_msg *m = data;
+    vgpu_request_mode(m->b->gpu, m->scanout, m->width, m->height);
+    return G_SOURCE_REMOVE;
+}
+
+void vgpu_backend_request_mode(struct vgpu_backend *b, uint32_t scanout, uint32_t width,
+                               uint32_t height)
+{
+    struct mode_msg *m = g_new(struct mode_msg, 1);
+    *m = (struct mode_msg){b, scanout, width, height};
+    g_main_context_invoke_full(b->context, G_PRIORITY_DEFAULT, apply_mode, m, g_free);
+}
+
+const char *vgpu_backend_renderer(const struct vgpu_backend *b)
+{
+    return b->renderer;
+}
+
+void vgpu_backend_get_stats(struct vgpu_backend *b, struct vgpu_stats *stats)
+{
+    g_mutex_lock(&b->lock);
+    *stats = b->stats;
+    g_mutex_unlock(&b->lock);
+}

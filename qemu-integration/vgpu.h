@@ -1,0 +1,86 @@
+/* The virtio-gpu device model behind vhost-user: control and cursor
+ * queues, resources, scanouts, fences, config space; 3D through
+ * virglrenderer (renderer.h).
+ *
+ * Runs on the vhost-user thread's GMainContext, which owns the GL context;
+ * the callbacks below are called there too and must not block. Guest
+ * commands are checked by vgpu-parse.h before anything here uses them; a
+ * bad one gets a virtio-gpu error response and a log line, and the guest
+ * goes on. Host memory the guest makes us hold (resources, backing tables)
+ * is counted against config.max_host_bytes. */
+#ifndef VGPU_H
+#define VGPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <gio/gio.h>
+
+#include "vhost-user.h"
+
+#define VGPU_MAX_SCANOUTS 4
+
+struct vgpu_config {
+    uint32_t num_scanouts;   /* 1..VGPU_MAX_SCANOUTS */
+    uint32_t width, height;  /* preferred mode of scanout 0 */
+    uint64_t max_host_bytes; /* cap on guest-driven host memory */
+    bool virgl;              /* offer 3D (needs the renderer) */
+    bool qemu_console;       /* feed QEMU's console over the display socket */
+};
+
+/* A scanout's picture after the guest flushed it: BGRx, top row first.
+ * pixels are valid during the call only. */
+struct vgpu_frame {
+    uint32_t scanout;
+    const uint8_t *pixels;
+    uint32_t width, height, stride;
+    uint32_t damage_x, damage_y, damage_w, damage_h;
+};
+
+struct vgpu_callbacks {
+    void (*frame)(void *user, const struct vgpu_frame *frame);
+    /* The scanout was disabled (width 0) or resized. */
+    void (*scanout)(void *user, uint32_t scanout, uint32_t width, uint32_t height);
+    /* ARGB, width x height, top row first; valid during the call only. */
+    void (*cursor_set)(void *user, uint32_t scanout, uint32_t width, uint32_t height,
+                       uint32_t hot_x, uint32_t hot_y, const uint32_t *argb);
+    void (*cursor_move)(void *user, uint32_t scanout, int32_t x, int32_t y);
+    /* The vhost-user connection ended; why says how. */
+    void (*disconnected)(void *user, const char *why);
+};
+
+struct vgpu_stats {
+    uint64_t commands, errors, flushes, frames, fences;
+    uint64_t host_bytes;
+    uint32_t resources;
+};
+
+struct vgpu;
+
+struct vgpu *vgpu_create(const struct vgpu_config *config, const struct vgpu_callbacks *cb,
+                         void *user, GError **error);
+
+/* Frees every resource; the renderer is cleaned up with it. Accepts NULL. */
+void vgpu_destroy(struct vgpu *g);
+
+/* The vhost-user side: the interface to create the connection with (user
+ * is the vgpu), then the connection itself. */
+const struct vu_iface *vgpu_vu_iface(const struct vgpu *g);
+void vgpu_set_dev(struct vgpu *g, struct vu_dev *dev);
+
+/* The renderer in use, e.g. "surfaceless EGL". */
+const char *vgpu_renderer_description(const struct vgpu *g);
+
+/* A client asked for this mode: the guest is told through display info
+ * and a config change event. */
+void vgpu_request_mode(struct vgpu *g, uint32_t scanout, uint32_t width, uint32_t height);
+
+void vgpu_get_stats(const struct vgpu *g, struct vgpu_stats *stats);
+
+/* Handles one request as if popped from a queue (tests): writes the
+ * response into resp (resp_size bytes at most) and returns its length,
+ * or 0 when the response waits for a fence. */
+size_t vgpu_process(struct vgpu *g, bool cursor_queue, const uint8_t *req, size_t len,
+                    uint8_t *resp, size_t resp_size);
+
+#endif

@@ -1,0 +1,66 @@
+/* Split virtqueues in guest memory, device side.
+ *
+ * The rings live in guest RAM, which the guest may change at any time:
+ * every index read from them is checked, descriptor chains are walked with
+ * a bound (a loop or an overrun marks the queue broken, the guest is told
+ * nothing more on it and the rest of the device goes on), and every buffer
+ * must lie inside guest memory mapped by vhost-user. */
+#ifndef VU_VIRTQ_H
+#define VU_VIRTQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <glib.h>
+
+struct vu_dev;
+
+#define VU_VIRTQ_MAX_SIZE 1024
+
+struct vu_virtq {
+    struct vu_dev *dev;
+    uint32_t index;
+    uint16_t num; /* ring size, a power of two */
+    /* QEMU's addresses of the rings (translated when the ring starts) */
+    uint64_t desc_qva, avail_qva, used_qva;
+    volatile struct vring_desc *desc;
+    volatile struct vring_avail *avail;
+    volatile struct vring_used *used;
+    uint16_t last_avail, used_idx;
+    bool started, enabled, broken;
+    int kick_fd, call_fd;
+    GSource *kick_source;
+};
+
+/* One available buffer: out (device-readable) iovecs first, then in. */
+struct vu_elem {
+    uint16_t head;
+    uint32_t out_num, in_num;
+    size_t out_len, in_len;
+    struct iovec iov[VU_VIRTQ_MAX_SIZE];
+};
+
+enum vu_pop_result {
+    VU_POP_EMPTY,
+    VU_POP_OK,
+    VU_POP_BROKEN, /* the queue is marked broken; *why says how */
+};
+
+/* Maps the ring addresses; false (and *why) when they are not in guest
+ * memory or misaligned. */
+bool vu_virtq_map(struct vu_virtq *vq, const char **why);
+
+enum vu_pop_result vu_virtq_pop(struct vu_virtq *vq, struct vu_elem *elem, const char **why);
+
+/* Returns the buffer to the guest with len bytes written, and interrupts
+ * it unless it asked not to be. */
+void vu_virtq_push(struct vu_virtq *vq, const struct vu_elem *elem, uint32_t len);
+
+/* Copies between an iovec array and a flat buffer, starting offset bytes
+ * in; returns the bytes copied. */
+size_t vu_iov_to_buf(const struct iovec *iov, uint32_t n, size_t offset, void *buf, size_t len);
+size_t vu_iov_from_buf(const struct iovec *iov, uint32_t n, size_t offset, const void *buf,
+                       size_t len);
+
+#endif
