@@ -72,8 +72,8 @@ static void on_cursor_set(void *user, uint32_t scanout, uint32_t w, uint32_t h, 
 {
     struct vgpu_backend *b = user;
     struct cursor_msg *m = g_new0(struct cursor_msg, 1);
-    *m = (struct cursor_msg){b, scanout, w, h, hot_x, hot_y, 0, 0,
-                             g_memdup2(argb, (gsize)w * h * 4)};
+    *m = (struct cursor_msg){
+        b, scanout, w, h, hot_x, hot_y, 0, 0, g_memdup2(argb, (gsize)w * h * 4)};
     post(b, deliver_cursor, m, cursor_msg_free);
 }
 

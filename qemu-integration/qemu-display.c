@@ -119,8 +119,8 @@ bool vgpu_qemu_display_scanout(struct vgpu_qemu_display *d, uint32_t scanout, ui
     return send_all(d->fd, &h, s, sizeof(s), NULL, 0);
 }
 
-bool vgpu_qemu_display_update(struct vgpu_qemu_display *d, uint32_t scanout, uint32_t x,
-                              uint32_t y, uint32_t width, uint32_t height, const uint8_t *pixels,
+bool vgpu_qemu_display_update(struct vgpu_qemu_display *d, uint32_t scanout, uint32_t x, uint32_t y,
+                              uint32_t width, uint32_t height, const uint8_t *pixels,
                               uint32_t stride)
 {
     uint32_t u[5] = {scanout, x, y, width, height};
@@ -136,9 +136,9 @@ bool vgpu_qemu_display_update(struct vgpu_qemu_display *d, uint32_t scanout, uin
     return send_all(d->fd, &h, u, sizeof(u), packed, bytes);
 }
 
-bool vgpu_qemu_display_cursor(struct vgpu_qemu_display *d, uint32_t scanout, uint32_t x,
-                              uint32_t y, uint32_t hot_x, uint32_t hot_y, uint32_t width,
-                              uint32_t height, const uint32_t *argb)
+bool vgpu_qemu_display_cursor(struct vgpu_qemu_display *d, uint32_t scanout, uint32_t x, uint32_t y,
+                              uint32_t hot_x, uint32_t hot_y, uint32_t width, uint32_t height,
+                              const uint32_t *argb)
 {
     struct {
         uint32_t scanout, x, y, hot_x, hot_y;

@@ -25,13 +25,13 @@ void vgpu_qemu_display_destroy(struct vgpu_qemu_display *d);
 bool vgpu_qemu_display_scanout(struct vgpu_qemu_display *d, uint32_t scanout, uint32_t width,
                                uint32_t height);
 /* BGRx pixels of the rectangle, stride bytes a row. */
-bool vgpu_qemu_display_update(struct vgpu_qemu_display *d, uint32_t scanout, uint32_t x,
-                              uint32_t y, uint32_t width, uint32_t height, const uint8_t *pixels,
+bool vgpu_qemu_display_update(struct vgpu_qemu_display *d, uint32_t scanout, uint32_t x, uint32_t y,
+                              uint32_t width, uint32_t height, const uint8_t *pixels,
                               uint32_t stride);
 /* 64x64 ARGB at most. */
-bool vgpu_qemu_display_cursor(struct vgpu_qemu_display *d, uint32_t scanout, uint32_t x,
-                              uint32_t y, uint32_t hot_x, uint32_t hot_y, uint32_t width,
-                              uint32_t height, const uint32_t *argb);
+bool vgpu_qemu_display_cursor(struct vgpu_qemu_display *d, uint32_t scanout, uint32_t x, uint32_t y,
+                              uint32_t hot_x, uint32_t hot_y, uint32_t width, uint32_t height,
+                              const uint32_t *argb);
 bool vgpu_qemu_display_cursor_pos(struct vgpu_qemu_display *d, uint32_t scanout, uint32_t x,
                                   uint32_t y);
 

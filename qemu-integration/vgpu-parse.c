@@ -54,8 +54,8 @@ bool vgpu_check_transfer_2d(const struct virtio_gpu_transfer_to_host_2d *t, uint
     return t->offset <= backing_bytes && end <= backing_bytes && end >= t->offset;
 }
 
-bool vgpu_check_box(const struct virtio_gpu_box *b, uint32_t level, uint32_t width,
-                    uint32_t height, uint32_t depth)
+bool vgpu_check_box(const struct virtio_gpu_box *b, uint32_t level, uint32_t width, uint32_t height,
+                    uint32_t depth)
 {
     if (level > 15)
         return false;
@@ -199,9 +199,8 @@ uint32_t vgpu_parse(const uint8_t *buf, size_t len, const struct vgpu_limits *li
             return fail(why, "resource id 0", BAD_RESOURCE);
         if (c->target > 8 /* PIPE_MAX_TEXTURE_TYPES */)
             return fail(why, "unknown 3D target", BAD_PARAM);
-        if (c->width > VGPU_MAX_DIM * (c->target == 0 ? 4096u : 1u) ||
-            c->height > VGPU_MAX_DIM || c->depth > 2048 || c->array_size > 2048 ||
-            c->last_level > 15 || c->nr_samples > 32)
+        if (c->width > VGPU_MAX_DIM * (c->target == 0 ? 4096u : 1u) || c->height > VGPU_MAX_DIM ||
+            c->depth > 2048 || c->array_size > 2048 || c->last_level > 15 || c->nr_samples > 32)
             return fail(why, "3D size out of range", BAD_PARAM);
         if (!vgpu_resource_3d_bytes(c))
             return fail(why, "3D size overflows", BAD_PARAM);

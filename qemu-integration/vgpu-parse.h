@@ -78,8 +78,8 @@ bool vgpu_check_transfer_2d(const struct virtio_gpu_transfer_to_host_2d *t, uint
                             uint32_t height, uint32_t bpp, uint64_t backing_bytes);
 
 /* A 3D box inside a resource of these dimensions at this mip level. */
-bool vgpu_check_box(const struct virtio_gpu_box *b, uint32_t level, uint32_t width,
-                    uint32_t height, uint32_t depth);
+bool vgpu_check_box(const struct virtio_gpu_box *b, uint32_t level, uint32_t width, uint32_t height,
+                    uint32_t depth);
 
 /* Host bytes a 3D resource may take (all levels and layers, 16 bytes a
  * texel at most); 0 when the arithmetic would overflow. */

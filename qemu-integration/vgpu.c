@@ -87,28 +87,50 @@ static void resource_free(gpointer p)
 static const char *cmd_name(uint32_t type)
 {
     switch (type) {
-    case VIRTIO_GPU_CMD_GET_DISPLAY_INFO: return "GET_DISPLAY_INFO";
-    case VIRTIO_GPU_CMD_RESOURCE_CREATE_2D: return "RESOURCE_CREATE_2D";
-    case VIRTIO_GPU_CMD_RESOURCE_UNREF: return "RESOURCE_UNREF";
-    case VIRTIO_GPU_CMD_SET_SCANOUT: return "SET_SCANOUT";
-    case VIRTIO_GPU_CMD_RESOURCE_FLUSH: return "RESOURCE_FLUSH";
-    case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D: return "TRANSFER_TO_HOST_2D";
-    case VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING: return "RESOURCE_ATTACH_BACKING";
-    case VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING: return "RESOURCE_DETACH_BACKING";
-    case VIRTIO_GPU_CMD_GET_CAPSET_INFO: return "GET_CAPSET_INFO";
-    case VIRTIO_GPU_CMD_GET_CAPSET: return "GET_CAPSET";
-    case VIRTIO_GPU_CMD_GET_EDID: return "GET_EDID";
-    case VIRTIO_GPU_CMD_CTX_CREATE: return "CTX_CREATE";
-    case VIRTIO_GPU_CMD_CTX_DESTROY: return "CTX_DESTROY";
-    case VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE: return "CTX_ATTACH_RESOURCE";
-    case VIRTIO_GPU_CMD_CTX_DETACH_RESOURCE: return "CTX_DETACH_RESOURCE";
-    case VIRTIO_GPU_CMD_RESOURCE_CREATE_3D: return "RESOURCE_CREATE_3D";
-    case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D: return "TRANSFER_TO_HOST_3D";
-    case VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D: return "TRANSFER_FROM_HOST_3D";
-    case VIRTIO_GPU_CMD_SUBMIT_3D: return "SUBMIT_3D";
-    case VIRTIO_GPU_CMD_UPDATE_CURSOR: return "UPDATE_CURSOR";
-    case VIRTIO_GPU_CMD_MOVE_CURSOR: return "MOVE_CURSOR";
-    default: return "unknown";
+    case VIRTIO_GPU_CMD_GET_DISPLAY_INFO:
+        return "GET_DISPLAY_INFO";
+    case VIRTIO_GPU_CMD_RESOURCE_CREATE_2D:
+        return "RESOURCE_CREATE_2D";
+    case VIRTIO_GPU_CMD_RESOURCE_UNREF:
+        return "RESOURCE_UNREF";
+    case VIRTIO_GPU_CMD_SET_SCANOUT:
+        return "SET_SCANOUT";
+    case VIRTIO_GPU_CMD_RESOURCE_FLUSH:
+        return "RESOURCE_FLUSH";
+    case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D:
+        return "TRANSFER_TO_HOST_2D";
+    case VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING:
+        return "RESOURCE_ATTACH_BACKING";
+    case VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING:
+        return "RESOURCE_DETACH_BACKING";
+    case VIRTIO_GPU_CMD_GET_CAPSET_INFO:
+        return "GET_CAPSET_INFO";
+    case VIRTIO_GPU_CMD_GET_CAPSET:
+        return "GET_CAPSET";
+    case VIRTIO_GPU_CMD_GET_EDID:
+        return "GET_EDID";
+    case VIRTIO_GPU_CMD_CTX_CREATE:
+        return "CTX_CREATE";
+    case VIRTIO_GPU_CMD_CTX_DESTROY:
+        return "CTX_DESTROY";
+    case VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE:
+        return "CTX_ATTACH_RESOURCE";
+    case VIRTIO_GPU_CMD_CTX_DETACH_RESOURCE:
+        return "CTX_DETACH_RESOURCE";
+    case VIRTIO_GPU_CMD_RESOURCE_CREATE_3D:
+        return "RESOURCE_CREATE_3D";
+    case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D:
+        return "TRANSFER_TO_HOST_3D";
+    case VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D:
+        return "TRANSFER_FROM_HOST_3D";
+    case VIRTIO_GPU_CMD_SUBMIT_3D:
+        return "SUBMIT_3D";
+    case VIRTIO_GPU_CMD_UPDATE_CURSOR:
+        return "UPDATE_CURSOR";
+    case VIRTIO_GPU_CMD_MOVE_CURSOR:
+        return "MOVE_CURSOR";
+    default:
+        return "unknown";
     }
 }
 
@@ -119,8 +141,8 @@ struct response {
     size_t size, len;
 };
 
-static void respond(struct response *r, const struct vgpu_cmd *cmd, uint32_t type,
-                    const void *body, size_t body_len)
+static void respond(struct response *r, const struct vgpu_cmd *cmd, uint32_t type, const void *body,
+                    size_t body_len)
 {
     struct virtio_gpu_ctrl_hdr h = {
         .type = type,
@@ -139,8 +161,7 @@ static void respond(struct response *r, const struct vgpu_cmd *cmd, uint32_t typ
     }
 }
 
-static uint32_t reject(struct vgpu *g, const struct vgpu_cmd *cmd, uint32_t code,
-                       const char *why)
+static uint32_t reject(struct vgpu *g, const struct vgpu_cmd *cmd, uint32_t code, const char *why)
 {
     g->stats.errors++;
     g_warning("virtio-gpu: %s rejected: %s", cmd_name(cmd->hdr.type), why);
@@ -336,11 +357,11 @@ static uint32_t transfer_3d(struct vgpu *g, const struct vgpu_cmd *cmd, bool to_
     /* virglrenderer checks the bytes against the attached backing. */
     struct virgl_box box = {t->box.x, t->box.y, t->box.z, t->box.w, t->box.h, t->box.d};
     int rc = to_host ? virgl_renderer_transfer_write_iov(t->resource_id, cmd->hdr.ctx_id,
-                                                         (int)t->level, t->stride,
-                                                         t->layer_stride, &box, t->offset, NULL, 0)
+                                                         (int)t->level, t->stride, t->layer_stride,
+                                                         &box, t->offset, NULL, 0)
                      : virgl_renderer_transfer_read_iov(t->resource_id, cmd->hdr.ctx_id, t->level,
-                                                        t->stride, t->layer_stride, &box,
-                                                        t->offset, NULL, 0);
+                                                        t->stride, t->layer_stride, &box, t->offset,
+                                                        NULL, 0);
     if (rc != 0)
         return reject(g, cmd, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
                       "the renderer refused the transfer");
@@ -389,15 +410,14 @@ static void read_back(struct vgpu *g, uint32_t index, const struct virtio_gpu_re
     uint32_t stride = so->r.width * 4;
     struct iovec iov = {so->pixels, so->pixels_size};
     struct virgl_box box = {so->r.x, so->r.y, 0, so->r.width, so->r.height, 1};
-    if (virgl_renderer_transfer_read_iov(so->resource_id, 0, 0, stride, 0, &box, 0, &iov, 1) !=
-        0) {
+    if (virgl_renderer_transfer_read_iov(so->resource_id, 0, 0, stride, 0, &box, 0, &iov, 1) != 0) {
         g_warning("virtio-gpu: scanout %u: read back of resource %u failed", index,
                   so->resource_id);
         return;
     }
     g->stats.frames++;
-    struct vgpu_frame f = {index,       so->pixels, so->r.width, so->r.height, stride,
-                           damage->x,   damage->y,  damage->width, damage->height};
+    struct vgpu_frame f = {index,     so->pixels, so->r.width,   so->r.height,  stride,
+                           damage->x, damage->y,  damage->width, damage->height};
     if (g->cb.frame)
         g->cb.frame(g->user, &f);
     if (g->qemu)
@@ -520,8 +540,8 @@ static void cursor(struct vgpu *g, const struct vgpu_cmd *cmd)
             if (g->cb.cursor_set)
                 g->cb.cursor_set(g->user, c->pos.scanout_id, w, h, c->hot_x, c->hot_y, data);
             if (g->qemu)
-                vgpu_qemu_display_cursor(g->qemu, c->pos.scanout_id, c->pos.x, c->pos.y,
-                                         c->hot_x, c->hot_y, w, h, data);
+                vgpu_qemu_display_cursor(g->qemu, c->pos.scanout_id, c->pos.x, c->pos.y, c->hot_x,
+                                         c->hot_y, w, h, data);
         } else if (c->resource_id) {
             g->stats.errors++;
             g_warning("virtio-gpu: UPDATE_CURSOR rejected: no usable cursor image");
@@ -540,28 +560,45 @@ static uint32_t execute(struct vgpu *g, const struct vgpu_cmd *cmd, struct respo
     case VIRTIO_GPU_CMD_GET_DISPLAY_INFO:
         display_info(g, cmd, r);
         return 0;
-    case VIRTIO_GPU_CMD_RESOURCE_CREATE_2D: return create_2d(g, cmd);
-    case VIRTIO_GPU_CMD_RESOURCE_UNREF: return unref(g, cmd);
-    case VIRTIO_GPU_CMD_SET_SCANOUT: return set_scanout(g, cmd);
-    case VIRTIO_GPU_CMD_RESOURCE_FLUSH: return flush(g, cmd);
-    case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D: return transfer_2d(g, cmd);
-    case VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING: return attach_backing(g, cmd);
-    case VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING: return detach_backing(g, cmd);
-    case VIRTIO_GPU_CMD_GET_CAPSET_INFO: return capset_info(g, cmd, r);
-    case VIRTIO_GPU_CMD_GET_CAPSET: return capset(g, cmd, r);
+    case VIRTIO_GPU_CMD_RESOURCE_CREATE_2D:
+        return create_2d(g, cmd);
+    case VIRTIO_GPU_CMD_RESOURCE_UNREF:
+        return unref(g, cmd);
+    case VIRTIO_GPU_CMD_SET_SCANOUT:
+        return set_scanout(g, cmd);
+    case VIRTIO_GPU_CMD_RESOURCE_FLUSH:
+        return flush(g, cmd);
+    case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D:
+        return transfer_2d(g, cmd);
+    case VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING:
+        return attach_backing(g, cmd);
+    case VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING:
+        return detach_backing(g, cmd);
+    case VIRTIO_GPU_CMD_GET_CAPSET_INFO:
+        return capset_info(g, cmd, r);
+    case VIRTIO_GPU_CMD_GET_CAPSET:
+        return capset(g, cmd, r);
     case VIRTIO_GPU_CMD_GET_EDID:
         return reject(g, cmd, VIRTIO_GPU_RESP_ERR_UNSPEC, "EDID not offered");
-    case VIRTIO_GPU_CMD_CTX_CREATE: return ctx_create(g, cmd);
+    case VIRTIO_GPU_CMD_CTX_CREATE:
+        return ctx_create(g, cmd);
     case VIRTIO_GPU_CMD_CTX_DESTROY:
         virgl_renderer_context_destroy(cmd->hdr.ctx_id);
         return 0;
-    case VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE: return ctx_resource(g, cmd, true);
-    case VIRTIO_GPU_CMD_CTX_DETACH_RESOURCE: return ctx_resource(g, cmd, false);
-    case VIRTIO_GPU_CMD_RESOURCE_CREATE_3D: return create_3d(g, cmd);
-    case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D: return transfer_3d(g, cmd, true);
-    case VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D: return transfer_3d(g, cmd, false);
-    case VIRTIO_GPU_CMD_SUBMIT_3D: return submit(g, cmd);
-    default: return VIRTIO_GPU_RESP_ERR_UNSPEC;
+    case VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE:
+        return ctx_resource(g, cmd, true);
+    case VIRTIO_GPU_CMD_CTX_DETACH_RESOURCE:
+        return ctx_resource(g, cmd, false);
+    case VIRTIO_GPU_CMD_RESOURCE_CREATE_3D:
+        return create_3d(g, cmd);
+    case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D:
+        return transfer_3d(g, cmd, true);
+    case VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D:
+        return transfer_3d(g, cmd, false);
+    case VIRTIO_GPU_CMD_SUBMIT_3D:
+        return submit(g, cmd);
+    default:
+        return VIRTIO_GPU_RESP_ERR_UNSPEC;
     }
 }
 
@@ -609,8 +646,8 @@ size_t vgpu_process(struct vgpu *g, bool cursor_queue, const uint8_t *req, size_
     const char *why = NULL;
     g->stats.commands++;
     uint32_t code = vgpu_parse(req, len, &lim, &cmd, &why);
-    bool is_cursor = cmd.hdr.type == VIRTIO_GPU_CMD_UPDATE_CURSOR ||
-                     cmd.hdr.type == VIRTIO_GPU_CMD_MOVE_CURSOR;
+    bool is_cursor =
+        cmd.hdr.type == VIRTIO_GPU_CMD_UPDATE_CURSOR || cmd.hdr.type == VIRTIO_GPU_CMD_MOVE_CURSOR;
     if (!code && is_cursor != cursor_queue) {
         code = VIRTIO_GPU_RESP_ERR_UNSPEC;
         why = "command on the wrong queue";
@@ -756,9 +793,8 @@ static void on_disconnected(void *user, const char *why)
 struct vgpu *vgpu_create(const struct vgpu_config *config, const struct vgpu_callbacks *cb,
                          void *user, GError **error)
 {
-    if (!config->num_scanouts || config->num_scanouts > VGPU_MAX_SCANOUTS ||
-        config->width < 16 || config->height < 16 || config->width > VGPU_MAX_DIM ||
-        config->height > VGPU_MAX_DIM) {
+    if (!config->num_scanouts || config->num_scanouts > VGPU_MAX_SCANOUTS || config->width < 16 ||
+        config->height < 16 || config->width > VGPU_MAX_DIM || config->height > VGPU_MAX_DIM) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                     "scanouts 1..%d and a mode of 16x16..%dx%d wanted", VGPU_MAX_SCANOUTS,
                     VGPU_MAX_DIM, VGPU_MAX_DIM);

@@ -145,8 +145,7 @@ struct mem_region_msg {
     uint64_t gpa, size, qva, mmap_offset;
 };
 
-static bool map_region(struct vu_dev *dev, const struct mem_region_msg *m, int fd,
-                       const char **why)
+static bool map_region(struct vu_dev *dev, const struct mem_region_msg *m, int fd, const char **why)
 {
     if (dev->n_regions >= VU_MAX_MEM_SLOTS) {
         *why = "too many memory regions";
@@ -162,8 +161,8 @@ static bool map_region(struct vu_dev *dev, const struct mem_region_msg *m, int f
         *why = "cannot map a memory region";
         return false;
     }
-    dev->regions[dev->n_regions++] = (struct region){m->gpa,    m->size, m->qva, m->mmap_offset,
-                                                     map, (uint8_t *)map + m->mmap_offset};
+    dev->regions[dev->n_regions++] = (struct region){
+        m->gpa, m->size, m->qva, m->mmap_offset, map, (uint8_t *)map + m->mmap_offset};
     return true;
 }
 
@@ -196,8 +195,8 @@ static struct vu_virtq *ring(struct vu_dev *dev, uint64_t index)
     return index < dev->iface.num_queues ? &dev->queues[index] : NULL;
 }
 
-bool vu_dev_handle(struct vu_dev *dev, const struct vu_msg_header *hdr, const uint8_t *p,
-                   int *fds, size_t n_fds, const char **why)
+bool vu_dev_handle(struct vu_dev *dev, const struct vu_msg_header *hdr, const uint8_t *p, int *fds,
+                   size_t n_fds, const char **why)
 {
     uint32_t size = hdr->size;
     bool ok = true, replied = false;
@@ -428,8 +427,8 @@ bool vu_dev_handle(struct vu_dev *dev, const struct vu_msg_header *hdr, const ui
             ok = send_reply(dev, hdr->request, out, 12 + len);
             replied = true;
         } else {
-            ack = dev->iface.set_config && dev->iface.set_config(dev->user, off, p + 12, len) ? 0
-                                                                                               : 1;
+            ack =
+                dev->iface.set_config && dev->iface.set_config(dev->user, off, p + 12, len) ? 0 : 1;
         }
         break;
     }

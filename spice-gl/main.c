@@ -47,8 +47,8 @@ static void on_gpu_frame(void *user, const struct vgpu_frame *f)
         sgl_remote_submit(g_ptr_array_index(d->remotes, i), &frame);
 }
 
-static void on_gpu_cursor_set(void *user, uint32_t scanout, uint32_t w, uint32_t h,
-                              uint32_t hot_x, uint32_t hot_y, const uint32_t *argb)
+static void on_gpu_cursor_set(void *user, uint32_t scanout, uint32_t w, uint32_t h, uint32_t hot_x,
+                              uint32_t hot_y, const uint32_t *argb)
 {
     struct daemon *d = user;
     for (guint i = 0; i < d->remotes->len && scanout == 0; i++)
@@ -177,12 +177,11 @@ static gboolean log_stats(gpointer user)
     if (d->gpu) {
         struct vgpu_stats st;
         vgpu_backend_get_stats(d->gpu, &st);
-        g_message("stats[gpu]: commands %" G_GUINT64_FORMAT ", rejected %" G_GUINT64_FORMAT
-                  ", flushes %" G_GUINT64_FORMAT ", frames %" G_GUINT64_FORMAT
-                  ", fences %" G_GUINT64_FORMAT ", resources %u holding %" G_GUINT64_FORMAT
-                  " bytes",
-                  st.commands, st.errors, st.flushes, st.frames, st.fences, st.resources,
-                  st.host_bytes);
+        g_message(
+            "stats[gpu]: commands %" G_GUINT64_FORMAT ", rejected %" G_GUINT64_FORMAT
+            ", flushes %" G_GUINT64_FORMAT ", frames %" G_GUINT64_FORMAT
+            ", fences %" G_GUINT64_FORMAT ", resources %u holding %" G_GUINT64_FORMAT " bytes",
+            st.commands, st.errors, st.flushes, st.frames, st.fences, st.resources, st.host_bytes);
     }
     for (guint i = 0; i < d->remotes->len; i++) {
         struct sgl_remote_stats st;
@@ -192,18 +191,16 @@ static gboolean log_stats(gpointer user)
                   ", dropped %" G_GUINT64_FORMAT " (back-pressure) + %" G_GUINT64_FORMAT
                   " (pacing), unchanged %" G_GUINT64_FORMAT ", %u of %u kbit/s, %" G_GUINT64_FORMAT
                   " bytes",
-                  i, source_frames(d), st.encoder.submitted,
-                  st.encoder.encoded, st.sent, st.encoder.dropped_pressure, st.encoder.dropped_rate,
-                  st.encoder.unchanged, st.encoder.bitrate_kbps, st.encoder.target_kbps,
-                  st.encoder.bytes);
+                  i, source_frames(d), st.encoder.submitted, st.encoder.encoded, st.sent,
+                  st.encoder.dropped_pressure, st.encoder.dropped_rate, st.encoder.unchanged,
+                  st.encoder.bitrate_kbps, st.encoder.target_kbps, st.encoder.bytes);
     }
     for (guint i = 0; i < d->locals->len; i++) {
         struct sgl_local_stats st;
         sgl_local_get_stats(g_ptr_array_index(d->locals, i), &st);
         g_message("stats[local]: frames %" G_GUINT64_FORMAT ", GL draws %" G_GUINT64_FORMAT
                   " (%" G_GUINT64_FORMAT " shown), scanouts %" G_GUINT64_FORMAT,
-                  source_frames(d), st.draws, st.done,
-                  st.scanouts);
+                  source_frames(d), st.draws, st.done, st.scanouts);
     }
     return G_SOURCE_CONTINUE;
 }
@@ -241,8 +238,7 @@ int main(int argc, char **argv)
         {"gpu-memory-mb", 0, 0, G_OPTION_ARG_INT, &gpu_memory_mb,
          "Host memory the guest may make the GPU hold (default 1024)", "MB"},
         {"qemu-console", 0, 0, G_OPTION_ARG_STRING, &qemu_console,
-         "Also feed QEMU's own console (its display, screendump): on (default) or off",
-         "on|off"},
+         "Also feed QEMU's own console (its display, screendump): on (default) or off", "on|off"},
         {"synthetic", 0, 0, G_OPTION_ARG_STRING, &synthetic,
          "Built-in animated source, e.g. 1280x720@30", "WxH@FPS"},
         {"synthetic-memfd", 0, 0, G_OPTION_ARG_NONE, &synthetic_memfd,

@@ -15,153 +15,34 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "tests/harness/guest-image.h"
-#include "tests/harness/vm.h"
+#include "tests/e2e/e2e.h"
 #include "tests/harness/net.h"
 #include "tests/test-util.h"
 
-#define BOOT_TO_RESULT_MS 60000
-#define EXIT_MS           30000
-
-struct env {
-    struct sgl_guest_image image;
-    char *problem; /* why the end-to-end tests cannot run here, or NULL */
-    const char *builddir;
-    struct sgl_vm *vm;
-};
-
-static gboolean qemu_usable(char **problem)
-{
-    const char *qemu = g_getenv("QEMU");
-    if (!qemu || !*qemu)
-        qemu = "qemu-system-x86_64";
-    g_autofree char *out = NULL;
-    const char *argv[] = {qemu, "--version", NULL};
-    int status;
-    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
-                      NULL, NULL, &out, NULL, &status, NULL) ||
-        !g_spawn_check_wait_status(status, NULL)) {
-        *problem = g_strdup_printf("%s does not run: run scripts/setup as root", qemu);
-        return FALSE;
-    }
-    unsigned major = 0;
-    const char *v = strstr(out, "version ");
-    if (!v || sscanf(v, "version %u.", &major) != 1 || major < 10) {
-        *problem = g_strdup_printf("%s is older than 10.0: run scripts/setup as root", qemu);
-        return FALSE;
-    }
-    return TRUE;
-}
-
-static int group_setup(void **state)
-{
-    sgl_test_heavy_lock();
-    struct env *env = g_new0(struct env, 1);
-    const char *srcdir = g_getenv("SGL_SRCDIR"), *builddir = g_getenv("SGL_BUILDDIR");
-    env->builddir = builddir ? builddir : ".";
-    g_autoptr(GError) error = NULL;
-    if (!srcdir || !builddir)
-        env->problem = g_strdup("SGL_SRCDIR/SGL_BUILDDIR unset: run through make check");
-    else if (qemu_usable(&env->problem) &&
-             !sgl_guest_image_init(&env->image, srcdir, builddir, &error))
-        env->problem = g_strdup_printf("no test guest: %s", error->message);
-    *state = env;
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    struct env *env = *state;
-    sgl_guest_image_finish(&env->image);
-    g_free(env->problem);
-    g_free(env);
-    return 0;
-}
-
-static int test_teardown(void **state)
-{
-    struct env *env = *state;
-    g_clear_pointer(&env->vm, sgl_vm_destroy);
-    return 0;
-}
-
-static struct sgl_vm *boot_spice(struct env *env, const char *name, const char *guest_args,
-                                 guint xres, guint yres, guint spice_port);
-
-static struct sgl_vm *boot(struct env *env, const char *name, const char *guest_args, guint xres,
-                           guint yres)
-{
-    return boot_spice(env, name, guest_args, xres, yres, 0);
-}
-
-static struct sgl_vm *boot_spice(struct env *env, const char *name, const char *guest_args,
+static struct sgl_vm *boot_spice(struct sgl_e2e *env, const char *name, const char *guest_args,
                                  guint xres, guint yres, guint spice_port)
 {
-    SGL_REQUIRE(env->problem == NULL, "%s", env->problem);
-    g_autofree char *log = g_strdup_printf("%s/tests/e2e/%s.console.log", env->builddir, name);
     struct sgl_vm_config config = {
-        .kernel = env->image.kernel,
-        .initrd = env->image.initrd,
         .guest_args = guest_args,
         .gpu = SGL_VM_GPU_STOCK_VIRGL,
         .xres = xres,
         .yres = yres,
         .spice_port = spice_port,
-        .log_path = log,
     };
-    g_autoptr(GError) error = NULL;
-    env->vm = sgl_vm_create(&config, &error);
-    if (!env->vm)
-        fail_msg("QEMU did not start: %s", error->message);
-    print_message("# %s: console log %s\n", name, log);
-    return env->vm;
+    return sgl_e2e_boot(env, name, &config);
 }
 
-static const struct sgl_console_event *expect(struct sgl_vm *vm, const char *name, int timeout_ms)
+static struct sgl_vm *boot(struct sgl_e2e *env, const char *name, const char *guest_args,
+                           guint xres, guint yres)
 {
-    g_autoptr(GError) error = NULL;
-    const struct sgl_console_event *ev = sgl_vm_wait(vm, name, timeout_ms, &error);
-    if (!ev)
-        fail_msg("%s", error->message);
-    return ev;
-}
-
-static guint64 expect_uint(const struct sgl_console_event *ev, const char *key)
-{
-    guint64 v = 0;
-    if (!sgl_console_event_get_uint(ev, key, &v))
-        fail_msg("'%s' has no number %s: %s", ev->name, key, ev->line);
-    return v;
-}
-
-static void expect_field(const struct sgl_console_event *ev, const char *key, const char *want)
-{
-    const char *got = sgl_console_event_get(ev, key);
-    if (!got || !g_str_equal(got, want))
-        fail_msg("'%s' wants %s=%s: %s", ev->name, key, want, ev->line);
-}
-
-static void expect_contains(const struct sgl_console_event *ev, const char *key, const char *want)
-{
-    const char *got = sgl_console_event_get(ev, key);
-    if (!got || !strstr(got, want))
-        fail_msg("'%s' wants %s containing '%s': %s", ev->name, key, want, ev->line);
-}
-
-static void expect_clean_exit(struct sgl_vm *vm)
-{
-    int status = -1;
-    g_autoptr(GError) error = NULL;
-    if (!sgl_vm_wait_exit(vm, EXIT_MS, &status, &error))
-        fail_msg("%s", error->message);
-    assert_int_equal(status, 0);
+    return boot_spice(env, name, guest_args, xres, yres, 0);
 }
 
 /* The project's GL program and kmscube render through virgl; every frame the
  * GL program presents is reported, numbered without gaps. */
 static void test_stock_virgl_gl_and_kmscube(void **state)
 {
-    struct env *env = *state;
+    struct sgl_e2e *env = *state;
     const guint frames = 90, kmscube_frames = 120;
     g_autofree char *args = g_strdup_printf(
         "sgl.run=gl,kmscube sgl.size=1280x800 sgl.fps=30 sgl.frames=%u sgl.perframe=1 "
@@ -169,36 +50,37 @@ static void test_stock_virgl_gl_and_kmscube(void **state)
         frames, kmscube_frames);
     struct sgl_vm *vm = boot(env, "stock-virgl", args, 1280, 800);
 
-    expect(vm, "boot", BOOT_TO_RESULT_MS);
-    expect_contains(expect(vm, "drm-features", BOOT_TO_RESULT_MS), "value", "+virgl");
-    const struct sgl_console_event *start = expect(vm, "gl-start", BOOT_TO_RESULT_MS);
-    assert_int_equal(expect_uint(start, "width"), 1280);
-    assert_int_equal(expect_uint(start, "height"), 800);
-    expect_contains(expect(vm, "gl-renderer", BOOT_TO_RESULT_MS), "renderer", "virgl");
+    sgl_e2e_expect(vm, "boot", SGL_E2E_BOOT_MS);
+    sgl_e2e_expect_contains(sgl_e2e_expect(vm, "drm-features", SGL_E2E_BOOT_MS), "value", "+virgl");
+    const struct sgl_console_event *start = sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
+    assert_int_equal(sgl_e2e_expect_uint(start, "width"), 1280);
+    assert_int_equal(sgl_e2e_expect_uint(start, "height"), 800);
+    sgl_e2e_expect_contains(sgl_e2e_expect(vm, "gl-renderer", SGL_E2E_BOOT_MS), "renderer",
+                            "virgl");
     double first_frame_s = 0;
     guint64 last_ts = 0;
     for (guint n = 0; n < frames; n++) {
-        const struct sgl_console_event *f = expect(vm, "gl-frame", BOOT_TO_RESULT_MS);
-        assert_int_equal(expect_uint(f, "n"), n);
-        guint64 ts = expect_uint(f, "ts");
+        const struct sgl_console_event *f = sgl_e2e_expect(vm, "gl-frame", SGL_E2E_BOOT_MS);
+        assert_int_equal(sgl_e2e_expect_uint(f, "n"), n);
+        guint64 ts = sgl_e2e_expect_uint(f, "ts");
         assert_true(ts > last_ts);
         last_ts = ts;
         if (n == 0)
             first_frame_s = sgl_vm_elapsed(vm);
     }
-    const struct sgl_console_event *result = expect(vm, "gl-result", BOOT_TO_RESULT_MS);
+    const struct sgl_console_event *result = sgl_e2e_expect(vm, "gl-result", SGL_E2E_BOOT_MS);
     double result_s = sgl_vm_elapsed(vm);
-    expect_field(result, "status", "ok");
-    assert_int_equal(expect_uint(result, "presented"), frames);
-    assert_int_equal(expect_uint(result, "last"), frames - 1);
+    sgl_e2e_expect_field(result, "status", "ok");
+    assert_int_equal(sgl_e2e_expect_uint(result, "presented"), frames);
+    assert_int_equal(sgl_e2e_expect_uint(result, "last"), frames - 1);
 
-    const struct sgl_console_event *cube = expect(vm, "kmscube-result", BOOT_TO_RESULT_MS);
-    expect_field(cube, "status", "ok");
-    expect_contains(cube, "renderer", "virgl");
+    const struct sgl_console_event *cube = sgl_e2e_expect(vm, "kmscube-result", SGL_E2E_BOOT_MS);
+    sgl_e2e_expect_field(cube, "status", "ok");
+    sgl_e2e_expect_contains(cube, "renderer", "virgl");
     /* kmscube counts frames after its first. */
-    assert_true(expect_uint(cube, "frames") >= kmscube_frames - 1);
-    expect_field(expect(vm, "done", BOOT_TO_RESULT_MS), "status", "ok");
-    expect_clean_exit(vm);
+    assert_true(sgl_e2e_expect_uint(cube, "frames") >= kmscube_frames - 1);
+    sgl_e2e_expect_field(sgl_e2e_expect(vm, "done", SGL_E2E_BOOT_MS), "status", "ok");
+    sgl_e2e_expect_clean_exit(vm);
     print_message("# first GL frame %.1f s after QEMU start; GL result at %.1f s; guest GL fps "
                   "%s (target 30); kmscube fps %s; total %.1f s\n",
                   first_frame_s, result_s, sgl_console_event_get(result, "fps"),
@@ -208,33 +90,33 @@ static void test_stock_virgl_gl_and_kmscube(void **state)
 /* A size the connector does not list: the GL program sets its own mode. */
 static void test_gl_program_custom_mode(void **state)
 {
-    struct env *env = *state;
+    struct sgl_e2e *env = *state;
     struct sgl_vm *vm = boot(env, "stock-virgl-custom-mode",
                              "sgl.run=gl sgl.size=1366x768 sgl.frames=30", 1024, 768);
-    const struct sgl_console_event *start = expect(vm, "gl-start", BOOT_TO_RESULT_MS);
-    assert_int_equal(expect_uint(start, "width"), 1366);
-    assert_int_equal(expect_uint(start, "height"), 768);
-    const struct sgl_console_event *result = expect(vm, "gl-result", BOOT_TO_RESULT_MS);
-    expect_field(result, "status", "ok");
-    assert_int_equal(expect_uint(result, "presented"), 30);
-    expect_field(expect(vm, "done", BOOT_TO_RESULT_MS), "status", "ok");
-    expect_clean_exit(vm);
+    const struct sgl_console_event *start = sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
+    assert_int_equal(sgl_e2e_expect_uint(start, "width"), 1366);
+    assert_int_equal(sgl_e2e_expect_uint(start, "height"), 768);
+    const struct sgl_console_event *result = sgl_e2e_expect(vm, "gl-result", SGL_E2E_BOOT_MS);
+    sgl_e2e_expect_field(result, "status", "ok");
+    assert_int_equal(sgl_e2e_expect_uint(result, "presented"), 30);
+    sgl_e2e_expect_field(sgl_e2e_expect(vm, "done", SGL_E2E_BOOT_MS), "status", "ok");
+    sgl_e2e_expect_clean_exit(vm);
 }
 
 /* A workload that fails is reported as a failure, not lost. */
 static void test_guest_failure_is_reported(void **state)
 {
-    struct env *env = *state;
+    struct sgl_e2e *env = *state;
     struct sgl_vm *vm = boot(env, "stock-virgl-failure", "sgl.run=gl,nosuch sgl.frames=5", 0, 0);
-    expect_field(expect(vm, "gl-result", BOOT_TO_RESULT_MS), "status", "ok");
-    const struct sgl_console_event *w = expect(vm, "workload", BOOT_TO_RESULT_MS);
-    expect_field(w, "name", "gl");
-    expect_field(w, "rc", "0");
-    w = expect(vm, "workload", BOOT_TO_RESULT_MS);
-    expect_field(w, "name", "nosuch");
+    sgl_e2e_expect_field(sgl_e2e_expect(vm, "gl-result", SGL_E2E_BOOT_MS), "status", "ok");
+    const struct sgl_console_event *w = sgl_e2e_expect(vm, "workload", SGL_E2E_BOOT_MS);
+    sgl_e2e_expect_field(w, "name", "gl");
+    sgl_e2e_expect_field(w, "rc", "0");
+    w = sgl_e2e_expect(vm, "workload", SGL_E2E_BOOT_MS);
+    sgl_e2e_expect_field(w, "name", "nosuch");
     assert_string_not_equal(sgl_console_event_get(w, "rc"), "0");
-    expect_field(expect(vm, "done", BOOT_TO_RESULT_MS), "status", "error");
-    expect_clean_exit(vm);
+    sgl_e2e_expect_field(sgl_e2e_expect(vm, "done", SGL_E2E_BOOT_MS), "status", "error");
+    sgl_e2e_expect_clean_exit(vm);
 }
 
 /* The pixels: the guest's GL frames, rendered by virgl, read back by
@@ -243,12 +125,12 @@ static void test_guest_failure_is_reported(void **state)
  * regenerates. PSNR can only be high if the guest drew exactly the scene. */
 static void test_stock_spice_pixels(void **state)
 {
-    struct env *env = *state;
+    struct sgl_e2e *env = *state;
     guint16 port = sgl_test_free_port();
     assert_int_not_equal(port, 0);
     struct sgl_vm *vm = boot_spice(env, "stock-virgl-spice",
                                    "sgl.run=gl sgl.size=1280x800 sgl.frames=0", 1280, 800, port);
-    expect(vm, "gl-start", BOOT_TO_RESULT_MS);
+    sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
     g_autofree char *probe = g_build_filename(env->builddir, "client-test", "spicegl-probe", NULL);
     g_autofree char *uri = g_strdup_printf("spice://127.0.0.1:%u", port);
     const char *argv[] = {probe, uri, "--seconds", "6", "--json", NULL};
@@ -282,10 +164,11 @@ static void test_stock_spice_pixels(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_stock_virgl_gl_and_kmscube, test_teardown),
-        cmocka_unit_test_teardown(test_gl_program_custom_mode, test_teardown),
-        cmocka_unit_test_teardown(test_guest_failure_is_reported, test_teardown),
-        cmocka_unit_test_teardown(test_stock_spice_pixels, test_teardown),
+        cmocka_unit_test_teardown(test_stock_virgl_gl_and_kmscube, sgl_e2e_test_teardown),
+        cmocka_unit_test_teardown(test_gl_program_custom_mode, sgl_e2e_test_teardown),
+        cmocka_unit_test_teardown(test_guest_failure_is_reported, sgl_e2e_test_teardown),
+        cmocka_unit_test_teardown(test_stock_spice_pixels, sgl_e2e_test_teardown),
     };
-    return cmocka_run_group_tests_name("guest-stock", tests, group_setup, group_teardown);
+    return cmocka_run_group_tests_name("guest-stock", tests, sgl_e2e_group_setup,
+                                       sgl_e2e_group_teardown);
 }

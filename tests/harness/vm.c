@@ -114,6 +114,23 @@ static GPtrArray *qemu_argv(const struct sgl_vm_config *c)
         add(argv, "-display");
         add(argv, "egl-headless,rendernode=/dev/null");
     }
+    if (c->gpu == SGL_VM_GPU_VHOST_USER) {
+        /* vhost-user maps guest RAM: it must be a shared memfd. */
+        guint mb = c->memory_mb ? c->memory_mb : 2048;
+        add(argv, "-object");
+        add(argv, "memory-backend-memfd,id=mem,size=%uM,share=on", mb);
+        add(argv, "-machine");
+        add(argv, "memory-backend=mem");
+        add(argv, "-chardev");
+        add(argv, "socket,id=gpu,path=%s", c->gpu_socket);
+        add(argv, "-device");
+        if (c->xres && c->yres)
+            add(argv, "vhost-user-vga,chardev=gpu,xres=%u,yres=%u", c->xres, c->yres);
+        else
+            add(argv, "vhost-user-vga,chardev=gpu");
+        add(argv, "-display");
+        add(argv, "none");
+    }
     if (c->spice_port) {
         add(argv, "-spice");
         add(argv, "port=%u,addr=127.0.0.1,disable-ticketing=on", c->spice_port);
@@ -253,4 +270,9 @@ gboolean sgl_vm_wait_exit(struct sgl_vm *vm, int timeout_ms, int *status, GError
 double sgl_vm_elapsed(const struct sgl_vm *vm)
 {
     return (double)(g_get_monotonic_time() - vm->started_us) / G_USEC_PER_SEC;
+}
+
+void sgl_vm_kill(struct sgl_vm *vm, int sig)
+{
+    g_subprocess_send_signal(vm->qemu, sig);
 }

@@ -13,6 +13,7 @@
 enum sgl_vm_gpu {
     SGL_VM_GPU_STOCK_VIRGL, /* QEMU's own virtio-vga-gl, rendering in QEMU */
     SGL_VM_GPU_NONE,        /* extra_args attach the GPU */
+    SGL_VM_GPU_VHOST_USER,  /* vhost-user-vga on gpu_socket (spicegl-gpu) */
 };
 
 struct sgl_vm_config {
@@ -21,6 +22,7 @@ struct sgl_vm_config {
     const char *initrd;
     const char *guest_args; /* appended to the kernel command line (sgl.* options) */
     enum sgl_vm_gpu gpu;
+    const char *gpu_socket;        /* SGL_VM_GPU_VHOST_USER: the backend's socket */
     guint xres, yres;              /* the GPU's preferred mode; 0: QEMU's default */
     guint memory_mb;               /* 0: 2048 */
     guint smp;                     /* 0: 2 */
@@ -45,6 +47,9 @@ const struct sgl_console_event *sgl_vm_wait(struct sgl_vm *vm, const char *name,
 
 /* Waits for QEMU to exit; its exit status in *status. */
 gboolean sgl_vm_wait_exit(struct sgl_vm *vm, int timeout_ms, int *status, GError **error);
+
+/* Sends QEMU a signal (SIGKILL: QEMU dies without a word to its backends). */
+void sgl_vm_kill(struct sgl_vm *vm, int sig);
 
 /* Seconds since QEMU was started. */
 double sgl_vm_elapsed(const struct sgl_vm *vm);

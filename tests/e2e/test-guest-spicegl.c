@@ -1,0 +1,203 @@
+/* End to end through spicegl: the test guest boots under TCG with
+ * spicegl-gpu as its GPU (QEMU's vhost-user-vga), renders with Mesa's virgl
+ * driver, and spicegl-probe watches the result over SPICE (H.264 over TCP).
+ * The probe reads each frame's marker and compares the frame with the one
+ * it regenerates, so high PSNR means the guest's own pixels made it. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include "tests/e2e/e2e.h"
+#include "tests/harness/net.h"
+#include "tests/test-util.h"
+
+struct daemon {
+    GSubprocess *proc;
+    char *dir, *socket, *log;
+    guint16 port;
+};
+
+static char *daemon_log(const struct daemon *d)
+{
+    char *text = NULL;
+    g_file_get_contents(d->log, &text, NULL, NULL);
+    return text ? text : g_strdup("");
+}
+
+/* Waits up to timeout_ms for text in the daemon's log. */
+static gboolean daemon_log_wait(const struct daemon *d, const char *text, int timeout_ms)
+{
+    gint64 end = g_get_monotonic_time() + timeout_ms * 1000ll;
+    do {
+        g_autofree char *log = daemon_log(d);
+        if (strstr(log, text))
+            return TRUE;
+        g_usleep(100 * 1000);
+    } while (g_get_monotonic_time() < end);
+    return FALSE;
+}
+
+static struct daemon *daemon_start(const struct sgl_e2e *e)
+{
+    struct daemon *d = g_new0(struct daemon, 1);
+    d->dir = g_dir_make_tmp("sgl-e2e-XXXXXX", NULL);
+    d->socket = g_build_filename(d->dir, "gpu.sock", NULL);
+    d->log = g_build_filename(d->dir, "daemon.log", NULL);
+    d->port = sgl_test_free_port();
+    assert_int_not_equal(d->port, 0);
+    g_autofree char *bin = g_build_filename(e->builddir, "spice-gl", "spicegl-gpu", NULL);
+    g_autofree char *port = g_strdup_printf("%u", d->port);
+    g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+    g_subprocess_launcher_set_flags(l, G_SUBPROCESS_FLAGS_STDERR_MERGE);
+    g_subprocess_launcher_set_stdout_file_path(l, d->log);
+    g_subprocess_launcher_setenv(l, "G_MESSAGES_DEBUG", "spicegl", TRUE);
+    g_autoptr(GError) error = NULL;
+    d->proc = g_subprocess_launcher_spawn(l, &error, bin, "--socket-path", d->socket, "--port",
+                                          port, "--stats-interval", "2", NULL);
+    if (!d->proc)
+        fail_msg("spicegl-gpu: %s", error->message);
+    if (!daemon_log_wait(d, "waiting for QEMU", 30000)) {
+        g_autofree char *log = daemon_log(d);
+        fail_msg("spicegl-gpu did not start:\n%s", log);
+    }
+    return d;
+}
+
+/* Waits for the daemon to exit by itself; its exit status, or -1. */
+static int daemon_wait(struct daemon *d, int timeout_ms)
+{
+    /* GSubprocess reaps on GLib's worker thread: the identifier goes when
+     * the process has exited. */
+    gint64 end = g_get_monotonic_time() + timeout_ms * 1000ll;
+    while (g_subprocess_get_identifier(d->proc) && g_get_monotonic_time() < end)
+        g_usleep(50 * 1000);
+    if (g_subprocess_get_identifier(d->proc))
+        return -1;
+    return g_subprocess_get_if_exited(d->proc) ? g_subprocess_get_exit_status(d->proc)
+                                               : 128 + g_subprocess_get_term_sig(d->proc);
+}
+
+static void daemon_free(struct daemon *d)
+{
+    if (!d)
+        return;
+    if (d->proc) {
+        g_subprocess_send_signal(d->proc, SIGTERM);
+        g_subprocess_wait(d->proc, NULL, NULL);
+        g_object_unref(d->proc);
+    }
+    g_unlink(d->log);
+    g_unlink(d->socket);
+    g_rmdir(d->dir);
+    g_free(d->dir);
+    g_free(d->socket);
+    g_free(d->log);
+    g_free(d);
+}
+
+static struct sgl_vm *boot(struct sgl_e2e *e, const struct daemon *d, const char *name,
+                           const char *guest_args)
+{
+    struct sgl_vm_config config = {
+        .guest_args = guest_args,
+        .gpu = SGL_VM_GPU_VHOST_USER,
+        .gpu_socket = d->socket,
+        .xres = 1280,
+        .yres = 800,
+    };
+    return sgl_e2e_boot(e, name, &config);
+}
+
+static double num(JsonObject *o, const char *key)
+{
+    JsonNode *n = json_object_get_member(o, key);
+    if (!n || JSON_NODE_HOLDS_NULL(n))
+        fail_msg("probe JSON has no %s", key);
+    return json_node_get_double(n);
+}
+
+/* The marker program through our backend to the probe, then kmscube; the
+ * guest powers off and the daemon, its QEMU gone, exits by itself. */
+static void test_gl_and_kmscube_through_spicegl(void **state)
+{
+    struct sgl_e2e *e = *state;
+    SGL_REQUIRE(e->problem == NULL, "%s", e->problem);
+    struct daemon *d = daemon_start(e);
+    struct sgl_vm *vm = boot(e, d, "spicegl-gl",
+                             "sgl.run=gl,kmscube sgl.size=1280x800 sgl.fps=30 sgl.frames=450 "
+                             "sgl.kmscube_frames=120");
+    sgl_e2e_expect_contains(sgl_e2e_expect(vm, "drm-features", SGL_E2E_BOOT_MS), "value", "+virgl");
+    const struct sgl_console_event *start = sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
+    assert_int_equal(sgl_e2e_expect_uint(start, "width"), 1280);
+    sgl_e2e_expect_contains(sgl_e2e_expect(vm, "gl-renderer", SGL_E2E_BOOT_MS), "renderer",
+                            "virgl");
+
+    g_autofree char *uri = g_strdup_printf("spice://127.0.0.1:%u", d->port);
+    const char *args[] = {uri, "--seconds", "6", NULL};
+    int status;
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = sgl_e2e_probe(e->builddir, args, &status, &parser);
+    assert_int_equal(status, 0);
+    double frames = num(o, "frames"), lost = num(o, "lost");
+    /* The guest numbers every frame it presents: a gap is a frame it
+     * presented that the client never saw. */
+    print_message("# probe saw %.0f of the %.0f frames the guest presented meanwhile (%.1f%%)\n",
+                  frames, frames + lost, 100 * frames / (frames + lost));
+    assert_true(frames >= 60);
+    assert_true(frames / (frames + lost) >= 0.90);
+    assert_true(num(o, "psnr_avg") >= 30.0);
+    assert_int_equal((int)num(o, "width"), 1280);
+    assert_int_equal((int)num(o, "height"), 800);
+    assert_string_equal(json_object_get_string_member(o, "codec"), "h264");
+
+    const struct sgl_console_event *result = sgl_e2e_expect(vm, "gl-result", SGL_E2E_BOOT_MS);
+    sgl_e2e_expect_field(result, "status", "ok");
+    const struct sgl_console_event *cube = sgl_e2e_expect(vm, "kmscube-result", SGL_E2E_BOOT_MS);
+    sgl_e2e_expect_field(cube, "status", "ok");
+    sgl_e2e_expect_contains(cube, "renderer", "virgl");
+    sgl_e2e_expect_field(sgl_e2e_expect(vm, "done", SGL_E2E_BOOT_MS), "status", "ok");
+    sgl_e2e_expect_clean_exit(vm);
+    print_message("# guest GL fps %s, kmscube fps %s\n", sgl_console_event_get(result, "fps"),
+                  sgl_console_event_get(cube, "fps"));
+
+    /* QEMU is gone: the backend says so and exits cleanly. */
+    assert_int_equal(daemon_wait(d, 10000), 0);
+    g_autofree char *log = daemon_log(d);
+    assert_non_null(strstr(log, "QEMU went away"));
+    assert_null(strstr(log, "rejected:"));
+    daemon_free(d);
+}
+
+/* QEMU killed mid-frame: the backend notices, says so and exits cleanly. */
+static void test_qemu_killed(void **state)
+{
+    struct sgl_e2e *e = *state;
+    SGL_REQUIRE(e->problem == NULL, "%s", e->problem);
+    struct daemon *d = daemon_start(e);
+    struct sgl_vm *vm = boot(e, d, "spicegl-killed", "sgl.run=gl sgl.frames=0");
+    sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
+    assert_true(daemon_log_wait(d, "stats[gpu]: commands", 10000));
+    sgl_vm_kill(vm, SIGKILL);
+    assert_int_equal(daemon_wait(d, 10000), 0);
+    g_autofree char *log = daemon_log(d);
+    assert_non_null(strstr(log, "QEMU went away (QEMU closed the connection): exiting"));
+    daemon_free(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_gl_and_kmscube_through_spicegl, sgl_e2e_test_teardown),
+        cmocka_unit_test_teardown(test_qemu_killed, sgl_e2e_test_teardown),
+    };
+    return cmocka_run_group_tests_name("guest-spicegl", tests, sgl_e2e_group_setup,
+                                       sgl_e2e_group_teardown);
+}
