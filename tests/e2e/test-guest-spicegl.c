@@ -45,12 +45,13 @@ static gboolean daemon_log_wait(const struct daemon *d, const char *text, int ti
     return FALSE;
 }
 
-static struct daemon *daemon_start(const struct sgl_e2e *e)
+/* The daemon's log goes to tests/e2e/NAME.daemon.log, beside the guest's. */
+static struct daemon *daemon_start(const struct sgl_e2e *e, const char *name)
 {
     struct daemon *d = g_new0(struct daemon, 1);
     d->dir = g_dir_make_tmp("sgl-e2e-XXXXXX", NULL);
     d->socket = g_build_filename(d->dir, "gpu.sock", NULL);
-    d->log = g_build_filename(d->dir, "daemon.log", NULL);
+    d->log = g_strdup_printf("%s/tests/e2e/%s.daemon.log", e->builddir, name);
     d->port = sgl_test_free_port();
     assert_int_not_equal(d->port, 0);
     g_autofree char *bin = g_build_filename(e->builddir, "spice-gl", "spicegl-gpu", NULL);
@@ -59,6 +60,14 @@ static struct daemon *daemon_start(const struct sgl_e2e *e)
     g_subprocess_launcher_set_flags(l, G_SUBPROCESS_FLAGS_STDERR_MERGE);
     g_subprocess_launcher_set_stdout_file_path(l, d->log);
     g_subprocess_launcher_setenv(l, "G_MESSAGES_DEBUG", "spicegl", TRUE);
+    if (sgl_test_sanitizers())
+        /* ASan's slow unwinder (which the leak suppressions need) deadlocks
+         * in libgcc when llvmpipe's JIT registers frames: malloc under
+         * libgcc's object lock unwinds into the same lock. Fast unwinding
+         * cannot see through the unloaded Mesa driver's frames, so leaks
+         * are checked by the unit tests (test-vhost-user), not here. */
+        g_subprocess_launcher_setenv(l, "ASAN_OPTIONS", "fast_unwind_on_malloc=1:detect_leaks=0",
+                                     TRUE);
     g_autoptr(GError) error = NULL;
     d->proc = g_subprocess_launcher_spawn(l, &error, bin, "--socket-path", d->socket, "--port",
                                           port, "--stats-interval", "2", NULL);
@@ -94,7 +103,6 @@ static void daemon_free(struct daemon *d)
         g_subprocess_wait(d->proc, NULL, NULL);
         g_object_unref(d->proc);
     }
-    g_unlink(d->log);
     g_unlink(d->socket);
     g_rmdir(d->dir);
     g_free(d->dir);
@@ -130,7 +138,7 @@ static void test_gl_and_kmscube_through_spicegl(void **state)
 {
     struct sgl_e2e *e = *state;
     SGL_REQUIRE(e->problem == NULL, "%s", e->problem);
-    struct daemon *d = daemon_start(e);
+    struct daemon *d = daemon_start(e, "spicegl-gl");
     struct sgl_vm *vm = boot(e, d, "spicegl-gl",
                              "sgl.run=gl,kmscube sgl.size=1280x800 sgl.fps=30 sgl.frames=450 "
                              "sgl.kmscube_frames=120");
@@ -152,7 +160,9 @@ static void test_gl_and_kmscube_through_spicegl(void **state)
     print_message("# probe saw %.0f of the %.0f frames the guest presented meanwhile (%.1f%%)\n",
                   frames, frames + lost, 100 * frames / (frames + lost));
     assert_true(frames >= 60);
-    assert_true(frames / (frames + lost) >= 0.90);
+    /* Instrumented, the daemon and probe lose the first second's frames
+     * to a start-up burst: as everywhere, only the real-time rate loosens. */
+    assert_true(frames / (frames + lost) >= (sgl_test_sanitizers() ? 0.80 : 0.90));
     assert_true(num(o, "psnr_avg") >= 30.0);
     assert_int_equal((int)num(o, "width"), 1280);
     assert_int_equal((int)num(o, "height"), 800);
@@ -181,7 +191,7 @@ static void test_qemu_killed(void **state)
 {
     struct sgl_e2e *e = *state;
     SGL_REQUIRE(e->problem == NULL, "%s", e->problem);
-    struct daemon *d = daemon_start(e);
+    struct daemon *d = daemon_start(e, "spicegl-killed");
     struct sgl_vm *vm = boot(e, d, "spicegl-killed", "sgl.run=gl sgl.frames=0");
     sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
     assert_true(daemon_log_wait(d, "stats[gpu]: commands", 10000));

@@ -1,0 +1,548 @@
+/* vhost-user, split rings and the virtio-gpu device, driven the way QEMU
+ * and a guest would: messages over a socketpair, guest RAM in a memfd,
+ * rings laid out in it by the test. Malformed messages close the
+ * connection with a reason; malformed rings break their queue only;
+ * malformed commands get virtio-gpu errors. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <linux/virtio_gpu.h>
+#include <linux/virtio_ring.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "qemu-integration/vgpu.h"
+#include "qemu-integration/vhost-user.h"
+#include "qemu-integration/virtq.h"
+#include "tests/test-util.h"
+
+#define RAM_SIZE  (4u << 20)
+#define RAM_GPA   0x100000ull       /* guest-physical base */
+#define RAM_QVA   0x7f0000000000ull /* where "QEMU" has it */
+#define QSIZE     16
+#define DESC_OFF  0x0000
+#define AVAIL_OFF 0x1000
+#define USED_OFF  0x2000
+
+struct fixture {
+    int peer; /* QEMU's end */
+    int ram_fd;
+    uint8_t *ram;
+    GMainContext *context;
+    struct vu_dev *dev;
+    char *why; /* disconnected */
+    unsigned kicks;
+    struct vu_virtq *kicked;
+};
+
+static void on_kick(void *user, struct vu_virtq *vq)
+{
+    struct fixture *f = user;
+    f->kicks++;
+    f->kicked = vq;
+}
+
+static void on_disconnected(void *user, const char *why)
+{
+    struct fixture *f = user;
+    g_free(f->why);
+    f->why = g_strdup(why);
+}
+
+static void get_config(void *user, uint32_t offset, uint8_t *buf, uint32_t size)
+{
+    for (uint32_t i = 0; i < size; i++)
+        buf[i] = (uint8_t)(offset + i);
+}
+
+static const struct vu_iface iface = {
+    .features = 1ull << 0,
+    .num_queues = 2,
+    .config_size = 16,
+    .get_config = get_config,
+    .kick = on_kick,
+    .disconnected = on_disconnected,
+};
+
+static void send_msg(struct fixture *f, uint32_t request, uint32_t flags, const void *payload,
+                     uint32_t size, const int *fds, size_t n_fds)
+{
+    struct vu_msg_header h = {request, VU_FLAG_VERSION | flags, size};
+    struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)payload, size}};
+    union {
+        char buf[CMSG_SPACE(8 * sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = size ? 2 : 1};
+    if (n_fds) {
+        m.msg_control = control.buf;
+        m.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
+    }
+    assert_int_equal(sendmsg(f->peer, &m, 0), (ssize_t)(sizeof(h) + size));
+    /* Let the device handle it. */
+    for (int i = 0; i < 10; i++)
+        g_main_context_iteration(f->context, FALSE);
+}
+
+static uint64_t reply_u64(struct fixture *f, uint32_t request)
+{
+    struct {
+        struct vu_msg_header h;
+        uint64_t v;
+    } __attribute__((packed)) r;
+    assert_int_equal(recv(f->peer, &r, sizeof(r), 0), sizeof(r));
+    assert_int_equal(r.h.request, request);
+    assert_true(r.h.flags & VU_FLAG_REPLY);
+    return r.v;
+}
+
+static void set_u64(struct fixture *f, uint32_t request, uint64_t v)
+{
+    send_msg(f, request, 0, &v, sizeof(v), NULL, 0);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = g_new0(struct fixture, 1);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    f->peer = sv[1];
+    f->ram_fd = memfd_create("guest-ram", MFD_CLOEXEC);
+    assert_true(f->ram_fd >= 0);
+    assert_int_equal(ftruncate(f->ram_fd, RAM_SIZE), 0);
+    f->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f->ram_fd, 0);
+    assert_true(f->ram != MAP_FAILED);
+    f->context = g_main_context_new();
+    f->dev = vu_dev_create(sv[0], f->context, &iface, f);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    vu_dev_destroy(f->dev);
+    g_main_context_unref(f->context);
+    munmap(f->ram, RAM_SIZE);
+    close(f->ram_fd);
+    close(f->peer);
+    g_free(f->why);
+    g_free(f);
+    return 0;
+}
+
+static void map_ram(struct fixture *f)
+{
+    struct {
+        uint32_t n, pad;
+        uint64_t gpa, size, qva, offset;
+    } t = {1, 0, RAM_GPA, RAM_SIZE, RAM_QVA, 0};
+    send_msg(f, VU_SET_MEM_TABLE, 0, &t, sizeof(t), &f->ram_fd, 1);
+    assert_null(f->why);
+}
+
+/* Negotiation as QEMU does it, then a ring started and enabled. */
+static int kick_fd_for(struct fixture *f, uint32_t index)
+{
+    set_u64(f, VU_SET_FEATURES, (1ull << VU_F_PROTOCOL_FEATURES) | (1ull << VU_F_VERSION_1));
+    set_u64(f, VU_SET_PROTOCOL_FEATURES, 1ull << VU_PF_REPLY_ACK);
+    map_ram(f);
+    uint32_t num[2] = {index, QSIZE};
+    send_msg(f, VU_SET_VRING_NUM, 0, num, sizeof(num), NULL, 0);
+    struct {
+        uint32_t index, flags;
+        uint64_t desc, used, avail, log;
+    } a = {index, 0, RAM_QVA + DESC_OFF, RAM_QVA + USED_OFF, RAM_QVA + AVAIL_OFF, 0};
+    send_msg(f, VU_SET_VRING_ADDR, 0, &a, sizeof(a), NULL, 0);
+    int call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), kick = eventfd(0, EFD_CLOEXEC);
+    uint64_t idx = index;
+    send_msg(f, VU_SET_VRING_CALL, 0, &idx, 8, &call, 1);
+    send_msg(f, VU_SET_VRING_KICK, 0, &idx, 8, &kick, 1);
+    uint32_t enable[2] = {index, 1};
+    send_msg(f, VU_SET_VRING_ENABLE, 0, enable, sizeof(enable), NULL, 0);
+    close(call);
+    assert_null(f->why);
+    return kick;
+}
+
+static volatile struct vring_desc *desc(struct fixture *f)
+{
+    return (volatile struct vring_desc *)(f->ram + DESC_OFF);
+}
+
+static void make_available(struct fixture *f, uint16_t head)
+{
+    volatile struct vring_avail *avail = (volatile struct vring_avail *)(f->ram + AVAIL_OFF);
+    avail->ring[avail->idx % QSIZE] = head;
+    avail->idx++;
+}
+
+static void test_negotiation_replies(void **state)
+{
+    struct fixture *f = *state;
+    send_msg(f, VU_GET_FEATURES, 0, NULL, 0, NULL, 0);
+    uint64_t features = reply_u64(f, VU_GET_FEATURES);
+    assert_true(features & (1ull << VU_F_PROTOCOL_FEATURES));
+    assert_true(features & (1ull << VU_F_VERSION_1));
+    assert_true(features & 1);
+    send_msg(f, VU_GET_PROTOCOL_FEATURES, 0, NULL, 0, NULL, 0);
+    uint64_t pf = reply_u64(f, VU_GET_PROTOCOL_FEATURES);
+    assert_true(pf & (1ull << VU_PF_CONFIG)); /* QEMU insists on it for GPUs */
+    assert_true(pf & (1ull << VU_PF_REPLY_ACK));
+    send_msg(f, VU_GET_QUEUE_NUM, 0, NULL, 0, NULL, 0);
+    assert_int_equal(reply_u64(f, VU_GET_QUEUE_NUM), 2);
+
+    set_u64(f, VU_SET_PROTOCOL_FEATURES, 1ull << VU_PF_REPLY_ACK);
+    /* A request we do not know is answered as failed, not fatal. */
+    send_msg(f, 99, VU_FLAG_NEED_REPLY, NULL, 0, NULL, 0);
+    assert_int_equal(reply_u64(f, 99), 1);
+    /* Config reads come back with their header. */
+    uint8_t cfg[12 + 4] = {4, 0, 0, 0, 4, 0, 0, 0};
+    send_msg(f, VU_GET_CONFIG, 0, cfg, sizeof(cfg), NULL, 0);
+    struct {
+        struct vu_msg_header h;
+        uint8_t body[16];
+    } __attribute__((packed)) r;
+    assert_int_equal(recv(f->peer, &r, sizeof(r), 0), sizeof(r));
+    assert_int_equal(r.body[12], 4);
+    assert_int_equal(r.body[15], 7);
+    assert_null(f->why);
+}
+
+/* Each of these closes the connection, with a reason. */
+static void test_malformed_messages(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        uint32_t request, size;
+        uint8_t payload[48];
+        const char *reason;
+    } cases[] = {
+        {VU_SET_FEATURES, 4, {0}, "SET_FEATURES wants 8 bytes"},
+        {VU_SET_VRING_NUM, 8, {9, 0, 0, 0, 16}, "vring index out of range"},
+        {VU_SET_VRING_NUM, 8, {0, 0, 0, 0, 3}, "power of two"},
+        {VU_SET_VRING_NUM, 8, {0, 0, 0, 0, 0, 0x10}, "power of two"},
+        {VU_SET_MEM_TABLE, 8 + 32, {9}, "region count"},
+        {VU_GET_CONFIG, 12, {0xf0, 0, 0, 0, 0x20}, "config access out of range"},
+        {VU_SET_VRING_KICK, 8, {0, 1}, "polled rings"},
+        {VU_SET_VRING_CALL, 8, {7}, "bad index or fd"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const char *why = NULL;
+        struct vu_msg_header h = {cases[i].request, VU_FLAG_VERSION, cases[i].size};
+        int no_fds[1] = {-1};
+        assert_false(vu_dev_handle(f->dev, &h, cases[i].payload, no_fds, 0, &why));
+        assert_non_null(why);
+        if (!strstr(why, cases[i].reason))
+            fail_msg("case %zu: '%s' does not say '%s'", i, why, cases[i].reason);
+    }
+    /* Over the socket: a payload larger than any message. */
+    struct vu_msg_header h = {VU_SET_FEATURES, VU_FLAG_VERSION, VU_MAX_PAYLOAD + 1};
+    assert_int_equal(send(f->peer, &h, sizeof(h), 0), sizeof(h));
+    for (int i = 0; i < 10; i++)
+        g_main_context_iteration(f->context, FALSE);
+    assert_non_null(f->why);
+}
+
+static void test_memory_translation(void **state)
+{
+    struct fixture *f = *state;
+    map_ram(f);
+    assert_non_null(vu_dev_gpa_to_va(f->dev, RAM_GPA, 16));
+    uint8_t *p = vu_dev_gpa_to_va(f->dev, RAM_GPA + 100, 4);
+    assert_non_null(p);
+    f->ram[100] = 0x5a;
+    assert_int_equal(*p, 0x5a); /* the same memory */
+    assert_non_null(vu_dev_gpa_to_va(f->dev, RAM_GPA + RAM_SIZE - 4, 4));
+    assert_null(vu_dev_gpa_to_va(f->dev, RAM_GPA + RAM_SIZE - 4, 5)); /* runs off the end */
+    assert_null(vu_dev_gpa_to_va(f->dev, RAM_GPA - 1, 2));            /* starts before */
+    assert_null(vu_dev_gpa_to_va(f->dev, RAM_GPA + 8, UINT64_MAX));   /* wraps */
+    assert_null(vu_dev_gpa_to_va(f->dev, UINT64_MAX - 1, 8));
+    assert_non_null(vu_dev_qva_to_va(f->dev, RAM_QVA, 16));
+    assert_null(vu_dev_qva_to_va(f->dev, RAM_GPA, 16));
+}
+
+static void test_ring_chains(void **state)
+{
+    struct fixture *f = *state;
+    int kick = kick_fd_for(f, 0);
+    struct vu_virtq *vq = vu_dev_queue(f->dev, 0);
+    struct vu_elem *elem = g_new(struct vu_elem, 1);
+    const char *why = NULL;
+    assert_int_equal(vu_virtq_pop(vq, elem, &why), VU_POP_EMPTY);
+
+    /* A request: 24 readable bytes, then 24 writable. */
+    desc(f)[0] = (struct vring_desc){RAM_GPA + 0x10000, 24, VRING_DESC_F_NEXT, 1};
+    desc(f)[1] = (struct vring_desc){RAM_GPA + 0x11000, 24, VRING_DESC_F_WRITE, 0};
+    make_available(f, 0);
+    uint64_t one = 1;
+    assert_int_equal(write(kick, &one, 8), 8);
+    for (int i = 0; i < 10 && !f->kicks; i++)
+        g_main_context_iteration(f->context, FALSE);
+    assert_int_equal(f->kicks, 1);
+    assert_int_equal(vu_virtq_pop(vq, elem, &why), VU_POP_OK);
+    assert_int_equal(elem->out_num, 1);
+    assert_int_equal(elem->in_num, 1);
+    assert_int_equal(elem->out_len, 24);
+    vu_virtq_push(vq, elem, 24);
+    volatile struct vring_used *used = (volatile struct vring_used *)(f->ram + USED_OFF);
+    assert_int_equal(used->idx, 1);
+    assert_int_equal(used->ring[0].id, 0);
+    assert_int_equal(used->ring[0].len, 24);
+
+    /* An indirect table. */
+    struct vring_desc *table = (struct vring_desc *)(f->ram + 0x12000);
+    table[0] = (struct vring_desc){RAM_GPA + 0x10000, 8, VRING_DESC_F_NEXT, 1};
+    table[1] = (struct vring_desc){RAM_GPA + 0x11000, 8, VRING_DESC_F_WRITE, 0};
+    desc(f)[2] = (struct vring_desc){RAM_GPA + 0x12000, 32, VRING_DESC_F_INDIRECT, 0};
+    make_available(f, 2);
+    assert_int_equal(vu_virtq_pop(vq, elem, &why), VU_POP_OK);
+    assert_int_equal(elem->out_num + elem->in_num, 2);
+    vu_virtq_push(vq, elem, 0);
+    g_free(elem);
+    close(kick);
+}
+
+/* Each broken ring stops its queue with a reason; the device lives on. */
+static void test_broken_rings(void **state)
+{
+    static const struct {
+        struct vring_desc d[2];
+        uint16_t head;
+        const char *reason;
+    } cases[] = {
+        {{{RAM_GPA, 8, VRING_DESC_F_NEXT, 1}, {RAM_GPA, 8, VRING_DESC_F_NEXT, 0}}, 0, "loops"},
+        {{{RAM_GPA, 8, VRING_DESC_F_NEXT, 0}}, 0, "loops"}, /* points at itself */
+        {{{RAM_GPA, 8, 0, 0}}, QSIZE, "head descriptor index out of range"},
+        {{{RAM_GPA, 8, VRING_DESC_F_NEXT, QSIZE + 3}}, 0, "next descriptor index out of range"},
+        {{{RAM_GPA + RAM_SIZE - 4, 8, 0, 0}}, 0, "outside guest memory"},
+        {{{0, 8, 0, 0}}, 0, "outside guest memory"},
+        {{{RAM_GPA, 8, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1}, {RAM_GPA, 8, 0, 0}},
+         0,
+         "after a writable one"},
+        {{{RAM_GPA, 20, VRING_DESC_F_INDIRECT, 0}}, 0, "bad indirect descriptor"},
+        {{{RAM_GPA + RAM_SIZE, 32, VRING_DESC_F_INDIRECT, 0}}, 0, "indirect table outside"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        void *st = NULL;
+        setup(&st);
+        struct fixture *f = st;
+        int kick = kick_fd_for(f, 0);
+        struct vu_virtq *vq = vu_dev_queue(f->dev, 0);
+        desc(f)[0] = cases[i].d[0];
+        desc(f)[1] = cases[i].d[1];
+        make_available(f, cases[i].head);
+        struct vu_elem *elem = g_new(struct vu_elem, 1);
+        const char *why = NULL;
+        assert_int_equal(vu_virtq_pop(vq, elem, &why), VU_POP_BROKEN);
+        if (!strstr(why, cases[i].reason))
+            fail_msg("case %zu: '%s' does not say '%s'", i, why, cases[i].reason);
+        /* Broken stays broken: nothing more is taken from the guest. */
+        assert_int_equal(vu_virtq_pop(vq, elem, &why), VU_POP_EMPTY);
+        g_free(elem);
+        close(kick);
+        teardown(&st);
+    }
+    /* An available index running more than a ring ahead. */
+    void *st = NULL;
+    setup(&st);
+    struct fixture *f = st;
+    int kick = kick_fd_for(f, 0);
+    ((volatile struct vring_avail *)(f->ram + AVAIL_OFF))->idx = QSIZE + 1;
+    struct vu_elem *elem = g_new(struct vu_elem, 1);
+    const char *why = NULL;
+    assert_int_equal(vu_virtq_pop(vu_dev_queue(f->dev, 0), elem, &why), VU_POP_BROKEN);
+    g_free(elem);
+    close(kick);
+    teardown(&st);
+}
+
+/* ---- the device, on this memory ---------------------------------------- */
+
+static size_t gpu_cmd(struct vgpu *g, const void *req, size_t len, struct virtio_gpu_ctrl_hdr *resp)
+{
+    uint8_t out[2048];
+    size_t n = vgpu_process(g, false, req, len, out, sizeof(out));
+    assert_true(n >= sizeof(*resp));
+    memcpy(resp, out, sizeof(*resp));
+    return n;
+}
+
+static uint32_t create_2d(struct vgpu *g, uint32_t id, uint32_t w, uint32_t h)
+{
+    struct virtio_gpu_resource_create_2d c = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_2D,
+                                              .resource_id = id,
+                                              .format = VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM,
+                                              .width = w,
+                                              .height = h};
+    struct virtio_gpu_ctrl_hdr r;
+    gpu_cmd(g, &c, sizeof(c), &r);
+    return r.type;
+}
+
+static struct vgpu *gpu_new(uint64_t cap)
+{
+    struct vgpu_config c = {
+        .num_scanouts = 1, .width = 1280, .height = 800, .max_host_bytes = cap, .virgl = true};
+    g_autoptr(GError) error = NULL;
+    struct vgpu *g = vgpu_create(&c, NULL, NULL, &error);
+    if (!g)
+        fail_msg("vgpu_create: %s", error->message);
+    return g;
+}
+
+static void test_gpu_commands(void **state)
+{
+    struct fixture *f = *state;
+    map_ram(f);
+    struct vgpu *g = gpu_new(256u << 20);
+    vgpu_set_dev(g, f->dev);
+    struct virtio_gpu_ctrl_hdr r;
+
+    struct virtio_gpu_ctrl_hdr info = {.type = VIRTIO_GPU_CMD_GET_DISPLAY_INFO};
+    uint8_t out[2048];
+    size_t n = vgpu_process(g, false, (uint8_t *)&info, sizeof(info), out, sizeof(out));
+    assert_int_equal(n, sizeof(struct virtio_gpu_resp_display_info));
+    struct virtio_gpu_resp_display_info di;
+    memcpy(&di, out, sizeof(di));
+    assert_int_equal(di.hdr.type, VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
+    assert_int_equal(di.pmodes[0].r.width, 1280);
+    assert_true(di.pmodes[0].enabled);
+
+    assert_int_equal(create_2d(g, 1, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(create_2d(g, 1, 64, 64), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+
+    /* Backing inside guest RAM is taken; a page outside it is not. */
+    struct {
+        struct virtio_gpu_resource_attach_backing a;
+        struct virtio_gpu_mem_entry e;
+    } __attribute__((packed)) att = {.a = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING,
+                                           .resource_id = 1,
+                                           .nr_entries = 1},
+                                     .e = {RAM_GPA + RAM_SIZE - 4096, 8192, 0}};
+    gpu_cmd(g, &att, sizeof(att), &r);
+    assert_int_equal(r.type, VIRTIO_GPU_RESP_ERR_UNSPEC);
+    att.e = (struct virtio_gpu_mem_entry){RAM_GPA + 0x20000, 64 * 64 * 4, 0};
+    gpu_cmd(g, &att, sizeof(att), &r);
+    assert_int_equal(r.type, VIRTIO_GPU_RESP_OK_NODATA);
+
+    /* Transfers: inside is fine; a rectangle or offset outside is not. */
+    struct virtio_gpu_transfer_to_host_2d t = {
+        .hdr.type = VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D, .r = {0, 0, 64, 64}, .resource_id = 1};
+    gpu_cmd(g, &t, sizeof(t), &r);
+    assert_int_equal(r.type, VIRTIO_GPU_RESP_OK_NODATA);
+    t.r = (struct virtio_gpu_rect){32, 32, 64, 64};
+    gpu_cmd(g, &t, sizeof(t), &r);
+    assert_int_equal(r.type, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+    t.r = (struct virtio_gpu_rect){0, 0, 64, 64};
+    t.offset = 4096;
+    gpu_cmd(g, &t, sizeof(t), &r);
+    assert_int_equal(r.type, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+
+    struct virtio_gpu_set_scanout s = {
+        .hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT, .r = {0, 0, 128, 64}, .resource_id = 1};
+    gpu_cmd(g, &s, sizeof(s), &r);
+    assert_int_equal(r.type, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER); /* wider than it */
+    s.resource_id = 42;
+    gpu_cmd(g, &s, sizeof(s), &r);
+    assert_int_equal(r.type, VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+
+    struct virtio_gpu_resource_flush fl = {
+        .hdr.type = VIRTIO_GPU_CMD_RESOURCE_FLUSH, .r = {0, 0, 64, 64}, .resource_id = 9};
+    gpu_cmd(g, &fl, sizeof(fl), &r);
+    assert_int_equal(r.type, VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+
+    /* A cursor command on the control queue. */
+    struct virtio_gpu_update_cursor cur = {.hdr.type = VIRTIO_GPU_CMD_MOVE_CURSOR};
+    gpu_cmd(g, &cur, sizeof(cur), &r);
+    assert_int_equal(r.type, VIRTIO_GPU_RESP_ERR_UNSPEC);
+
+    /* Capsets come from the renderer. */
+    struct virtio_gpu_get_capset_info ci = {.hdr.type = VIRTIO_GPU_CMD_GET_CAPSET_INFO};
+    n = gpu_cmd(g, &ci, sizeof(ci), &r);
+    assert_int_equal(r.type, VIRTIO_GPU_RESP_OK_CAPSET_INFO);
+    assert_int_equal(n, sizeof(struct virtio_gpu_resp_capset_info));
+
+    /* A 3D context fed garbage: rejected, and the device lives on. */
+    struct virtio_gpu_ctx_create cc = {
+        .hdr = {.type = VIRTIO_GPU_CMD_CTX_CREATE, .ctx_id = 5}, .nlen = 4, .debug_name = "test"};
+    gpu_cmd(g, &cc, sizeof(cc), &r);
+    assert_int_equal(r.type, VIRTIO_GPU_RESP_OK_NODATA);
+    struct {
+        struct virtio_gpu_cmd_submit s;
+        uint32_t words[64];
+    } sub = {.s = {.hdr = {.type = VIRTIO_GPU_CMD_SUBMIT_3D, .ctx_id = 5}, .size = 256}};
+    uint64_t seed = 3;
+    for (int i = 0; i < 64; i++)
+        sub.words[i] = (uint32_t)sgl_test_rand(&seed);
+    gpu_cmd(g, &sub, sizeof(sub), &r);
+    assert_true(r.type == VIRTIO_GPU_RESP_OK_NODATA ||
+                r.type == VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+    assert_int_equal(create_2d(g, 2, 16, 16), VIRTIO_GPU_RESP_OK_NODATA);
+
+    struct virtio_gpu_resource_unref u = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_UNREF,
+                                          .resource_id = 1};
+    gpu_cmd(g, &u, sizeof(u), &r);
+    assert_int_equal(r.type, VIRTIO_GPU_RESP_OK_NODATA);
+    gpu_cmd(g, &u, sizeof(u), &r);
+    assert_int_equal(r.type, VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+    vgpu_destroy(g);
+}
+
+/* Resources the guest creates are bounded by the configured cap: past it,
+ * OUT_OF_MEMORY; freeing one makes room again. */
+static void test_gpu_memory_cap(void **state)
+{
+    struct vgpu *g = gpu_new(64u << 20);
+    uint32_t made = 0;
+    while (made < 100 && create_2d(g, made + 1, 1024, 1024) == VIRTIO_GPU_RESP_OK_NODATA)
+        made++;
+    assert_int_equal(made, 16); /* 4 MiB each */
+    assert_int_equal(create_2d(g, 200, 1024, 1024), VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+    struct virtio_gpu_resource_create_3d c = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_3D,
+                                              .resource_id = 300,
+                                              .target = 2,
+                                              .width = 8192,
+                                              .height = 8192,
+                                              .depth = 1,
+                                              .array_size = 1};
+    struct virtio_gpu_ctrl_hdr r;
+    gpu_cmd(g, &c, sizeof(c), &r);
+    assert_int_equal(r.type, VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+    struct virtio_gpu_resource_unref u = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_UNREF,
+                                          .resource_id = 1};
+    gpu_cmd(g, &u, sizeof(u), &r);
+    assert_int_equal(create_2d(g, 200, 1024, 1024), VIRTIO_GPU_RESP_OK_NODATA);
+    struct vgpu_stats st;
+    vgpu_get_stats(g, &st);
+    assert_int_equal(st.resources, 16);
+    assert_true(st.host_bytes <= 64u << 20);
+    vgpu_destroy(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_negotiation_replies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_translation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ring_chains, setup, teardown),
+        cmocka_unit_test(test_broken_rings),
+        cmocka_unit_test_setup_teardown(test_gpu_commands, setup, teardown),
+        cmocka_unit_test(test_gpu_memory_cap),
+    };
+    return cmocka_run_group_tests_name("vhost-user", tests, NULL, NULL);
+}
