@@ -740,6 +740,26 @@ static void on_queue_stopped(void *user, uint32_t index)
     }
 }
 
+/* A driver starting afresh (the guest rebooted): nothing it made before
+ * exists for it any more. */
+static void on_queue_started(void *user, uint32_t index, bool fresh)
+{
+    struct vgpu *g = user;
+    if (index != CONTROL_QUEUE || !fresh || !g_hash_table_size(g->resources))
+        return;
+    g_message("virtio-gpu: the guest's driver restarted (reset or reboot): dropping its %u "
+              "resources",
+              g_hash_table_size(g->resources));
+    for (uint32_t i = 0; i < g->config.num_scanouts; i++) {
+        if (g->scanouts[i].resource_id && g->cb.scanout)
+            g->cb.scanout(g->user, i, 0, 0);
+        g->scanouts[i].resource_id = 0;
+    }
+    g_hash_table_remove_all(g->resources);
+    g->stats.host_bytes = 0;
+    virgl_renderer_reset();
+}
+
 /* ---- config space and vhost-user ---------------------------------------- */
 
 static void get_config(void *user, uint32_t offset, uint8_t *buf, uint32_t size)
@@ -830,6 +850,7 @@ struct vgpu *vgpu_create(const struct vgpu_config *config, const struct vgpu_cal
         .kick = on_kick,
         .device_request = device_request,
         .queue_stopped = on_queue_stopped,
+        .queue_started = on_queue_started,
         .disconnected = on_disconnected,
     };
     return g;

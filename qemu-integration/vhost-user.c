@@ -113,6 +113,8 @@ static bool queue_start(struct vu_dev *dev, struct vu_virtq *vq, const char **wh
         return false;
     vq->started = true;
     vq->broken = false;
+    if (dev->iface.queue_started)
+        dev->iface.queue_started(dev->user, vq->index, vq->last_avail == 0);
     /* Without PROTOCOL_FEATURES a ring is enabled when it starts. */
     if (!(dev->features & (1ull << VU_F_PROTOCOL_FEATURES)))
         vq->enabled = true;

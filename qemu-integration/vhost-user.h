@@ -93,6 +93,10 @@ struct vu_iface {
     /* Rings stopped (GET_VRING_BASE, reset): drop what refers to guest
      * memory of that queue. Optional. */
     void (*queue_stopped)(void *user, uint32_t index);
+    /* A ring started. fresh: from index 0, which is how a newly reset
+     * driver starts (a VM resumed after a pause restarts where it stopped;
+     * only one in 65536 of those would look fresh). Optional. */
+    void (*queue_started)(void *user, uint32_t index, bool fresh);
     /* QEMU closed the connection, or broke the protocol (why says which). */
     void (*disconnected)(void *user, const char *why);
 };

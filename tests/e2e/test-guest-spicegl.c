@@ -17,6 +17,7 @@
 
 #include "tests/e2e/e2e.h"
 #include "tests/harness/net.h"
+#include "tests/harness/qmp.h"
 #include "tests/test-util.h"
 
 struct daemon {
@@ -111,8 +112,8 @@ static void daemon_free(struct daemon *d)
     g_free(d);
 }
 
-static struct sgl_vm *boot(struct sgl_e2e *e, const struct daemon *d, const char *name,
-                           const char *guest_args)
+static struct sgl_vm *boot_qmp(struct sgl_e2e *e, const struct daemon *d, const char *name,
+                               const char *guest_args, const char *qmp)
 {
     struct sgl_vm_config config = {
         .guest_args = guest_args,
@@ -120,8 +121,43 @@ static struct sgl_vm *boot(struct sgl_e2e *e, const struct daemon *d, const char
         .gpu_socket = d->socket,
         .xres = 1280,
         .yres = 800,
+        .qmp_socket = qmp,
+        .allow_reset = qmp != NULL,
     };
     return sgl_e2e_boot(e, name, &config);
+}
+
+static struct sgl_vm *boot(struct sgl_e2e *e, const struct daemon *d, const char *name,
+                           const char *guest_args)
+{
+    return boot_qmp(e, d, name, guest_args, NULL);
+}
+
+static double num(JsonObject *o, const char *key);
+
+/* spicegl-probe for a few seconds: the guest's frames, H.264 over TCP. */
+static void expect_guest_frames(const struct sgl_e2e *e, const struct daemon *d, int seconds)
+{
+    g_autofree char *uri = g_strdup_printf("spice://127.0.0.1:%u", d->port);
+    g_autofree char *secs = g_strdup_printf("%d", seconds);
+    const char *args[] = {uri, "--seconds", secs, NULL};
+    int status;
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = sgl_e2e_probe(e->builddir, args, &status, &parser);
+    assert_int_equal(status, 0);
+    double frames = num(o, "frames"), lost = num(o, "lost");
+    /* The guest numbers every frame it presents: a gap is a frame it
+     * presented that the client never saw. */
+    print_message("# probe saw %.0f of the %.0f frames the guest presented meanwhile (%.1f%%)\n",
+                  frames, frames + lost, 100 * frames / (frames + lost));
+    assert_true(frames >= 10.0 * seconds);
+    /* Instrumented, the daemon and probe lose the first second's frames
+     * to a start-up burst: as everywhere, only the real-time rate loosens. */
+    assert_true(frames / (frames + lost) >= (sgl_test_sanitizers() ? 0.80 : 0.90));
+    assert_true(num(o, "psnr_avg") >= 30.0);
+    assert_int_equal((int)num(o, "width"), 1280);
+    assert_int_equal((int)num(o, "height"), 800);
+    assert_string_equal(json_object_get_string_member(o, "codec"), "h264");
 }
 
 static double num(JsonObject *o, const char *key)
@@ -132,15 +168,16 @@ static double num(JsonObject *o, const char *key)
     return json_node_get_double(n);
 }
 
-/* The marker program through our backend to the probe, then kmscube; the
- * guest powers off and the daemon, its QEMU gone, exits by itself. */
+/* The marker program through our backend to the probe (two clients, one
+ * after the other), then kmscube; the guest powers off and the daemon, its
+ * QEMU gone, exits by itself. */
 static void test_gl_and_kmscube_through_spicegl(void **state)
 {
     struct sgl_e2e *e = *state;
     SGL_REQUIRE(e->problem == NULL, "%s", e->problem);
     struct daemon *d = daemon_start(e, "spicegl-gl");
     struct sgl_vm *vm = boot(e, d, "spicegl-gl",
-                             "sgl.run=gl,kmscube sgl.size=1280x800 sgl.fps=30 sgl.frames=450 "
+                             "sgl.run=gl,kmscube sgl.size=1280x800 sgl.fps=30 sgl.frames=600 "
                              "sgl.kmscube_frames=120");
     sgl_e2e_expect_contains(sgl_e2e_expect(vm, "drm-features", SGL_E2E_BOOT_MS), "value", "+virgl");
     const struct sgl_console_event *start = sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
@@ -148,25 +185,9 @@ static void test_gl_and_kmscube_through_spicegl(void **state)
     sgl_e2e_expect_contains(sgl_e2e_expect(vm, "gl-renderer", SGL_E2E_BOOT_MS), "renderer",
                             "virgl");
 
-    g_autofree char *uri = g_strdup_printf("spice://127.0.0.1:%u", d->port);
-    const char *args[] = {uri, "--seconds", "6", NULL};
-    int status;
-    g_autoptr(JsonParser) parser = NULL;
-    JsonObject *o = sgl_e2e_probe(e->builddir, args, &status, &parser);
-    assert_int_equal(status, 0);
-    double frames = num(o, "frames"), lost = num(o, "lost");
-    /* The guest numbers every frame it presents: a gap is a frame it
-     * presented that the client never saw. */
-    print_message("# probe saw %.0f of the %.0f frames the guest presented meanwhile (%.1f%%)\n",
-                  frames, frames + lost, 100 * frames / (frames + lost));
-    assert_true(frames >= 60);
-    /* Instrumented, the daemon and probe lose the first second's frames
-     * to a start-up burst: as everywhere, only the real-time rate loosens. */
-    assert_true(frames / (frames + lost) >= (sgl_test_sanitizers() ? 0.80 : 0.90));
-    assert_true(num(o, "psnr_avg") >= 30.0);
-    assert_int_equal((int)num(o, "width"), 1280);
-    assert_int_equal((int)num(o, "height"), 800);
-    assert_string_equal(json_object_get_string_member(o, "codec"), "h264");
+    expect_guest_frames(e, d, 5);
+    /* A client that leaves and another that comes mid-stream. */
+    expect_guest_frames(e, d, 4);
 
     const struct sgl_console_event *result = sgl_e2e_expect(vm, "gl-result", SGL_E2E_BOOT_MS);
     sgl_e2e_expect_field(result, "status", "ok");
@@ -202,11 +223,38 @@ static void test_qemu_killed(void **state)
     daemon_free(d);
 }
 
+/* The guest reboots within one QEMU run: the backend drops what the old
+ * driver made, and the new one renders and streams as before. */
+static void test_guest_reboot(void **state)
+{
+    struct sgl_e2e *e = *state;
+    SGL_REQUIRE(e->problem == NULL, "%s", e->problem);
+    struct daemon *d = daemon_start(e, "spicegl-reboot");
+    g_autofree char *qmp = g_build_filename(d->dir, "qmp.sock", NULL);
+    struct sgl_vm *vm = boot_qmp(e, d, "spicegl-reboot", "sgl.run=gl sgl.frames=0", qmp);
+    sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
+    expect_guest_frames(e, d, 3);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *reply = sgl_qmp_run(qmp, "{\"execute\":\"system_reset\"}", &error);
+    if (!reply)
+        fail_msg("system_reset: %s", error->message);
+    sgl_e2e_expect(vm, "boot", SGL_E2E_BOOT_MS); /* the second boot: after the first gl-start */
+    sgl_e2e_expect_contains(sgl_e2e_expect(vm, "gl-renderer", SGL_E2E_BOOT_MS), "renderer",
+                            "virgl");
+    expect_guest_frames(e, d, 3);
+    g_autofree char *log = daemon_log(d);
+    assert_non_null(strstr(log, "the guest's driver restarted"));
+    assert_null(strstr(log, "rejected:"));
+    g_unlink(qmp);
+    daemon_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_gl_and_kmscube_through_spicegl, sgl_e2e_test_teardown),
         cmocka_unit_test_teardown(test_qemu_killed, sgl_e2e_test_teardown),
+        cmocka_unit_test_teardown(test_guest_reboot, sgl_e2e_test_teardown),
     };
     return cmocka_run_group_tests_name("guest-spicegl", tests, sgl_e2e_group_setup,
                                        sgl_e2e_group_teardown);

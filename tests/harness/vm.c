@@ -89,7 +89,8 @@ static GPtrArray *qemu_argv(const struct sgl_vm_config *c)
     add(argv, "-accel");
     add(argv, "tcg");
     add(argv, "-nodefaults");
-    add(argv, "-no-reboot");
+    if (!c->allow_reset)
+        add(argv, "-no-reboot");
     add(argv, "-m");
     add(argv, "%u", c->memory_mb ? c->memory_mb : 2048);
     add(argv, "-smp");
@@ -130,6 +131,10 @@ static GPtrArray *qemu_argv(const struct sgl_vm_config *c)
             add(argv, "vhost-user-vga,chardev=gpu");
         add(argv, "-display");
         add(argv, "none");
+    }
+    if (c->qmp_socket) {
+        add(argv, "-qmp");
+        add(argv, "unix:%s,server=on,wait=off", c->qmp_socket);
     }
     if (c->spice_port) {
         add(argv, "-spice");
