@@ -1,9 +1,13 @@
 /* sgl-vm: boots the test guest under QEMU (TCG) and shows its console
- * reports; with --spice-port, serves it over stock QEMU SPICE. Used by
+ * reports. With --gpu spicegl (scripts/demo) its GPU is spicegl-gpu, started
+ * here, which serves it over SPICE on --spice-port; with --gpu stock, QEMU's
+ * own virtio-vga-gl and, given --spice-port, stock QEMU SPICE. Used by
  * scripts/demo and by hand. Exits 0 when the guest reports "done status=ok". */
 #include "config.h"
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,9 +29,36 @@ static gboolean check_size(const char *size)
     return sscanf(size, "%ux%u%c", &w, &h, &tail) == 2 && w > 0 && h > 0 && w <= 8192 && h <= 8192;
 }
 
+/* spicegl-gpu as the VM's GPU, serving SPICE on 127.0.0.1:port; returns
+ * once its socket is there for QEMU. */
+static GSubprocess *start_spicegl(const char *build, const char *socket, int port, guint w, guint h,
+                                  GError **error)
+{
+    g_autofree char *bin = g_build_filename(build, "spice-gl", "spicegl-gpu", NULL);
+    g_autofree char *p = g_strdup_printf("%d", port);
+    g_autofree char *size = g_strdup_printf("%ux%u", w, h);
+    GSubprocess *d = g_subprocess_new(G_SUBPROCESS_FLAGS_NONE, error, bin, "--socket-path", socket,
+                                      "--port", p, "--size", size, NULL);
+    if (!d)
+        return NULL;
+    for (int i = 0; i < 300 && !g_file_test(socket, G_FILE_TEST_EXISTS); i++) {
+        if (!g_subprocess_get_identifier(d))
+            break;
+        g_usleep(100 * 1000);
+    }
+    if (!g_file_test(socket, G_FILE_TEST_EXISTS)) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "spicegl-gpu did not start (see above)");
+        g_subprocess_force_exit(d);
+        g_object_unref(d);
+        return NULL;
+    }
+    return d;
+}
+
 int main(int argc, char **argv)
 {
-    g_autofree char *run = NULL, *size = NULL, *srcdir = NULL, *builddir = NULL, *log = NULL;
+    g_autofree char *run = NULL, *size = NULL, *srcdir = NULL, *builddir = NULL, *log = NULL,
+                    *gpu = NULL;
     gint fps = 30, frames = 0, spice_port = 0, seconds = 0;
     gboolean stay = FALSE;
     GOptionEntry entries[] = {
@@ -37,8 +68,12 @@ int main(int argc, char **argv)
         {"fps", 0, 0, G_OPTION_ARG_INT, &fps, "GL program frame rate (default 30)", "N"},
         {"frames", 0, 0, G_OPTION_ARG_INT, &frames,
          "GL program frames, 0 = until stopped (default 0)", "N"},
+        {"gpu", 0, 0, G_OPTION_ARG_STRING, &gpu,
+         "The VM's GPU: spicegl (spicegl-gpu, serving SPICE itself) or stock (QEMU's "
+         "virtio-vga-gl; default)",
+         "spicegl|stock"},
         {"spice-port", 0, 0, G_OPTION_ARG_INT, &spice_port,
-         "Serve the VM with stock QEMU SPICE on 127.0.0.1:PORT", "PORT"},
+         "Serve the VM over SPICE on 127.0.0.1:PORT (spicegl-gpu's, or stock QEMU's)", "PORT"},
         {"stay", 0, 0, G_OPTION_ARG_NONE, &stay, "Keep the guest up after its workloads", NULL},
         {"seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "Stop after this many seconds (0 = never)",
          "S"},
@@ -66,6 +101,11 @@ int main(int argc, char **argv)
                         "--spice-port 1..65535\n");
         return 2;
     }
+    bool spicegl = gpu && g_str_equal(gpu, "spicegl");
+    if (gpu && !spicegl && !g_str_equal(gpu, "stock")) {
+        fprintf(stderr, "sgl-vm: --gpu is spicegl or stock (got '%s')\n", gpu);
+        return 2;
+    }
     if (run && !g_regex_match_simple("^[a-z0-9]+(,[a-z0-9]+)*$", run, 0, 0)) {
         fprintf(stderr, "sgl-vm: --run wants names separated by commas, e.g. gl,kmscube\n");
         return 2;
@@ -86,20 +126,32 @@ int main(int argc, char **argv)
     g_autofree char *args =
         g_strdup_printf("sgl.run=%s sgl.size=%s sgl.fps=%d sgl.frames=%d%s", run ? run : "gl", mode,
                         fps, frames, stay ? " sgl.stay=1" : "");
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    g_autofree char *dir = g_dir_make_tmp("sgl-vm-XXXXXX", NULL);
+    g_autofree char *socket = g_build_filename(dir, "gpu.sock", NULL);
+    g_autoptr(GSubprocess) daemon = NULL;
+    if (spicegl) {
+        daemon = start_spicegl(build, socket, spice_port ? spice_port : 5900, xres, yres, &error);
+        if (!daemon) {
+            fprintf(stderr, "sgl-vm: %s\n", error->message);
+            sgl_guest_image_finish(&image);
+            return 1;
+        }
+    }
     struct sgl_vm_config config = {
         .kernel = image.kernel,
         .initrd = image.initrd,
         .guest_args = args,
-        .gpu = SGL_VM_GPU_STOCK_VIRGL,
+        .gpu = spicegl ? SGL_VM_GPU_VHOST_USER : SGL_VM_GPU_STOCK_VIRGL,
+        .gpu_socket = socket,
         .xres = xres,
         .yres = yres,
-        .spice_port = (guint)spice_port,
+        .spice_port = spicegl ? 0 : (guint)spice_port,
         .log_path = log,
         .echo = TRUE,
     };
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
 
     struct sgl_vm *vm = sgl_vm_create(&config, &error);
     if (!vm) {
@@ -107,7 +159,11 @@ int main(int argc, char **argv)
         sgl_guest_image_finish(&image);
         return 1;
     }
-    if (spice_port)
+    if (spicegl)
+        printf("sgl-vm: guest served over SPICE by spicegl-gpu (its GPU, H.264) — connect with:\n"
+               "          remote-viewer spice://127.0.0.1:%d\n",
+               spice_port ? spice_port : 5900);
+    else if (spice_port)
         printf("sgl-vm: guest served over SPICE (stock QEMU, gl off) — connect with:\n"
                "          remote-viewer spice://127.0.0.1:%d\n",
                spice_port);
@@ -139,6 +195,13 @@ int main(int argc, char **argv)
         }
     }
     sgl_vm_destroy(vm);
+    if (daemon) {
+        /* With QEMU gone it exits by itself; make sure. */
+        g_subprocess_send_signal(daemon, SIGTERM);
+        g_subprocess_wait(daemon, NULL, NULL);
+    }
+    g_unlink(socket);
+    g_rmdir(dir);
     sgl_guest_image_finish(&image);
     return status;
 }
