@@ -32,13 +32,14 @@ static gboolean check_size(const char *size)
 /* spicegl-gpu as the VM's GPU, serving SPICE on 127.0.0.1:port; returns
  * once its socket is there for QEMU. */
 static GSubprocess *start_spicegl(const char *build, const char *socket, int port, guint w, guint h,
-                                  GError **error)
+                                  int fps, GError **error)
 {
+    g_autofree char *f = g_strdup_printf("%d", fps);
     g_autofree char *bin = g_build_filename(build, "spice-gl", "spicegl-gpu", NULL);
     g_autofree char *p = g_strdup_printf("%d", port);
     g_autofree char *size = g_strdup_printf("%ux%u", w, h);
     GSubprocess *d = g_subprocess_new(G_SUBPROCESS_FLAGS_NONE, error, bin, "--socket-path", socket,
-                                      "--port", p, "--size", size, NULL);
+                                      "--port", p, "--size", size, "--fps", f, NULL);
     if (!d)
         return NULL;
     for (int i = 0; i < 300 && !g_file_test(socket, G_FILE_TEST_EXISTS); i++) {
@@ -133,7 +134,9 @@ int main(int argc, char **argv)
     g_autofree char *socket = g_build_filename(dir, "gpu.sock", NULL);
     g_autoptr(GSubprocess) daemon = NULL;
     if (spicegl) {
-        daemon = start_spicegl(build, socket, spice_port ? spice_port : 5900, xres, yres, &error);
+        /* The stream aims at the rate the guest renders at. */
+        daemon =
+            start_spicegl(build, socket, spice_port ? spice_port : 5900, xres, yres, fps, &error);
         if (!daemon) {
             fprintf(stderr, "sgl-vm: %s\n", error->message);
             sgl_guest_image_finish(&image);
