@@ -10,6 +10,7 @@
 
 #include "audio-clock.h"
 #include "qemu-integration/backend.h"
+#include "qemu-integration/qmp-input.h"
 #include "input.h"
 #include "local.h"
 #include "remote.h"
@@ -24,6 +25,7 @@ struct daemon {
     GPtrArray *inputs;  /* struct sgl_input *, freed after the servers */
     struct sgl_synthetic *synthetic;
     struct vgpu_backend *gpu;
+    struct vgpu_qmp_input *qmp; /* --qmp: input to the guest */
 };
 
 /* The backend thread: what the guest shows goes to the encoders (which
@@ -113,27 +115,46 @@ static void on_cursor_move(int32_t x, int32_t y, void *user)
         sgl_remote_cursor_move(g_ptr_array_index(d->remotes, i), x, y);
 }
 
-/* The synthetic source has no guest to forward input to: it logs what
- * arrives (at debug level: keystrokes are private), so tests can see it,
- * and takes a client's monitor size as its new frame size. */
+/* Input goes to the guest through QMP (--qmp). It is also logged at debug
+ * level (keystrokes are private), which is how tests of the synthetic
+ * source, with no guest, see it; the synthetic source takes a client's
+ * monitor size as its new frame size. */
 static void on_key(uint32_t code, bool down, void *user)
 {
+    struct daemon *d = user;
     g_debug("input: key 0x%x %s", code, down ? "down" : "up");
+    if (d->qmp)
+        vgpu_qmp_input_key(d->qmp, code, down);
 }
 
 static void on_pointer_rel(int dx, int dy, int dz, uint32_t buttons, void *user)
 {
+    struct daemon *d = user;
     g_debug("input: pointer moved %+d,%+d wheel %+d buttons 0x%x", dx, dy, dz, buttons);
+    if (d->qmp) {
+        vgpu_qmp_input_motion(d->qmp, dx, dy);
+        if (dz)
+            vgpu_qmp_input_wheel(d->qmp, dz);
+        vgpu_qmp_input_buttons(d->qmp, buttons);
+    }
 }
 
 static void on_pointer_abs(int x, int y, int w, int h, uint32_t buttons, void *user)
 {
+    struct daemon *d = user;
     g_debug("input: pointer at %d,%d of %dx%d buttons 0x%x", x, y, w, h, buttons);
+    if (d->qmp) {
+        vgpu_qmp_input_position(d->qmp, x, y, w, h);
+        vgpu_qmp_input_buttons(d->qmp, buttons);
+    }
 }
 
 static void on_buttons(uint32_t buttons, void *user)
 {
+    struct daemon *d = user;
     g_debug("input: buttons 0x%x", buttons);
+    if (d->qmp)
+        vgpu_qmp_input_buttons(d->qmp, buttons);
 }
 
 static void on_monitors(const struct sgl_agent_monitor *m, uint32_t n, void *user)
@@ -218,7 +239,8 @@ int main(int argc, char **argv)
 {
     g_autofree char *synthetic = NULL, *addr = NULL, *unix_path = NULL, *ticket = NULL,
                     *ticket_file = NULL, *tls_dir = NULL, *encoder = NULL, *preset = NULL,
-                    *unix_gl = NULL, *socket_path = NULL, *size = NULL, *qemu_console = NULL;
+                    *unix_gl = NULL, *socket_path = NULL, *size = NULL, *qemu_console = NULL,
+                    *qmp = NULL;
     gint gpu_fd = -1, gpu_fps = 30, gpu_memory_mb = 1024;
     gboolean print_capabilities = FALSE;
     gint port = 5900, tls_port = 0, ticket_lifetime = 0, bitrate = 8000, stats_interval = 5;
@@ -237,6 +259,10 @@ int main(int argc, char **argv)
          "Most frames a second streamed from the GPU (default 30)", "N"},
         {"gpu-memory-mb", 0, 0, G_OPTION_ARG_INT, &gpu_memory_mb,
          "Host memory the guest may make the GPU hold (default 1024)", "MB"},
+        {"qmp", 0, 0, G_OPTION_ARG_FILENAME, &qmp,
+         "QEMU's QMP socket: the clients' keyboard and mouse go to the guest through it "
+         "(-qmp unix:PATH,server=on,wait=off)",
+         "PATH"},
         {"qemu-console", 0, 0, G_OPTION_ARG_STRING, &qemu_console,
          "Also feed QEMU's own console (its display, screendump): on (default) or off", "on|off"},
         {"synthetic", 0, 0, G_OPTION_ARG_STRING, &synthetic,
@@ -422,6 +448,8 @@ int main(int argc, char **argv)
             g_message("listening on spice://%s:%d%s", addr ? addr : "127.0.0.1", so.port,
                       ticket ? " (ticket required)" : "");
     }
+    if (qmp)
+        d.qmp = vgpu_qmp_input_create(qmp);
     if (gpu) {
         struct vgpu_backend_config bc = {
             .socket_path = socket_path,
@@ -468,6 +496,7 @@ out:
     sgl_synthetic_destroy(d.synthetic);
     /* Before the encoders it feeds. */
     vgpu_backend_destroy(d.gpu);
+    g_clear_pointer(&d.qmp, vgpu_qmp_input_destroy);
     for (guint i = 0; i < servers->len; i++)
         spice_server_vm_stop(g_ptr_array_index(servers, i));
     g_ptr_array_unref(d.remotes);

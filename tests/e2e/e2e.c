@@ -64,6 +64,9 @@ int sgl_e2e_test_teardown(void **state)
 {
     struct sgl_e2e *e = *state;
     g_clear_pointer(&e->vm, sgl_vm_destroy);
+    if (e->helper && e->helper_free)
+        e->helper_free(e->helper);
+    e->helper = NULL;
     return 0;
 }
 

@@ -18,6 +18,10 @@ struct sgl_e2e {
     char *problem; /* why the end-to-end tests cannot run here, or NULL */
     const char *builddir;
     struct sgl_vm *vm;
+    /* A process the test started beside QEMU (spicegl-gpu): the per-test
+     * teardown frees it after the VM, also when the test failed. */
+    void *helper;
+    void (*helper_free)(void *helper);
 };
 
 /* cmocka group setup/teardown (state: struct sgl_e2e *) and a per-test

@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,7 +23,7 @@
 
 struct daemon {
     GSubprocess *proc;
-    char *dir, *socket, *log;
+    char *dir, *socket, *log, *qmp;
     guint16 port;
 };
 
@@ -46,8 +47,19 @@ static gboolean daemon_log_wait(const struct daemon *d, const char *text, int ti
     return FALSE;
 }
 
-/* The daemon's log goes to tests/e2e/NAME.daemon.log, beside the guest's. */
-static struct daemon *daemon_start(const struct sgl_e2e *e, const char *name)
+static void daemon_free_cb(void *d);
+
+/* The daemon's log goes to tests/e2e/NAME.daemon.log, beside the guest's.
+ * The test's teardown stops it (after QEMU). */
+static struct daemon *daemon_start_qmp(struct sgl_e2e *e, const char *name, bool qmp);
+
+static struct daemon *daemon_start(struct sgl_e2e *e, const char *name)
+{
+    return daemon_start_qmp(e, name, false);
+}
+
+/* qmp: the daemon sends input to QEMU's QMP at DIR/qmp.sock. */
+static struct daemon *daemon_start_qmp(struct sgl_e2e *e, const char *name, bool qmp)
 {
     struct daemon *d = g_new0(struct daemon, 1);
     d->dir = g_dir_make_tmp("sgl-e2e-XXXXXX", NULL);
@@ -70,14 +82,20 @@ static struct daemon *daemon_start(const struct sgl_e2e *e, const char *name)
         g_subprocess_launcher_setenv(l, "ASAN_OPTIONS", "fast_unwind_on_malloc=1:detect_leaks=0",
                                      TRUE);
     g_autoptr(GError) error = NULL;
-    d->proc = g_subprocess_launcher_spawn(l, &error, bin, "--socket-path", d->socket, "--port",
-                                          port, "--stats-interval", "2", NULL);
+    d->qmp = g_build_filename(d->dir, "qmp.sock", NULL);
+    g_unlink(d->log); /* an older run's "waiting for QEMU" must not count */
+    d->proc =
+        g_subprocess_launcher_spawn(l, &error, bin, "--socket-path", d->socket, "--port", port,
+                                    "--stats-interval", "2", qmp ? "--qmp" : NULL, d->qmp, NULL);
     if (!d->proc)
         fail_msg("spicegl-gpu: %s", error->message);
-    if (!daemon_log_wait(d, "waiting for QEMU", 30000)) {
+    if (!daemon_log_wait(d, "waiting for QEMU", 30000) ||
+        !g_file_test(d->socket, G_FILE_TEST_EXISTS)) {
         g_autofree char *log = daemon_log(d);
         fail_msg("spicegl-gpu did not start:\n%s", log);
     }
+    e->helper = d;
+    e->helper_free = daemon_free_cb;
     return d;
 }
 
@@ -95,8 +113,9 @@ static int daemon_wait(struct daemon *d, int timeout_ms)
                                                : 128 + g_subprocess_get_term_sig(d->proc);
 }
 
-static void daemon_free(struct daemon *d)
+static void daemon_free_cb(void *data)
 {
+    struct daemon *d = data;
     if (!d)
         return;
     if (d->proc) {
@@ -105,7 +124,9 @@ static void daemon_free(struct daemon *d)
         g_object_unref(d->proc);
     }
     g_unlink(d->socket);
+    g_unlink(d->qmp);
     g_rmdir(d->dir);
+    g_free(d->qmp);
     g_free(d->dir);
     g_free(d->socket);
     g_free(d->log);
@@ -204,7 +225,6 @@ static void test_gl_and_kmscube_through_spicegl(void **state)
     g_autofree char *log = daemon_log(d);
     assert_non_null(strstr(log, "QEMU went away"));
     assert_null(strstr(log, "rejected:"));
-    daemon_free(d);
 }
 
 /* QEMU killed mid-frame: the backend notices, says so and exits cleanly. */
@@ -220,7 +240,6 @@ static void test_qemu_killed(void **state)
     assert_int_equal(daemon_wait(d, 10000), 0);
     g_autofree char *log = daemon_log(d);
     assert_non_null(strstr(log, "QEMU went away (QEMU closed the connection): exiting"));
-    daemon_free(d);
 }
 
 /* The guest reboots within one QEMU run: the backend drops what the old
@@ -230,12 +249,11 @@ static void test_guest_reboot(void **state)
     struct sgl_e2e *e = *state;
     SGL_REQUIRE(e->problem == NULL, "%s", e->problem);
     struct daemon *d = daemon_start(e, "spicegl-reboot");
-    g_autofree char *qmp = g_build_filename(d->dir, "qmp.sock", NULL);
-    struct sgl_vm *vm = boot_qmp(e, d, "spicegl-reboot", "sgl.run=gl sgl.frames=0", qmp);
+    struct sgl_vm *vm = boot_qmp(e, d, "spicegl-reboot", "sgl.run=gl sgl.frames=0", d->qmp);
     sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
     expect_guest_frames(e, d, 3);
     g_autoptr(GError) error = NULL;
-    g_autofree char *reply = sgl_qmp_run(qmp, "{\"execute\":\"system_reset\"}", &error);
+    g_autofree char *reply = sgl_qmp_run(d->qmp, "{\"execute\":\"system_reset\"}", &error);
     if (!reply)
         fail_msg("system_reset: %s", error->message);
     sgl_e2e_expect(vm, "boot", SGL_E2E_BOOT_MS); /* the second boot: after the first gl-start */
@@ -245,8 +263,45 @@ static void test_guest_reboot(void **state)
     g_autofree char *log = daemon_log(d);
     assert_non_null(strstr(log, "the guest's driver restarted"));
     assert_null(strstr(log, "rejected:"));
-    g_unlink(qmp);
-    daemon_free(d);
+}
+
+/* The probe types A and right Ctrl, moves the pointer and clicks; the
+ * guest's input devices report the same keys (KEY_A 30, KEY_RIGHTCTRL 97),
+ * the motion and the left button (BTN_LEFT 272), down then up. */
+static void test_input_reaches_guest(void **state)
+{
+    struct sgl_e2e *e = *state;
+    SGL_REQUIRE(e->problem == NULL, "%s", e->problem);
+    struct daemon *d = daemon_start_qmp(e, "spicegl-input", true);
+    struct sgl_vm *vm =
+        boot_qmp(e, d, "spicegl-input", "sgl.run=gl sgl.frames=0 sgl.input=1", d->qmp);
+    sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
+    const struct sgl_console_event *devs = sgl_e2e_expect(vm, "input-devices", SGL_E2E_BOOT_MS);
+    assert_true(sgl_e2e_expect_uint(devs, "count") >= 2); /* virtio keyboard and mouse */
+    g_autofree char *uri = g_strdup_printf("spice://127.0.0.1:%u", d->port);
+    const char *args[] = {uri, "--seconds", "4", "--input", NULL};
+    int status;
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = sgl_e2e_probe(e->builddir, args, &status, &parser);
+    assert_int_equal(status, 0);
+    assert_true(json_object_get_boolean_member(o, "input_sent"));
+    static const struct {
+        const char *type, *code, *value;
+    } want[] = {
+        {"key", "30", "1"}, {"key", "30", "0"}, {"key", "97", "1"},  {"key", "97", "0"},
+        {"rel", "0", "7"},  {"rel", "1", "-3"}, {"key", "272", "1"}, {"key", "272", "0"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(want); i++) {
+        /* Events come in order; each wait starts after the last found. */
+        const struct sgl_console_event *ev;
+        do {
+            ev = sgl_e2e_expect(vm, "input", 20000);
+        } while (!g_str_equal(sgl_console_event_get(ev, "type"), want[i].type) ||
+                 !g_str_equal(sgl_console_event_get(ev, "code"), want[i].code));
+        sgl_e2e_expect_field(ev, "value", want[i].value);
+    }
+    g_autofree char *log = daemon_log(d);
+    assert_non_null(strstr(log, "input: sending the clients' input to the guest through QMP"));
 }
 
 int main(void)
@@ -255,6 +310,7 @@ int main(void)
         cmocka_unit_test_teardown(test_gl_and_kmscube_through_spicegl, sgl_e2e_test_teardown),
         cmocka_unit_test_teardown(test_qemu_killed, sgl_e2e_test_teardown),
         cmocka_unit_test_teardown(test_guest_reboot, sgl_e2e_test_teardown),
+        cmocka_unit_test_teardown(test_input_reaches_guest, sgl_e2e_test_teardown),
     };
     return cmocka_run_group_tests_name("guest-spicegl", tests, sgl_e2e_group_setup,
                                        sgl_e2e_group_teardown);

@@ -37,6 +37,7 @@
 #include <xf86drmMode.h>
 
 #include "common/scene.h"
+#include "tests/guest/input-report.h"
 
 struct options {
     const char *device;
@@ -45,6 +46,7 @@ struct options {
     uint32_t frames; /* 0: until killed */
     uint32_t hold_s;
     bool per_frame;
+    bool report_input;
 };
 
 struct kms {
@@ -120,14 +122,19 @@ static bool parse_u32(const char *s, uint32_t max, uint32_t *out)
 static int parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
-        {"device", required_argument, NULL, 'd'}, {"size", required_argument, NULL, 's'},
-        {"fps", required_argument, NULL, 'r'},    {"frames", required_argument, NULL, 'n'},
-        {"hold", required_argument, NULL, 'H'},   {"per-frame", no_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"device", required_argument, NULL, 'd'},
+        {"size", required_argument, NULL, 's'},
+        {"fps", required_argument, NULL, 'r'},
+        {"frames", required_argument, NULL, 'n'},
+        {"hold", required_argument, NULL, 'H'},
+        {"per-frame", no_argument, NULL, 'p'},
+        {"report-input", no_argument, NULL, 'i'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     *o = (struct options){.device = "/dev/dri/card0", .fps = 30, .frames = 300};
     int c;
-    while ((c = getopt_long(argc, argv, "d:s:r:n:H:ph", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:s:r:n:H:pih", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             o->device = optarg;
@@ -159,9 +166,12 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'p':
             o->per_frame = true;
             break;
+        case 'i':
+            o->report_input = true;
+            break;
         case 'h':
             printf("usage: sgl-guest-gl [--device PATH] [--size WxH] [--fps N] [--frames N]\n"
-                   "                    [--hold SECONDS] [--per-frame]\n");
+                   "                    [--hold SECONDS] [--per-frame] [--report-input]\n");
             return 1;
         default:
             return -1;
@@ -480,6 +490,9 @@ int main(int argc, char **argv)
     printf("@@SGL gl-start width=%u height=%u fps=%u frames=%u\n", w, h, o.fps, o.frames);
     printf("@@SGL gl-renderer renderer=\"%s\"\n", (const char *)glGetString(GL_RENDERER));
 
+    struct sgl_input_report input = {0};
+    if (o.report_input)
+        sgl_input_report_open(&input);
     const uint64_t period = 1000000u / o.fps;
     uint64_t start = now_us(CLOCK_MONOTONIC), next = start;
     uint32_t presented = 0, late = 0;
@@ -523,6 +536,7 @@ int main(int argc, char **argv)
         presented++;
         if (o.per_frame)
             printf("@@SGL gl-frame n=%u ts=%" PRIu64 "\n", n, marker.timestamp_us);
+        sgl_input_report_poll(&input);
     }
     uint64_t elapsed = now_us(CLOCK_MONOTONIC) - start;
     printf("@@SGL gl-result status=ok presented=%u first=0 last=%u late=%u elapsed_ms=%" PRIu64
@@ -535,6 +549,7 @@ int main(int argc, char **argv)
     }
     status = 0;
 out:
+    sgl_input_report_close(&input);
     gl_finish(&gl);
     if (kms.fd >= 0)
         close(kms.fd);

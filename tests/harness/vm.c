@@ -131,6 +131,11 @@ static GPtrArray *qemu_argv(const struct sgl_vm_config *c)
             add(argv, "vhost-user-vga,chardev=gpu");
         add(argv, "-display");
         add(argv, "none");
+        /* What a client's keyboard and mouse reach through QMP. */
+        add(argv, "-device");
+        add(argv, "virtio-keyboard-pci");
+        add(argv, "-device");
+        add(argv, "virtio-mouse-pci");
     }
     if (c->qmp_socket) {
         add(argv, "-qmp");
