@@ -2,122 +2,29 @@
 
 #include "qmp-input.h"
 
-#include <errno.h>
-#include <glib-unix.h>
 #include <glib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 struct vgpu_qmp_input {
-    char *path;
-    int fd;
-    GSource *drain; /* reads and drops QEMU's replies and events */
+    struct vgpu_qmp *qmp; /* not ours */
     uint32_t buttons;
-    uint64_t failed; /* connection attempts */
-    gint64 next_try_us;
 };
-
-static void disconnect(struct vgpu_qmp_input *q)
-{
-    if (q->drain) {
-        g_source_destroy(q->drain);
-        g_source_unref(q->drain);
-        q->drain = NULL;
-    }
-    if (q->fd >= 0)
-        close(q->fd);
-    q->fd = -1;
-}
-
-static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
-{
-    struct vgpu_qmp_input *q = data;
-    char buf[4096];
-    ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-        g_message("input: QEMU's QMP socket closed");
-        g_source_unref(q->drain);
-        q->drain = NULL;
-        close(q->fd);
-        q->fd = -1;
-        return G_SOURCE_REMOVE;
-    }
-    /* QEMU answers each command; a refusal is worth a line. */
-    if (n > 0 && g_strstr_len(buf, n, "\"error\""))
-        g_warning("input: QEMU refused an input event: %.*s", (int)MIN(n, 200), buf);
-    return G_SOURCE_CONTINUE;
-}
-
-static bool send_line(struct vgpu_qmp_input *q, const char *line)
-{
-    size_t len = strlen(line), done = 0;
-    while (done < len) {
-        ssize_t n = send(q->fd, line + done, len - done, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        done += (size_t)n;
-    }
-    return true;
-}
-
-static bool connected(struct vgpu_qmp_input *q)
-{
-    if (q->fd >= 0)
-        return true;
-    gint64 now = g_get_monotonic_time();
-    if (now < q->next_try_us)
-        return false;
-    q->next_try_us = now + G_USEC_PER_SEC; /* not more than once a second */
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    g_strlcpy(sa.sun_path, q->path, sizeof(sa.sun_path));
-    q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (q->fd < 0 || connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        if (!q->failed++)
-            g_warning("input: cannot reach QEMU's QMP at %s (%s): input is dropped until it can",
-                      q->path, g_strerror(errno));
-        disconnect(q);
-        return false;
-    }
-    /* QMP answers in order: no need to wait for the greeting. */
-    if (!send_line(q, "{\"execute\":\"qmp_capabilities\"}\n")) {
-        disconnect(q);
-        return false;
-    }
-    q->drain = g_unix_fd_source_new(q->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
-    g_source_set_callback(q->drain, G_SOURCE_FUNC(on_readable), q, NULL);
-    g_source_attach(q->drain, NULL);
-    g_message("input: sending the clients' input to the guest through QMP at %s", q->path);
-    return true;
-}
 
 static void send_events(struct vgpu_qmp_input *q, const char *events)
 {
-    if (!connected(q))
-        return;
-    g_autofree char *line = g_strdup_printf(
-        "{\"execute\":\"input-send-event\",\"arguments\":{\"events\":[%s]}}\n", events);
-    if (!send_line(q, line))
-        disconnect(q);
+    g_autofree char *cmd = g_strdup_printf(
+        "{\"execute\":\"input-send-event\",\"arguments\":{\"events\":[%s]}}", events);
+    vgpu_qmp_send(q->qmp, cmd, -1);
 }
 
-struct vgpu_qmp_input *vgpu_qmp_input_create(const char *path)
+struct vgpu_qmp_input *vgpu_qmp_input_create(struct vgpu_qmp *qmp)
 {
     struct vgpu_qmp_input *q = g_new0(struct vgpu_qmp_input, 1);
-    q->path = g_strdup(path);
-    q->fd = -1;
+    q->qmp = qmp;
     return q;
 }
 
 void vgpu_qmp_input_destroy(struct vgpu_qmp_input *q)
 {
-    if (!q)
-        return;
-    disconnect(q);
-    g_free(q->path);
     g_free(q);
 }
 

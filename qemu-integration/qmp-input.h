@@ -4,10 +4,8 @@
  * devices (virtio-keyboard/-mouse/-tablet, PS/2).
  *
  * Chosen over a vhost-user-input device of our own: QEMU already has the
- * devices and the routing, and libvirt can expose a QMP socket to us.
- * Connects to path on first use and again after QEMU went away; what
- * cannot be sent is dropped (input is live: replaying it later would be
- * wrong). Runs on the daemon's main context; not thread-safe. */
+ * devices and the routing, and libvirt can expose a QMP socket to us. What
+ * cannot be sent is dropped (qmp.h). Main context only. */
 #ifndef VGPU_QMP_INPUT_H
 #define VGPU_QMP_INPUT_H
 
@@ -16,8 +14,10 @@
 
 struct vgpu_qmp_input;
 
-/* Does not connect yet. */
-struct vgpu_qmp_input *vgpu_qmp_input_create(const char *path);
+#include "qmp.h"
+
+/* qmp stays the caller's and must outlive this. */
+struct vgpu_qmp_input *vgpu_qmp_input_create(struct vgpu_qmp *qmp);
 void vgpu_qmp_input_destroy(struct vgpu_qmp_input *q);
 
 /* scancode: set-1, 0xe0xx for extended keys (input.h). */

@@ -905,9 +905,9 @@ void vgpu_request_mode(struct vgpu *g, uint32_t scanout, uint32_t width, uint32_
     so->width = width;
     so->height = height;
     so->enabled = true;
+    /* The guest learns of it from QEMU (qemu-ui.h), whose config space
+     * events it is; it then asks for the display info, which says this. */
     g->events_read |= VIRTIO_GPU_EVENT_DISPLAY;
-    if (g->dev && !vu_dev_notify_config_change(g->dev))
-        g_warning("virtio-gpu: cannot tell QEMU the display changed (no backend channel)");
 }
 
 void vgpu_get_stats(const struct vgpu *g, struct vgpu_stats *stats)

@@ -11,8 +11,6 @@
 
 #include "virtq.h"
 
-#define BACKEND_CONFIG_CHANGE_MSG 2
-
 struct region {
     uint64_t gpa, size, qva, mmap_offset;
     uint8_t *map; /* mmap of mmap_offset + size bytes */
@@ -563,12 +561,4 @@ void vu_dev_destroy(struct vu_dev *dev)
         close(dev->fd);
     g_main_context_unref(dev->context);
     g_free(dev);
-}
-
-bool vu_dev_notify_config_change(struct vu_dev *dev)
-{
-    if (dev->backend_fd < 0 || !(dev->protocol_features & (1ull << VU_PF_BACKEND_REQ)))
-        return false;
-    struct vu_msg_header h = {BACKEND_CONFIG_CHANGE_MSG, VU_FLAG_VERSION, 0};
-    return send(dev->backend_fd, &h, sizeof(h), MSG_NOSIGNAL) == (ssize_t)sizeof(h);
 }

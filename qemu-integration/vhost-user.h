@@ -122,8 +122,4 @@ void *vu_dev_qva_to_va(struct vu_dev *dev, uint64_t qva, uint64_t len);
 struct vu_virtq *vu_dev_queue(struct vu_dev *dev, uint32_t index);
 uint64_t vu_dev_features(const struct vu_dev *dev);
 
-/* Tells QEMU the config space changed (BACKEND_CONFIG_CHANGE_MSG); false
- * when the backend request channel was not negotiated. */
-bool vu_dev_notify_config_change(struct vu_dev *dev);
-
 #endif

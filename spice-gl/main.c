@@ -10,6 +10,7 @@
 
 #include "audio-clock.h"
 #include "qemu-integration/backend.h"
+#include "qemu-integration/qemu-ui.h"
 #include "qemu-integration/qmp-input.h"
 #include "input.h"
 #include "local.h"
@@ -25,7 +26,9 @@ struct daemon {
     GPtrArray *inputs;  /* struct sgl_input *, freed after the servers */
     struct sgl_synthetic *synthetic;
     struct vgpu_backend *gpu;
-    struct vgpu_qmp_input *qmp; /* --qmp: input to the guest */
+    struct vgpu_qmp *qmp_conn;  /* --qmp */
+    struct vgpu_qmp_input *qmp; /* input to the guest */
+    struct vgpu_qemu_ui *ui;    /* display size through QEMU */
 };
 
 /* The backend thread: what the guest shows goes to the encoders (which
@@ -164,6 +167,10 @@ static void on_monitors(const struct sgl_agent_monitor *m, uint32_t n, void *use
         g_message("a client asks for %ux%u (%u monitor%s): telling the guest", m[0].width,
                   m[0].height, n, n == 1 ? "" : "s");
         vgpu_backend_request_mode(d->gpu, 0, m[0].width, m[0].height);
+        if (d->ui)
+            vgpu_qemu_ui_set_size(d->ui, 0, m[0].width, m[0].height);
+        else
+            g_message("without --qmp the guest cannot be told: it keeps its mode");
         return;
     }
     if (!d->synthetic || !m[0].width || !m[0].height)
@@ -448,8 +455,12 @@ int main(int argc, char **argv)
             g_message("listening on spice://%s:%d%s", addr ? addr : "127.0.0.1", so.port,
                       ticket ? " (ticket required)" : "");
     }
-    if (qmp)
-        d.qmp = vgpu_qmp_input_create(qmp);
+    if (qmp) {
+        d.qmp_conn = vgpu_qmp_create(qmp);
+        d.qmp = vgpu_qmp_input_create(d.qmp_conn);
+        if (gpu)
+            d.ui = vgpu_qemu_ui_create(d.qmp_conn);
+    }
     if (gpu) {
         struct vgpu_backend_config bc = {
             .socket_path = socket_path,
@@ -496,7 +507,9 @@ out:
     sgl_synthetic_destroy(d.synthetic);
     /* Before the encoders it feeds. */
     vgpu_backend_destroy(d.gpu);
+    g_clear_pointer(&d.ui, vgpu_qemu_ui_destroy);
     g_clear_pointer(&d.qmp, vgpu_qmp_input_destroy);
+    g_clear_pointer(&d.qmp_conn, vgpu_qmp_destroy);
     for (guint i = 0; i < servers->len; i++)
         spice_server_vm_stop(g_ptr_array_index(servers, i));
     g_ptr_array_unref(d.remotes);

@@ -301,7 +301,36 @@ static void test_input_reaches_guest(void **state)
         sgl_e2e_expect_field(ev, "value", want[i].value);
     }
     g_autofree char *log = daemon_log(d);
-    assert_non_null(strstr(log, "input: sending the clients' input to the guest through QMP"));
+    assert_non_null(strstr(log, "QMP: connected to QEMU at"));
+}
+
+/* The probe asks for 1024x576: the daemon has QEMU tell the guest, whose
+ * GL program (following the preferred mode) switches; the probe then sees
+ * the guest's frames at the new size. */
+static void test_resize(void **state)
+{
+    struct sgl_e2e *e = *state;
+    SGL_REQUIRE(e->problem == NULL, "%s", e->problem);
+    struct daemon *d = daemon_start_qmp(e, "spicegl-resize", true);
+    struct sgl_vm *vm =
+        boot_qmp(e, d, "spicegl-resize", "sgl.run=gl sgl.frames=0 sgl.follow=1", d->qmp);
+    const struct sgl_console_event *start = sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
+    assert_int_equal(sgl_e2e_expect_uint(start, "width"), 1280);
+    g_autofree char *uri = g_strdup_printf("spice://127.0.0.1:%u", d->port);
+    const char *args[] = {uri, "--seconds", "8", "--resize", "1024x576", NULL};
+    int status;
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = sgl_e2e_probe(e->builddir, args, &status, &parser);
+    assert_int_equal(status, 0);
+    const struct sgl_console_event *mode = sgl_e2e_expect(vm, "gl-mode", 10000);
+    assert_int_equal(sgl_e2e_expect_uint(mode, "width"), 1024);
+    assert_int_equal(sgl_e2e_expect_uint(mode, "height"), 576);
+    assert_int_equal((int)num(o, "width"), 1024);
+    assert_int_equal((int)num(o, "height"), 576);
+    print_message("# the new size reached the probe %.0f ms after it asked\n", num(o, "resize_ms"));
+    assert_true(num(o, "psnr_avg") >= 30.0);
+    g_autofree char *log = daemon_log(d);
+    assert_non_null(strstr(log, "display: asked QEMU for 1024x576"));
 }
 
 int main(void)
@@ -311,6 +340,7 @@ int main(void)
         cmocka_unit_test_teardown(test_qemu_killed, sgl_e2e_test_teardown),
         cmocka_unit_test_teardown(test_guest_reboot, sgl_e2e_test_teardown),
         cmocka_unit_test_teardown(test_input_reaches_guest, sgl_e2e_test_teardown),
+        cmocka_unit_test_teardown(test_resize, sgl_e2e_test_teardown),
     };
     return cmocka_run_group_tests_name("guest-spicegl", tests, sgl_e2e_group_setup,
                                        sgl_e2e_group_teardown);

@@ -47,6 +47,7 @@ struct options {
     uint32_t hold_s;
     bool per_frame;
     bool report_input;
+    bool follow_mode; /* switch when the connector's preferred mode changes */
 };
 
 struct kms {
@@ -122,19 +123,15 @@ static bool parse_u32(const char *s, uint32_t max, uint32_t *out)
 static int parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
-        {"device", required_argument, NULL, 'd'},
-        {"size", required_argument, NULL, 's'},
-        {"fps", required_argument, NULL, 'r'},
-        {"frames", required_argument, NULL, 'n'},
-        {"hold", required_argument, NULL, 'H'},
-        {"per-frame", no_argument, NULL, 'p'},
-        {"report-input", no_argument, NULL, 'i'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"device", required_argument, NULL, 'd'}, {"size", required_argument, NULL, 's'},
+        {"fps", required_argument, NULL, 'r'},    {"frames", required_argument, NULL, 'n'},
+        {"hold", required_argument, NULL, 'H'},   {"per-frame", no_argument, NULL, 'p'},
+        {"report-input", no_argument, NULL, 'i'}, {"follow-mode", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     *o = (struct options){.device = "/dev/dri/card0", .fps = 30, .frames = 300};
     int c;
-    while ((c = getopt_long(argc, argv, "d:s:r:n:H:pih", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:s:r:n:H:pifh", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             o->device = optarg;
@@ -169,9 +166,13 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'i':
             o->report_input = true;
             break;
+        case 'f':
+            o->follow_mode = true;
+            break;
         case 'h':
             printf("usage: sgl-guest-gl [--device PATH] [--size WxH] [--fps N] [--frames N]\n"
-                   "                    [--hold SECONDS] [--per-frame] [--report-input]\n");
+                   "                    [--hold SECONDS] [--per-frame] [--report-input]\n"
+                   "                    [--follow-mode]\n");
             return 1;
         default:
             return -1;
@@ -471,6 +472,17 @@ static int flip(const struct kms *kms, uint32_t fb)
     return 0;
 }
 
+/* The connector's preferred mode now (a display change re-probes it). */
+static bool preferred_mode(const struct kms *kms, drmModeModeInfo *mode)
+{
+    drmModeConnector *conn = drmModeGetConnector(kms->fd, kms->connector_id);
+    bool ok = conn && conn->connection == DRM_MODE_CONNECTED && conn->count_modes > 0;
+    if (ok)
+        choose_mode(conn, 0, 0, mode);
+    drmModeFreeConnector(conn);
+    return ok;
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
@@ -510,6 +522,22 @@ int main(int argc, char **argv)
         }
         next += period;
 
+        drmModeModeInfo next_mode;
+        if (o.follow_mode && n % (o.fps / 2 + 1) == 0 && preferred_mode(&kms, &next_mode) &&
+            (next_mode.hdisplay != w || next_mode.vdisplay != h)) {
+            /* A new size: new buffers, and a modeset with the next frame. */
+            if (shown)
+                gbm_surface_release_buffer(gl.surface, shown);
+            shown = NULL;
+            gl_finish(&gl);
+            gl = (struct gl){0};
+            kms.mode = next_mode;
+            if (gl_init(&gl, &kms) < 0)
+                goto out;
+            w = draw.width = kms.mode.hdisplay;
+            h = draw.height = kms.mode.vdisplay;
+            printf("@@SGL gl-mode width=%u height=%u frame=%u\n", w, h, n);
+        }
         marker = (struct sgl_marker){.frame = n, .timestamp_us = now_us(CLOCK_REALTIME)};
         sgl_scene_for_each(w, h, &marker, draw_rect, &draw);
         if (!eglSwapBuffers(gl.display, gl.egl_surface)) {

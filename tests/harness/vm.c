@@ -129,8 +129,11 @@ static GPtrArray *qemu_argv(const struct sgl_vm_config *c)
             add(argv, "vhost-user-vga,chardev=gpu,xres=%u,yres=%u", c->xres, c->yres);
         else
             add(argv, "vhost-user-vga,chardev=gpu");
+        /* QEMU's D-Bus display, peer to peer: what spicegl-gpu asks to
+         * resize the guest through (qemu-integration/qemu-ui.h). It wants
+         * GL for this console; llvmpipe will do. */
         add(argv, "-display");
-        add(argv, "none");
+        add(argv, "dbus,p2p=yes,gl=on,rendernode=/dev/null");
         /* What a client's keyboard and mouse reach through QMP. */
         add(argv, "-device");
         add(argv, "virtio-keyboard-pci");

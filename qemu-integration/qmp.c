@@ -1,0 +1,137 @@
+#include "config.h"
+
+#include "qmp.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <glib-unix.h>
+#include <glib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct vgpu_qmp {
+    char *path;
+    int fd;
+    GSource *drain;  /* reads and drops QEMU's replies and events */
+    uint64_t failed; /* connection attempts */
+    gint64 next_try_us;
+};
+
+static void disconnect(struct vgpu_qmp *q)
+{
+    if (q->drain) {
+        g_source_destroy(q->drain);
+        g_source_unref(q->drain);
+        q->drain = NULL;
+    }
+    if (q->fd >= 0)
+        close(q->fd);
+    q->fd = -1;
+}
+
+static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
+{
+    struct vgpu_qmp *q = data;
+    char buf[4096];
+    ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        g_message("QMP: QEMU's socket closed");
+        g_source_unref(q->drain);
+        q->drain = NULL;
+        close(q->fd);
+        q->fd = -1;
+        return G_SOURCE_REMOVE;
+    }
+    if (n > 0 && g_strstr_len(buf, n, "\"error\""))
+        g_warning("QMP: QEMU refused a command: %.*s", (int)MIN(n, 300), buf);
+    return G_SOURCE_CONTINUE;
+}
+
+static bool send_all(int fd, const char *line, int pass_fd)
+{
+    size_t len = strlen(line), done = 0;
+    while (done < len) {
+        struct iovec iov = {(char *)line + done, len - done};
+        union {
+            char buf[CMSG_SPACE(sizeof(int))];
+            struct cmsghdr align;
+        } control;
+        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+        if (pass_fd >= 0 && done == 0) {
+            m.msg_control = control.buf;
+            m.msg_controllen = sizeof(control.buf);
+            struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int));
+            memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+        }
+        ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        done += (size_t)n;
+    }
+    return true;
+}
+
+static bool connected(struct vgpu_qmp *q)
+{
+    if (q->fd >= 0)
+        return true;
+    gint64 now = g_get_monotonic_time();
+    if (now < q->next_try_us)
+        return false;
+    q->next_try_us = now + G_USEC_PER_SEC;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    g_strlcpy(sa.sun_path, q->path, sizeof(sa.sun_path));
+    q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (q->fd < 0 || connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        if (!q->failed++)
+            g_warning("QMP: cannot reach QEMU at %s (%s); trying again when needed", q->path,
+                      g_strerror(errno));
+        disconnect(q);
+        return false;
+    }
+    /* QMP answers in order: no need to wait for the greeting. */
+    if (!send_all(q->fd, "{\"execute\":\"qmp_capabilities\"}\n", -1)) {
+        disconnect(q);
+        return false;
+    }
+    q->drain = g_unix_fd_source_new(q->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+    g_source_set_callback(q->drain, G_SOURCE_FUNC(on_readable), q, NULL);
+    g_source_attach(q->drain, NULL);
+    g_message("QMP: connected to QEMU at %s", q->path);
+    return true;
+}
+
+struct vgpu_qmp *vgpu_qmp_create(const char *path)
+{
+    struct vgpu_qmp *q = g_new0(struct vgpu_qmp, 1);
+    q->path = g_strdup(path);
+    q->fd = -1;
+    return q;
+}
+
+void vgpu_qmp_destroy(struct vgpu_qmp *q)
+{
+    if (!q)
+        return;
+    disconnect(q);
+    g_free(q->path);
+    g_free(q);
+}
+
+bool vgpu_qmp_send(struct vgpu_qmp *q, const char *command, int fd)
+{
+    if (!connected(q))
+        return false;
+    g_autofree char *line = g_strdup_printf("%s\n", command);
+    if (send_all(q->fd, line, fd))
+        return true;
+    disconnect(q);
+    return false;
+}
