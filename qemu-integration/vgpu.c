@@ -6,6 +6,7 @@
 #include <string.h>
 #include <virgl/virglrenderer.h>
 
+#include "edid.h"
 #include "qemu-display.h"
 #include "renderer.h"
 #include "vgpu-parse.h"
@@ -15,11 +16,12 @@
 #define CURSOR_QUEUE  1
 #define MAX_RESOURCES 16384
 #define FENCE_POLL_MS 1
+/* QEMU's console is a secondary view (its display, screendump): it gets
+ * at most 10 updates a second, so it costs QEMU little. */
+#define QEMU_CONSOLE_PERIOD_US 100000
 /* Largest request gathered from the guest: a command, a full backing
  * table, or a command stream. */
 #define MAX_REQUEST (sizeof(struct vgpu_cmd) + VGPU_MAX_MEM_ENTRIES * 16u + VGPU_MAX_SUBMIT_BYTES)
-
-#define VIRTIO_GPU_F_VIRGL 0
 
 /* struct virgl_box is only declared by virglrenderer.h; its layout is
  * virtio's box. */
@@ -45,6 +47,10 @@ struct scanout {
     uint8_t *pixels; /* read back, r.width x r.height BGRx */
     size_t pixels_size;
     int32_t cursor_x, cursor_y;
+    /* QEMU's console: damage not yet sent, and when it last was */
+    struct virtio_gpu_rect qemu_damage;
+    bool qemu_pending;
+    int64_t qemu_sent_us;
 };
 
 struct pending {
@@ -67,7 +73,8 @@ struct vgpu {
     uint32_t events_read;
     GQueue fenced; /* struct pending, in fence order */
     GSource *fence_poll;
-    uint8_t *request; /* MAX_REQUEST bytes */
+    GSource *qemu_flush; /* a console update held back by the period */
+    uint8_t *request;    /* MAX_REQUEST bytes */
     struct vgpu_stats stats;
 };
 
@@ -396,12 +403,63 @@ static uint32_t set_scanout(struct vgpu *g, const struct vgpu_cmd *cmd)
         so->pixels_size = need;
     }
     if (resized) {
+        /* The held damage was for the old size. */
+        so->qemu_pending = false;
         if (g->cb.scanout)
             g->cb.scanout(g->user, s->scanout_id, s->r.width, s->r.height);
         if (g->qemu)
             vgpu_qemu_display_scanout(g->qemu, s->scanout_id, s->r.width, s->r.height);
     }
     return 0;
+}
+
+static gboolean flush_qemu(gpointer data);
+
+/* Sends scanout index's held damage to QEMU's console, or schedules it. */
+static void qemu_update(struct vgpu *g, uint32_t index)
+{
+    struct scanout *so = &g->scanouts[index];
+    if (!g->qemu || !so->qemu_pending || !so->resource_id)
+        return;
+    int64_t now = g_get_monotonic_time(), due = so->qemu_sent_us + QEMU_CONSOLE_PERIOD_US;
+    if (now < due) {
+        if (!g->qemu_flush) {
+            g->qemu_flush = g_timeout_source_new((guint)((due - now + 999) / 1000));
+            g_source_set_callback(g->qemu_flush, flush_qemu, g, NULL);
+            g_source_attach(g->qemu_flush, g_main_context_get_thread_default());
+        }
+        return;
+    }
+    const struct virtio_gpu_rect *d = &so->qemu_damage;
+    uint32_t stride = so->r.width * 4;
+    vgpu_qemu_display_update(g->qemu, index, d->x, d->y, d->width, d->height,
+                             so->pixels + (size_t)d->y * stride + d->x * 4, stride);
+    so->qemu_pending = false;
+    so->qemu_sent_us = now;
+}
+
+static gboolean flush_qemu(gpointer data)
+{
+    struct vgpu *g = data;
+    g_source_unref(g->qemu_flush);
+    g->qemu_flush = NULL;
+    for (uint32_t i = 0; i < g->config.num_scanouts; i++)
+        qemu_update(g, i);
+    return G_SOURCE_REMOVE;
+}
+
+static void hold_damage(struct scanout *so, const struct virtio_gpu_rect *d)
+{
+    if (!so->qemu_pending) {
+        so->qemu_damage = *d;
+        so->qemu_pending = true;
+        return;
+    }
+    struct virtio_gpu_rect *h = &so->qemu_damage;
+    uint32_t x0 = MIN(h->x, d->x), y0 = MIN(h->y, d->y);
+    uint32_t x1 = MAX(h->x + h->width, d->x + d->width);
+    uint32_t y1 = MAX(h->y + h->height, d->y + d->height);
+    *h = (struct virtio_gpu_rect){x0, y0, x1 - x0, y1 - y0};
 }
 
 static void read_back(struct vgpu *g, uint32_t index, const struct virtio_gpu_rect *damage)
@@ -420,10 +478,8 @@ static void read_back(struct vgpu *g, uint32_t index, const struct virtio_gpu_re
                            damage->x, damage->y,  damage->width, damage->height};
     if (g->cb.frame)
         g->cb.frame(g->user, &f);
-    if (g->qemu)
-        vgpu_qemu_display_update(g->qemu, index, damage->x, damage->y, damage->width,
-                                 damage->height,
-                                 so->pixels + (size_t)damage->y * stride + damage->x * 4, stride);
+    hold_damage(so, damage);
+    qemu_update(g, index);
 }
 
 static uint32_t flush(struct vgpu *g, const struct vgpu_cmd *cmd)
@@ -482,6 +538,18 @@ static uint32_t capset(struct vgpu *g, const struct vgpu_cmd *cmd, struct respon
     g_autofree uint8_t *caps = g_malloc0(max_size);
     virgl_renderer_fill_caps(cmd->u.capset.capset_id, cmd->u.capset.capset_version, caps);
     respond(r, cmd, VIRTIO_GPU_RESP_OK_CAPSET, caps, max_size);
+    return 0;
+}
+
+static uint32_t edid(struct vgpu *g, const struct vgpu_cmd *cmd, struct response *r)
+{
+    const struct scanout *so = &g->scanouts[cmd->u.edid.scanout];
+    struct virtio_gpu_resp_edid e = {.size = VGPU_EDID_SIZE};
+    if (!vgpu_edid_generate(e.edid, so->width, so->height))
+        return reject(g, cmd, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
+                      "no EDID for a mode over 4095 pixels");
+    respond(r, cmd, VIRTIO_GPU_RESP_OK_EDID, (uint8_t *)&e + sizeof(e.hdr),
+            sizeof(e) - sizeof(e.hdr));
     return 0;
 }
 
@@ -579,7 +647,7 @@ static uint32_t execute(struct vgpu *g, const struct vgpu_cmd *cmd, struct respo
     case VIRTIO_GPU_CMD_GET_CAPSET:
         return capset(g, cmd, r);
     case VIRTIO_GPU_CMD_GET_EDID:
-        return reject(g, cmd, VIRTIO_GPU_RESP_ERR_UNSPEC, "EDID not offered");
+        return edid(g, cmd, r);
     case VIRTIO_GPU_CMD_CTX_CREATE:
         return ctx_create(g, cmd);
     case VIRTIO_GPU_CMD_CTX_DESTROY:
@@ -841,7 +909,7 @@ struct vgpu *vgpu_create(const struct vgpu_config *config, const struct vgpu_cal
         return NULL;
     }
     g->iface = (struct vu_iface){
-        .features = (config->virgl ? 1ull << VIRTIO_GPU_F_VIRGL : 0) |
+        .features = (config->virgl ? 1ull << VIRTIO_GPU_F_VIRGL : 0) | (1ull << VIRTIO_GPU_F_EDID) |
                     (1ull << VIRTIO_RING_F_INDIRECT_DESC),
         .num_queues = 2,
         .config_size = sizeof(struct virtio_gpu_config),
@@ -868,6 +936,10 @@ void vgpu_destroy(struct vgpu *g)
     if (g->fence_poll) {
         g_source_destroy(g->fence_poll);
         g_source_unref(g->fence_poll);
+    }
+    if (g->qemu_flush) {
+        g_source_destroy(g->qemu_flush);
+        g_source_unref(g->qemu_flush);
     }
     /* Resources before the renderer that holds their textures. */
     g_hash_table_destroy(g->resources);

@@ -243,7 +243,9 @@ static void test_qemu_killed(void **state)
 }
 
 /* The guest reboots within one QEMU run: the backend drops what the old
- * driver made, and the new one renders and streams as before. */
+ * driver made, and the new one renders and streams as before. QEMU's
+ * screendump shows the guest's frame too (its console is fed over the
+ * display socket). */
 static void test_guest_reboot(void **state)
 {
     struct sgl_e2e *e = *state;
@@ -260,6 +262,25 @@ static void test_guest_reboot(void **state)
     sgl_e2e_expect_contains(sgl_e2e_expect(vm, "gl-renderer", SGL_E2E_BOOT_MS), "renderer",
                             "virgl");
     expect_guest_frames(e, d, 3);
+
+    /* QEMU's own console is fed too: its screendump shows the guest's frame. */
+    g_autofree char *png = g_build_filename(d->dir, "screendump.png", NULL);
+    g_autofree char *cmd = g_strdup_printf(
+        "{\"execute\":\"screendump\",\"arguments\":{\"filename\":\"%s\",\"format\":\"png\"}}", png);
+    g_autofree char *dumped = sgl_qmp_run(d->qmp, cmd, &error);
+    if (!dumped)
+        fail_msg("screendump: %s", error->message);
+    g_autofree char *reader = g_build_filename(e->builddir, "client-test", "sgl-marker-read", NULL);
+    const char *argv[] = {reader, png, NULL};
+    g_autofree char *marker = NULL;
+    int status;
+    assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+                             &marker, NULL, &status, NULL));
+    print_message("# QEMU's screendump: %s", marker ? marker : "(nothing)\n");
+    assert_true(g_spawn_check_wait_status(status, NULL));
+    assert_non_null(strstr(marker, "\"frame\":"));
+    g_unlink(png);
+
     g_autofree char *log = daemon_log(d);
     assert_non_null(strstr(log, "the guest's driver restarted"));
     assert_null(strstr(log, "rejected:"));

@@ -31,15 +31,15 @@ static gboolean check_size(const char *size)
 
 /* spicegl-gpu as the VM's GPU, serving SPICE on 127.0.0.1:port; returns
  * once its socket is there for QEMU. */
-static GSubprocess *start_spicegl(const char *build, const char *socket, int port, guint w, guint h,
-                                  int fps, GError **error)
+static GSubprocess *start_spicegl(const char *build, const char *socket, const char *qmp, int port,
+                                  guint w, guint h, int fps, GError **error)
 {
     g_autofree char *f = g_strdup_printf("%d", fps);
     g_autofree char *bin = g_build_filename(build, "spice-gl", "spicegl-gpu", NULL);
     g_autofree char *p = g_strdup_printf("%d", port);
     g_autofree char *size = g_strdup_printf("%ux%u", w, h);
     GSubprocess *d = g_subprocess_new(G_SUBPROCESS_FLAGS_NONE, error, bin, "--socket-path", socket,
-                                      "--port", p, "--size", size, "--fps", f, NULL);
+                                      "--port", p, "--size", size, "--fps", f, "--qmp", qmp, NULL);
     if (!d)
         return NULL;
     for (int i = 0; i < 300 && !g_file_test(socket, G_FILE_TEST_EXISTS); i++) {
@@ -132,11 +132,13 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     g_autofree char *dir = g_dir_make_tmp("sgl-vm-XXXXXX", NULL);
     g_autofree char *socket = g_build_filename(dir, "gpu.sock", NULL);
+    /* spicegl-gpu sends input and display sizes to the guest through it. */
+    g_autofree char *qmp = g_build_filename(dir, "qmp.sock", NULL);
     g_autoptr(GSubprocess) daemon = NULL;
     if (spicegl) {
         /* The stream aims at the rate the guest renders at. */
-        daemon =
-            start_spicegl(build, socket, spice_port ? spice_port : 5900, xres, yres, fps, &error);
+        daemon = start_spicegl(build, socket, qmp, spice_port ? spice_port : 5900, xres, yres, fps,
+                               &error);
         if (!daemon) {
             fprintf(stderr, "sgl-vm: %s\n", error->message);
             sgl_guest_image_finish(&image);
@@ -149,6 +151,7 @@ int main(int argc, char **argv)
         .guest_args = args,
         .gpu = spicegl ? SGL_VM_GPU_VHOST_USER : SGL_VM_GPU_STOCK_VIRGL,
         .gpu_socket = socket,
+        .qmp_socket = spicegl ? qmp : NULL,
         .xres = xres,
         .yres = yres,
         .spice_port = spicegl ? 0 : (guint)spice_port,
@@ -204,6 +207,7 @@ int main(int argc, char **argv)
         g_subprocess_wait(daemon, NULL, NULL);
     }
     g_unlink(socket);
+    g_unlink(qmp);
     g_rmdir(dir);
     sgl_guest_image_finish(&image);
     return status;

@@ -476,6 +476,19 @@ static void test_gpu_commands(void **state)
     assert_int_equal(r.type, VIRTIO_GPU_RESP_OK_CAPSET_INFO);
     assert_int_equal(n, sizeof(struct virtio_gpu_resp_capset_info));
 
+    /* EDID for the scanout's mode, and none for a scanout that is not. */
+    struct virtio_gpu_cmd_get_edid ge = {.hdr.type = VIRTIO_GPU_CMD_GET_EDID};
+    n = vgpu_process(g, false, (uint8_t *)&ge, sizeof(ge), out, sizeof(out));
+    struct virtio_gpu_resp_edid re;
+    assert_int_equal(n, sizeof(re));
+    memcpy(&re, out, sizeof(re));
+    assert_int_equal(re.hdr.type, VIRTIO_GPU_RESP_OK_EDID);
+    assert_int_equal(re.size, 128);
+    assert_int_equal(re.edid[56] | (re.edid[58] >> 4) << 8, 1280);
+    ge.scanout = 1;
+    gpu_cmd(g, &ge, sizeof(ge), &r);
+    assert_int_equal(r.type, VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID);
+
     /* A 3D context fed garbage: rejected, and the device lives on. */
     struct virtio_gpu_ctx_create cc = {
         .hdr = {.type = VIRTIO_GPU_CMD_CTX_CREATE, .ctx_id = 5}, .nlen = 4, .debug_name = "test"};
