@@ -10,6 +10,8 @@
 #include <glib-unix.h>
 #include <glib.h>
 
+#include "sock.h"
+
 enum {
     GET_PROTOCOL_FEATURES = 1,
     SET_PROTOCOL_FEATURES = 2,
@@ -33,23 +35,7 @@ static bool send_all(int fd, const struct header *h, const void *a, size_t a_len
                      size_t b_len)
 {
     struct iovec iov[3] = {{(void *)h, sizeof(*h)}, {(void *)a, a_len}, {(void *)b, b_len}};
-    size_t total = sizeof(*h) + a_len + b_len, done = 0;
-    while (done < total) {
-        struct msghdr m = {.msg_iov = iov, .msg_iovlen = 3};
-        ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        done += (size_t)n;
-        for (int i = 0; i < 3 && n > 0; i++) {
-            size_t k = MIN((size_t)n, iov[i].iov_len);
-            iov[i].iov_base = (uint8_t *)iov[i].iov_base + k;
-            iov[i].iov_len -= k;
-            n -= (ssize_t)k;
-        }
-    }
-    return true;
+    return vgpu_sock_send(fd, iov, 3, -1);
 }
 
 /* QEMU's messages to us are replies; only the features one matters. */

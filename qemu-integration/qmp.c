@@ -11,6 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "sock.h"
+
 struct vgpu_qmp {
     char *path;
     int fd;
@@ -51,31 +53,8 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
 
 static bool send_all(int fd, const char *line, int pass_fd)
 {
-    size_t len = strlen(line), done = 0;
-    while (done < len) {
-        struct iovec iov = {(char *)line + done, len - done};
-        union {
-            char buf[CMSG_SPACE(sizeof(int))];
-            struct cmsghdr align;
-        } control;
-        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-        if (pass_fd >= 0 && done == 0) {
-            m.msg_control = control.buf;
-            m.msg_controllen = sizeof(control.buf);
-            struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int));
-            memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
-        }
-        ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        done += (size_t)n;
-    }
-    return true;
+    struct iovec iov = {(char *)line, strlen(line)};
+    return vgpu_sock_send(fd, &iov, 1, pass_fd);
 }
 
 static bool connected(struct vgpu_qmp *q)

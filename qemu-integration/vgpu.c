@@ -402,6 +402,14 @@ static uint32_t set_scanout(struct vgpu *g, const struct vgpu_cmd *cmd)
         so->pixels = g_malloc0(need);
         so->pixels_size = need;
     }
+    if (resized && g->renderer) {
+        /* Zero copy needs the buffer as a dmabuf; llvmpipe has none to give. */
+        g_message("virtio-gpu: scanout %u shows resource %u at %ux%u (%s)", s->scanout_id,
+                  s->resource_id, s->r.width, s->r.height,
+                  vgpu_renderer_can_export(g->renderer, s->resource_id)
+                      ? "exportable as a dmabuf; read back for now"
+                      : "not exportable as a dmabuf: read back");
+    }
     if (resized) {
         /* The held damage was for the old size. */
         so->qemu_pending = false;

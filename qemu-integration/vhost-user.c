@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "sock.h"
 #include "virtq.h"
 
 struct region {
@@ -131,9 +132,7 @@ static bool send_reply(struct vu_dev *dev, uint32_t request, const void *payload
 {
     struct vu_msg_header h = {request, VU_FLAG_VERSION | VU_FLAG_REPLY, size};
     struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)payload, size}};
-    struct msghdr m = {.msg_iov = iov, .msg_iovlen = size ? 2 : 1};
-    ssize_t n = sendmsg(dev->fd, &m, MSG_NOSIGNAL);
-    return n == (ssize_t)(sizeof(h) + size);
+    return vgpu_sock_send(dev->fd, iov, 2, -1);
 }
 
 static bool reply_u64(struct vu_dev *dev, uint32_t request, uint64_t v)

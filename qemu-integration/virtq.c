@@ -136,7 +136,9 @@ void vu_virtq_push(struct vu_virtq *vq, const struct vu_elem *elem, uint32_t len
     }
 }
 
-size_t vu_iov_to_buf(const struct iovec *iov, uint32_t n, size_t offset, void *buf, size_t len)
+/* Copies between iov (from offset on) and buf, in the direction asked. */
+static size_t iov_copy(const struct iovec *iov, uint32_t n, size_t offset, uint8_t *buf,
+                       size_t len, bool to_buf)
 {
     size_t done = 0;
     for (uint32_t i = 0; i < n && done < len; i++) {
@@ -145,26 +147,22 @@ size_t vu_iov_to_buf(const struct iovec *iov, uint32_t n, size_t offset, void *b
             continue;
         }
         size_t k = MIN(iov[i].iov_len - offset, len - done);
-        memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + offset, k);
+        uint8_t *guest = (uint8_t *)iov[i].iov_base + offset;
+        memcpy(to_buf ? buf + done : guest, to_buf ? guest : buf + done, k);
         done += k;
         offset = 0;
     }
     return done;
 }
 
+size_t vu_iov_to_buf(const struct iovec *iov, uint32_t n, size_t offset, void *buf, size_t len)
+{
+    return iov_copy(iov, n, offset, buf, len, true);
+}
+
 size_t vu_iov_from_buf(const struct iovec *iov, uint32_t n, size_t offset, const void *buf,
                        size_t len)
 {
-    size_t done = 0;
-    for (uint32_t i = 0; i < n && done < len; i++) {
-        if (offset >= iov[i].iov_len) {
-            offset -= iov[i].iov_len;
-            continue;
-        }
-        size_t k = MIN(iov[i].iov_len - offset, len - done);
-        memcpy((uint8_t *)iov[i].iov_base + offset, (const uint8_t *)buf + done, k);
-        done += k;
-        offset = 0;
-    }
-    return done;
+    /* Only read from buf in this direction. */
+    return iov_copy(iov, n, offset, (uint8_t *)buf, len, false);
 }

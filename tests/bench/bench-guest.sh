@@ -10,22 +10,7 @@ srcdir=${2:?usage: bench-guest.sh BUILDDIR SRCDIR [SECONDS]}
 seconds=${3:-10}
 fps=60
 frames=$(((seconds + 6) * fps)) # the probe's window, and room to connect
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-free_port() {
-  for p in $(seq $((22000 + $$ % 20000)) $((22100 + $$ % 20000))); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-  return 1
-}
-field() { sed -n "s/.*\"$1\":\([-0-9.e]*\).*/\1/p" <<<"$2"; }
+. "$(dirname "$0")/bench-lib.sh"
 guest_fps() { sed -n 's/.*@@SGL gl-result status=ok .* fps=\([0-9.]*\).*/\1/p' "$1" | tail -n 1; }
 vm() { # log gpu [options]
   local log=$1 gpu=$2
@@ -41,7 +26,7 @@ wait_for() { # file text
 }
 
 # Ours: the guest renders through spicegl-gpu, the probe watches.
-port=$(free_port)
+port=$(free_port 22000)
 vm "$tmp/ours.log" spicegl --spice-port "$port" &
 pids+=($!)
 wait_for "$tmp/ours.log" "@@SGL gl-start"

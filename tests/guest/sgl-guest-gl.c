@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -37,6 +38,7 @@
 #include <xf86drmMode.h>
 
 #include "common/scene.h"
+#include "tests/guest/cursor.h"
 #include "tests/guest/input-report.h"
 
 struct options {
@@ -48,6 +50,7 @@ struct options {
     bool per_frame;
     bool report_input;
     bool follow_mode; /* switch when the connector's preferred mode changes */
+    bool cursor;      /* a hardware cursor that circles */
 };
 
 struct kms {
@@ -123,15 +126,21 @@ static bool parse_u32(const char *s, uint32_t max, uint32_t *out)
 static int parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
-        {"device", required_argument, NULL, 'd'}, {"size", required_argument, NULL, 's'},
-        {"fps", required_argument, NULL, 'r'},    {"frames", required_argument, NULL, 'n'},
-        {"hold", required_argument, NULL, 'H'},   {"per-frame", no_argument, NULL, 'p'},
-        {"report-input", no_argument, NULL, 'i'}, {"follow-mode", no_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"device", required_argument, NULL, 'd'},
+        {"size", required_argument, NULL, 's'},
+        {"fps", required_argument, NULL, 'r'},
+        {"frames", required_argument, NULL, 'n'},
+        {"hold", required_argument, NULL, 'H'},
+        {"per-frame", no_argument, NULL, 'p'},
+        {"report-input", no_argument, NULL, 'i'},
+        {"follow-mode", no_argument, NULL, 'f'},
+        {"cursor", no_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     *o = (struct options){.device = "/dev/dri/card0", .fps = 30, .frames = 300};
     int c;
-    while ((c = getopt_long(argc, argv, "d:s:r:n:H:pifh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:s:r:n:H:pifch", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             o->device = optarg;
@@ -169,10 +178,13 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'f':
             o->follow_mode = true;
             break;
+        case 'c':
+            o->cursor = true;
+            break;
         case 'h':
             printf("usage: sgl-guest-gl [--device PATH] [--size WxH] [--fps N] [--frames N]\n"
                    "                    [--hold SECONDS] [--per-frame] [--report-input]\n"
-                   "                    [--follow-mode]\n");
+                   "                    [--follow-mode] [--cursor]\n");
             return 1;
         default:
             return -1;
@@ -503,6 +515,7 @@ int main(int argc, char **argv)
     printf("@@SGL gl-renderer renderer=\"%s\"\n", (const char *)glGetString(GL_RENDERER));
 
     struct sgl_input_report input = {0};
+    struct sgl_guest_cursor cursor = {0};
     if (o.report_input)
         sgl_input_report_open(&input);
     const uint64_t period = 1000000u / o.fps;
@@ -560,6 +573,10 @@ int main(int argc, char **argv)
                 goto out;
             gbm_surface_release_buffer(gl.surface, shown);
         }
+        if (!shown && o.cursor && !cursor.handle)
+            sgl_guest_cursor_init(&cursor, kms.fd, kms.crtc_id); /* once the CRTC is set */
+        sgl_guest_cursor_move(&cursor, (int)(w / 2 + (w / 4) * cos(n * 0.1)),
+                              (int)(h / 2 + (h / 4) * sin(n * 0.1)));
         shown = bo;
         presented++;
         if (o.per_frame)
@@ -577,6 +594,7 @@ int main(int argc, char **argv)
     }
     status = 0;
 out:
+    sgl_guest_cursor_finish(&cursor);
     sgl_input_report_close(&input);
     gl_finish(&gl);
     if (kms.fd >= 0)

@@ -202,8 +202,16 @@ int main(int argc, char **argv)
     }
     sgl_vm_destroy(vm);
     if (daemon) {
-        /* With QEMU gone it exits by itself; make sure. */
+        /* With QEMU gone it exits by itself; make sure, and do not hang on
+         * a daemon that does not (10 s, then SIGKILL). */
         g_subprocess_send_signal(daemon, SIGTERM);
+        for (int i = 0; i < 100 && g_subprocess_get_identifier(daemon); i++)
+            g_usleep(100 * 1000);
+        if (g_subprocess_get_identifier(daemon)) {
+            fprintf(stderr, "sgl-vm: spicegl-gpu did not stop on SIGTERM; killing it\n");
+            g_subprocess_force_exit(daemon);
+            status = 1;
+        }
         g_subprocess_wait(daemon, NULL, NULL);
     }
     g_unlink(socket);

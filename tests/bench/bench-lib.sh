@@ -1,0 +1,19 @@
+# Sourced by the benchmark scripts: a scratch directory and background
+# processes cleaned up at exit, and a free TCP port on 127.0.0.1.
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() { # [base]
+  local base=${1:-21000}
+  for p in $(seq $((base + $$ % 20000)) $((base + 100 + $$ % 20000))); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+  return 1
+}
+field() { sed -n "s/.*\"$1\":\([-0-9.e]*\).*/\1/p" <<<"$2"; }
