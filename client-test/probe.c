@@ -41,6 +41,7 @@ struct probe {
     GMainLoop *loop;
     SpiceSession *session;
     SpiceChannel *display;
+    gint display_id; /* the display (monitor) measured, --display */
     char *failure;
     /* measurements */
     bool have_first;
@@ -76,7 +77,9 @@ struct probe {
     /* inputs and resize */
     SpiceChannel *main, *inputs;
     bool send_input, input_sent;
-    uint32_t resize_w, resize_h;
+    uint32_t resize_w, resize_h; /* the measured display's requested size */
+    uint32_t resize_n;           /* monitors asked for */
+    uint32_t resize_all[4][2];
     int64_t resize_sent_us, resized_us;
 };
 
@@ -360,8 +363,13 @@ static void maybe_act(struct probe *p)
         g_object_get(mc, "agent-connected", &agent, NULL);
         if (!agent || !spice_main_channel_agent_test_capability(mc, VD_AGENT_CAP_MONITORS_CONFIG))
             return;
-        spice_main_channel_update_display_enabled(mc, 0, TRUE, FALSE);
-        spice_main_channel_update_display(mc, 0, 0, 0, (int)p->resize_w, (int)p->resize_h, FALSE);
+        int x = 0;
+        for (uint32_t i = 0; i < p->resize_n; i++) {
+            spice_main_channel_update_display_enabled(mc, (int)i, TRUE, FALSE);
+            spice_main_channel_update_display(mc, (int)i, x, 0, (int)p->resize_all[i][0],
+                                              (int)p->resize_all[i][1], FALSE);
+            x += (int)p->resize_all[i][0];
+        }
         if (spice_main_channel_send_monitor_config(mc))
             p->resize_sent_us = g_get_real_time();
     }
@@ -399,7 +407,7 @@ static void on_channel_new(SpiceSession *s, SpiceChannel *channel, gpointer data
     if (SPICE_IS_DISPLAY_CHANNEL(channel)) {
         gint id;
         g_object_get(channel, "channel-id", &id, NULL);
-        if (id != 0)
+        if (id != p->display_id)
             return;
         p->display = channel;
         g_signal_connect(channel, "display-invalidate", G_CALLBACK(on_invalidate), p);
@@ -411,7 +419,9 @@ static void on_channel_new(SpiceSession *s, SpiceChannel *channel, gpointer data
     } else {
         if (SPICE_IS_INPUTS_CHANNEL(channel))
             p->inputs = channel;
-        if (SPICE_IS_CURSOR_CHANNEL(channel)) {
+        gint id;
+        g_object_get(channel, "channel-id", &id, NULL);
+        if (SPICE_IS_CURSOR_CHANNEL(channel) && id == p->display_id) {
             g_signal_connect(channel, "cursor-set", G_CALLBACK(on_cursor_set), p);
             g_signal_connect(channel, "cursor-move", G_CALLBACK(on_cursor_move), p);
         }
@@ -451,7 +461,7 @@ static void add_number(JsonBuilder *b, const char *name, double v)
 int main(int argc, char **argv)
 {
     g_autofree char *unix_path = NULL, *ticket = NULL, *screenshot = NULL, *resize = NULL;
-    gint seconds = 5, psnr_every = 1;
+    gint seconds = 5, psnr_every = 1, display_id = 0;
     gboolean json = FALSE, gl = FALSE, input = FALSE, audio = FALSE;
     GOptionEntry entries[] = {
         {"unix", 0, 0, G_OPTION_ARG_FILENAME, &unix_path, "Connect to this unix socket", "PATH"},
@@ -467,7 +477,10 @@ int main(int argc, char **argv)
          "Play the server's audio (as remote-viewer does), e.g. its --audio-clock", NULL},
         {"input", 0, 0, G_OPTION_ARG_NONE, &input,
          "Send keys (A, right Ctrl), a motion and a click once frames flow", NULL},
-        {"resize", 0, 0, G_OPTION_ARG_STRING, &resize, "Ask for this monitor size once frames flow",
+        {"display", 0, 0, G_OPTION_ARG_INT, &display_id,
+         "Measure this display (monitor) channel (default 0)", "N"},
+        {"resize", 0, 0, G_OPTION_ARG_STRING, &resize,
+         "Ask for these monitor sizes once frames flow (WxH[,WxH...]: monitor 0, 1...)",
          "WxH"},
         {NULL},
     };
@@ -488,14 +501,28 @@ int main(int argc, char **argv)
                 "spicegl-probe: give one spice:// URI or --unix PATH, and --seconds >= 1\n");
         return 2;
     }
-    unsigned rw = 0, rh = 0;
-    char tail;
-    if (resize && (sscanf(resize, "%ux%u%c", &rw, &rh, &tail) != 2 || rw < 16 || rh < 16 ||
-                   rw > 8192 || rh > 8192)) {
-        fprintf(stderr, "spicegl-probe: --resize wants WIDTHxHEIGHT, 16..8192 (got '%s')\n",
-                resize);
+    unsigned sizes[4][2] = {{0}}, n_sizes = 0;
+    if (resize) {
+        g_auto(GStrv) parts = g_strsplit(resize, ",", 0);
+        for (unsigned i = 0; parts[i]; i++) {
+            char tail;
+            if (i >= 4 ||
+                sscanf(parts[i], "%ux%u%c", &sizes[i][0], &sizes[i][1], &tail) != 2 ||
+                sizes[i][0] < 16 || sizes[i][1] < 16 || sizes[i][0] > 8192 || sizes[i][1] > 8192) {
+                fprintf(stderr,
+                        "spicegl-probe: --resize wants WIDTHxHEIGHT[,WIDTHxHEIGHT...] for up to "
+                        "4 monitors, 16..8192 (got '%s')\n",
+                        resize);
+                return 2;
+            }
+            n_sizes = i + 1;
+        }
+    }
+    if (display_id < 0 || display_id > 3 || (n_sizes && (unsigned)display_id >= n_sizes)) {
+        fprintf(stderr, "spicegl-probe: --display is 0..3, and one --resize asks for\n");
         return 2;
     }
+    unsigned rw = n_sizes ? sizes[display_id][0] : 0, rh = n_sizes ? sizes[display_id][1] : 0;
     gst_init(NULL, NULL);
     struct probe p = {.loop = g_main_loop_new(NULL, FALSE),
                       .session = spice_session_new(),
@@ -508,7 +535,10 @@ int main(int argc, char **argv)
                       .psnr_every = (uint32_t)psnr_every,
                       .send_input = input,
                       .resize_w = rw,
-                      .resize_h = rh};
+                      .resize_h = rh,
+                      .resize_n = n_sizes,
+                      .display_id = display_id};
+    memcpy(p.resize_all, sizes, sizeof(sizes));
     g_mutex_init(&p.lock);
     if (gl)
         g_object_set(p.session, "gl-scanout", TRUE, NULL);

@@ -11,23 +11,29 @@ struct vgpu_qemu_ui {
     GDBusConnection *bus; /* NULL until connected */
     GCancellable *cancel;
     bool connecting;
-    /* the size to set once connected; width 0: none */
-    uint32_t head, width, height;
+    /* per head, the size to set once connected; width 0: none */
+    struct {
+        uint32_t width, height;
+    } pending[4];
 };
 
 static void apply(struct vgpu_qemu_ui *ui)
 {
-    if (!ui->bus || !ui->width)
-        return;
-    g_autofree char *path = g_strdup_printf("/org/qemu/Display1/Console_%u", ui->head);
-    /* Physical size for ~96 dpi; QEMU passes it on as the guest's EDID. */
-    uint16_t wmm = (uint16_t)MIN(ui->width * 254 / 960, 65535u);
-    uint16_t hmm = (uint16_t)MIN(ui->height * 254 / 960, 65535u);
-    g_dbus_connection_call(ui->bus, NULL, path, "org.qemu.Display1.Console", "SetUIInfo",
-                           g_variant_new("(qqiiuu)", wmm, hmm, 0, 0, ui->width, ui->height), NULL,
-                           G_DBUS_CALL_FLAGS_NONE, 5000, ui->cancel, NULL, NULL);
-    g_message("display: asked QEMU for %ux%u on head %u", ui->width, ui->height, ui->head);
-    ui->width = 0;
+    for (uint32_t head = 0; ui->bus && head < G_N_ELEMENTS(ui->pending); head++) {
+        uint32_t w = ui->pending[head].width, h = ui->pending[head].height;
+        if (!w)
+            continue;
+        /* QEMU's console N is head N of the one GPU. */
+        g_autofree char *path = g_strdup_printf("/org/qemu/Display1/Console_%u", head);
+        /* Physical size for ~96 dpi. */
+        uint16_t wmm = (uint16_t)MIN(w * 254 / 960, 65535u);
+        uint16_t hmm = (uint16_t)MIN(h * 254 / 960, 65535u);
+        g_dbus_connection_call(ui->bus, NULL, path, "org.qemu.Display1.Console", "SetUIInfo",
+                               g_variant_new("(qqiiuu)", wmm, hmm, 0, 0, w, h), NULL,
+                               G_DBUS_CALL_FLAGS_NONE, 5000, ui->cancel, NULL, NULL);
+        g_message("display: asked QEMU for %ux%u on head %u", w, h, head);
+        ui->pending[head].width = 0;
+    }
 }
 
 static void on_closed(GDBusConnection *bus, gboolean remote, GError *error, gpointer data)
@@ -119,9 +125,10 @@ void vgpu_qemu_ui_destroy(struct vgpu_qemu_ui *ui)
 
 void vgpu_qemu_ui_set_size(struct vgpu_qemu_ui *ui, uint32_t head, uint32_t width, uint32_t height)
 {
-    ui->head = head;
-    ui->width = width;
-    ui->height = height;
+    if (head >= G_N_ELEMENTS(ui->pending))
+        return;
+    ui->pending[head].width = width;
+    ui->pending[head].height = height;
     if (ui->bus)
         apply(ui);
     else if (!ui->connecting)

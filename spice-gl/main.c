@@ -26,6 +26,9 @@ struct daemon {
     GPtrArray *inputs;  /* struct sgl_input *, freed after the servers */
     struct sgl_synthetic *synthetic;
     struct vgpu_backend *gpu;
+    /* Remotes per server: one per scanout, remotes[server * scanouts + k]
+     * streams scanout k as the server's display k. */
+    uint32_t scanouts;
     struct vgpu_qmp *qmp_conn;  /* --qmp */
     struct vgpu_qmp_input *qmp; /* input to the guest */
     struct vgpu_qemu_ui *ui;    /* display size through QEMU */
@@ -36,8 +39,6 @@ struct daemon {
 static void on_gpu_frame(void *user, const struct vgpu_frame *f)
 {
     struct daemon *d = user;
-    if (f->scanout != 0)
-        return; /* one SPICE display for now */
     struct sgl_encoder_rect damage = {f->damage_x, f->damage_y, f->damage_w, f->damage_h};
     struct sgl_encoder_frame frame = {.width = f->width,
                                       .height = f->height,
@@ -48,7 +49,7 @@ static void on_gpu_frame(void *user, const struct vgpu_frame *f)
                                       .damage = &damage,
                                       .n_damage = 1,
                                       .pts_us = g_get_monotonic_time()};
-    for (guint i = 0; i < d->remotes->len; i++)
+    for (guint i = f->scanout; i < d->remotes->len; i += d->scanouts)
         sgl_remote_submit(g_ptr_array_index(d->remotes, i), &frame);
 }
 
@@ -56,7 +57,7 @@ static void on_gpu_cursor_set(void *user, uint32_t scanout, uint32_t w, uint32_t
                               uint32_t hot_y, const uint32_t *argb)
 {
     struct daemon *d = user;
-    for (guint i = 0; i < d->remotes->len && scanout == 0; i++)
+    for (guint i = scanout; i < d->remotes->len; i += d->scanouts)
         sgl_remote_cursor_set(g_ptr_array_index(d->remotes, i), (uint16_t)w, (uint16_t)h,
                               (uint16_t)hot_x, (uint16_t)hot_y, argb);
 }
@@ -64,7 +65,7 @@ static void on_gpu_cursor_set(void *user, uint32_t scanout, uint32_t w, uint32_t
 static void on_gpu_cursor_move(void *user, uint32_t scanout, int32_t x, int32_t y)
 {
     struct daemon *d = user;
-    for (guint i = 0; i < d->remotes->len && scanout == 0; i++)
+    for (guint i = scanout; i < d->remotes->len; i += d->scanouts)
         sgl_remote_cursor_move(g_ptr_array_index(d->remotes, i), x, y);
 }
 
@@ -163,13 +164,17 @@ static void on_buttons(uint32_t buttons, void *user)
 static void on_monitors(const struct sgl_agent_monitor *m, uint32_t n, void *user)
 {
     struct daemon *d = user;
-    if (d->gpu && m[0].width && m[0].height) {
-        g_message("a client asks for %ux%u (%u monitor%s): telling the guest", m[0].width,
-                  m[0].height, n, n == 1 ? "" : "s");
-        vgpu_backend_request_mode(d->gpu, 0, m[0].width, m[0].height);
-        if (d->ui)
-            vgpu_qemu_ui_set_size(d->ui, 0, m[0].width, m[0].height);
-        else
+    if (d->gpu) {
+        for (uint32_t i = 0; i < n && i < d->scanouts; i++) {
+            if (!m[i].width || !m[i].height)
+                continue;
+            g_message("a client asks for %ux%u on monitor %u: telling the guest", m[i].width,
+                      m[i].height, i);
+            vgpu_backend_request_mode(d->gpu, i, m[i].width, m[i].height);
+            if (d->ui)
+                vgpu_qemu_ui_set_size(d->ui, i, m[i].width, m[i].height);
+        }
+        if (!d->ui)
             g_message("without --qmp the guest cannot be told: it keeps its mode");
         return;
     }
@@ -248,7 +253,7 @@ int main(int argc, char **argv)
                     *ticket_file = NULL, *tls_dir = NULL, *encoder = NULL, *preset = NULL,
                     *unix_gl = NULL, *socket_path = NULL, *size = NULL, *qemu_console = NULL,
                     *qmp = NULL;
-    gint gpu_fd = -1, gpu_fps = 30, gpu_memory_mb = 1024;
+    gint gpu_fd = -1, gpu_fps = 30, gpu_memory_mb = 1024, scanouts = 2;
     gboolean print_capabilities = FALSE;
     gint port = 5900, tls_port = 0, ticket_lifetime = 0, bitrate = 8000, stats_interval = 5;
     gboolean insecure = FALSE, no_tcp = FALSE, single_client = FALSE, synthetic_memfd = FALSE,
@@ -262,6 +267,8 @@ int main(int argc, char **argv)
          "Print the backend's capabilities as JSON (vhost-user convention) and exit", NULL},
         {"size", 0, 0, G_OPTION_ARG_STRING, &size,
          "The GPU's preferred mode (default 1280x800); clients may ask for others", "WxH"},
+        {"scanouts", 0, 0, G_OPTION_ARG_INT, &scanouts,
+         "The GPU's outputs, each a SPICE display (default 2; QEMU: max_outputs)", "N"},
         {"fps", 0, 0, G_OPTION_ARG_INT, &gpu_fps,
          "Most frames a second streamed from the GPU (default 30)", "N"},
         {"gpu-memory-mb", 0, 0, G_OPTION_ARG_INT, &gpu_memory_mb,
@@ -348,8 +355,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "spicegl-gpu: --size wants WIDTHxHEIGHT, 16..16384 (got '%s')\n", size);
         return 2;
     }
-    if (gpu && (gpu_fps < 1 || gpu_fps > 240 || gpu_memory_mb < 64 || gpu_memory_mb > 65536)) {
-        fprintf(stderr, "spicegl-gpu: --fps is 1..240 and --gpu-memory-mb 64..65536\n");
+    if (gpu && (gpu_fps < 1 || gpu_fps > 240 || gpu_memory_mb < 64 || gpu_memory_mb > 65536 ||
+                scanouts < 1 || scanouts > VGPU_MAX_SCANOUTS)) {
+        fprintf(stderr, "spicegl-gpu: --fps is 1..240, --gpu-memory-mb 64..65536 and --scanouts "
+                        "1..%d\n",
+                VGPU_MAX_SCANOUTS);
         return 2;
     }
     if (qemu_console && !g_str_equal(qemu_console, "on") && !g_str_equal(qemu_console, "off")) {
@@ -413,7 +423,8 @@ int main(int argc, char **argv)
         .remotes = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_remote_destroy),
         .locals = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_local_destroy),
         .clocks = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_audio_clock_destroy),
-        .inputs = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_input_destroy)};
+        .inputs = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_input_destroy),
+        .scanouts = gpu ? (uint32_t)scanouts : 1};
     static const struct sgl_input_callbacks input_cb = {on_key, on_pointer_rel, on_pointer_abs,
                                                         on_buttons, on_monitors};
     GPtrArray *servers = g_ptr_array_new();
@@ -427,6 +438,16 @@ int main(int argc, char **argv)
         bool gl = use_unix && local_gl;
         struct sgl_local *l = s && gl ? sgl_local_create(s, on_monitors, &d, &error) : NULL;
         struct sgl_remote *r = s && !gl ? sgl_remote_create(s, &ec, &error) : NULL;
+        /* More scanouts: more stream devices, each a display channel of its own. */
+        for (uint32_t k = 1; r && k < d.scanouts; k++) {
+            struct sgl_remote *more = sgl_remote_create(s, &ec, &error);
+            if (!more) {
+                fprintf(stderr, "spicegl-gpu: display %u: %s\n", k, error->message);
+                goto out;
+            }
+            g_ptr_array_add(d.remotes, r);
+            r = more;
+        }
         struct sgl_input *in = l || r ? sgl_input_create(s, &input_cb, &d, &error) : NULL;
         if (l)
             g_ptr_array_add(d.locals, l);
@@ -465,7 +486,7 @@ int main(int argc, char **argv)
         struct vgpu_backend_config bc = {
             .socket_path = socket_path,
             .fd = gpu_fd,
-            .gpu = {.num_scanouts = 1,
+            .gpu = {.num_scanouts = (uint32_t)scanouts,
                     .width = width,
                     .height = height,
                     .max_host_bytes = (uint64_t)gpu_memory_mb << 20,

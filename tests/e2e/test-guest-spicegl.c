@@ -383,6 +383,45 @@ static void test_resize(void **state)
     assert_non_null(strstr(log, "display: asked QEMU for 1024x576"));
 }
 
+/* Two monitors: the client asks for a second one; the guest's second output
+ * comes up (the GL program drives it too) and streams as SPICE display 1,
+ * watched by a probe of its own. */
+static void test_two_displays(void **state)
+{
+    struct sgl_e2e *e = *state;
+    SGL_REQUIRE(e->problem == NULL, "%s", e->problem);
+    struct daemon *d = daemon_start_qmp(e, "spicegl-two", true);
+    struct sgl_vm *vm =
+        boot_qmp(e, d, "spicegl-two", "sgl.run=gl sgl.frames=0 sgl.second=1", d->qmp);
+    sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
+    g_autofree char *uri = g_strdup_printf("spice://127.0.0.1:%u", d->port);
+    /* The first probe enables monitor 1 at 800x600, watching display 0. */
+    const char *ask[] = {uri, "--seconds", "3", "--resize", "1280x800,800x600", NULL};
+    int status;
+    g_autoptr(JsonParser) p0 = NULL;
+    JsonObject *o = sgl_e2e_probe(e->builddir, ask, &status, &p0);
+    assert_int_equal(status, 0);
+    assert_int_equal((int)num(o, "width"), 1280);
+    const struct sgl_console_event *second = sgl_e2e_expect(vm, "gl2-start", 20000);
+    assert_int_equal(sgl_e2e_expect_uint(second, "width"), 800);
+    assert_int_equal(sgl_e2e_expect_uint(second, "height"), 600);
+    /* Display 1 carries the guest's second output. */
+    int seconds = sgl_test_sanitizers() ? 10 : 5;
+    g_autofree char *secs = g_strdup_printf("%d", seconds);
+    const char *watch[] = {uri, "--seconds", secs, "--display", "1", NULL};
+    g_autoptr(JsonParser) p1 = NULL;
+    o = sgl_e2e_probe(e->builddir, watch, &status, &p1);
+    assert_int_equal(status, 0);
+    double frames = num(o, "frames"), lost = num(o, "lost");
+    print_message("# display 1: %.0f of %.0f frames (%.1f%%)\n", frames, frames + lost,
+                  100 * frames / (frames + lost));
+    assert_int_equal((int)num(o, "width"), 800);
+    assert_int_equal((int)num(o, "height"), 600);
+    assert_true(frames >= guest_fps() / 3.0 * seconds);
+    assert_true(frames / (frames + lost) >= (sgl_test_sanitizers() ? 0.80 : 0.90));
+    assert_true(num(o, "psnr_avg") >= 30.0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -391,6 +430,7 @@ int main(void)
         cmocka_unit_test_teardown(test_guest_reboot, sgl_e2e_test_teardown),
         cmocka_unit_test_teardown(test_input_reaches_guest, sgl_e2e_test_teardown),
         cmocka_unit_test_teardown(test_resize, sgl_e2e_test_teardown),
+        cmocka_unit_test_teardown(test_two_displays, sgl_e2e_test_teardown),
     };
     return cmocka_run_group_tests_name("guest-spicegl", tests, sgl_e2e_group_setup,
                                        sgl_e2e_group_teardown);

@@ -51,6 +51,7 @@ struct options {
     bool report_input;
     bool follow_mode; /* switch when the connector's preferred mode changes */
     bool cursor;      /* a hardware cursor that circles */
+    bool second;      /* also the second connector, once connected */
 };
 
 struct kms {
@@ -126,21 +127,16 @@ static bool parse_u32(const char *s, uint32_t max, uint32_t *out)
 static int parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
-        {"device", required_argument, NULL, 'd'},
-        {"size", required_argument, NULL, 's'},
-        {"fps", required_argument, NULL, 'r'},
-        {"frames", required_argument, NULL, 'n'},
-        {"hold", required_argument, NULL, 'H'},
-        {"per-frame", no_argument, NULL, 'p'},
-        {"report-input", no_argument, NULL, 'i'},
-        {"follow-mode", no_argument, NULL, 'f'},
-        {"cursor", no_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"device", required_argument, NULL, 'd'}, {"size", required_argument, NULL, 's'},
+        {"fps", required_argument, NULL, 'r'},    {"frames", required_argument, NULL, 'n'},
+        {"hold", required_argument, NULL, 'H'},   {"per-frame", no_argument, NULL, 'p'},
+        {"report-input", no_argument, NULL, 'i'}, {"follow-mode", no_argument, NULL, 'f'},
+        {"cursor", no_argument, NULL, 'c'},       {"second-output", no_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     *o = (struct options){.device = "/dev/dri/card0", .fps = 30, .frames = 300};
     int c;
-    while ((c = getopt_long(argc, argv, "d:s:r:n:H:pifch", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:s:r:n:H:pifcSh", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             o->device = optarg;
@@ -181,10 +177,13 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'c':
             o->cursor = true;
             break;
+        case 'S':
+            o->second = true;
+            break;
         case 'h':
             printf("usage: sgl-guest-gl [--device PATH] [--size WxH] [--fps N] [--frames N]\n"
                    "                    [--hold SECONDS] [--per-frame] [--report-input]\n"
-                   "                    [--follow-mode] [--cursor]\n");
+                   "                    [--follow-mode] [--cursor] [--second-output]\n");
             return 1;
         default:
             return -1;
@@ -228,13 +227,11 @@ static void choose_mode(const drmModeConnector *conn, uint32_t w, uint32_t h, dr
     snprintf(mode->name, sizeof(mode->name), "%ux%u", w, h);
 }
 
-static int kms_init(struct kms *kms, const struct options *o)
+/* Picks a connected connector (the first one, or connector index `only`
+ * when >= 0), a mode of w x h (0: preferred) and a CRTC; kms->fd is open.
+ * quiet: a connector that is not (yet) connected is no failure to report. */
+static int kms_pick(struct kms *kms, int only, uint32_t w, uint32_t h, bool quiet)
 {
-    kms->fd = open(o->device, O_RDWR | O_CLOEXEC);
-    if (kms->fd < 0) {
-        fail("open %s: %s", o->device, strerror(errno));
-        return -1;
-    }
     drmModeRes *res = drmModeGetResources(kms->fd);
     if (!res) {
         fail("drmModeGetResources: %s", strerror(errno));
@@ -243,6 +240,8 @@ static int kms_init(struct kms *kms, const struct options *o)
     int ret = -1;
     drmModeConnector *conn = NULL;
     for (int i = 0; i < res->count_connectors && !conn; i++) {
+        if (only >= 0 && i != only)
+            continue;
         conn = drmModeGetConnector(kms->fd, res->connectors[i]);
         if (conn && (conn->connection != DRM_MODE_CONNECTED || conn->count_modes == 0)) {
             drmModeFreeConnector(conn);
@@ -250,11 +249,12 @@ static int kms_init(struct kms *kms, const struct options *o)
         }
     }
     if (!conn) {
-        fail("no connected connector with modes");
+        if (!quiet)
+            fail("no connected connector with modes");
         goto out;
     }
     kms->connector_id = conn->connector_id;
-    choose_mode(conn, o->width, o->height, &kms->mode);
+    choose_mode(conn, w, h, &kms->mode);
 
     /* The connector's current encoder's CRTC, else the first it can use. */
     kms->crtc_id = 0;
@@ -281,6 +281,16 @@ out:
     drmModeFreeConnector(conn);
     drmModeFreeResources(res);
     return ret;
+}
+
+static int kms_init(struct kms *kms, const struct options *o)
+{
+    kms->fd = open(o->device, O_RDWR | O_CLOEXEC);
+    if (kms->fd < 0) {
+        fail("open %s: %s", o->device, strerror(errno));
+        return -1;
+    }
+    return kms_pick(kms, -1, o->width, o->height, false);
 }
 
 static GLuint compile(GLenum type, const char *src)
@@ -484,6 +494,67 @@ static int flip(const struct kms *kms, uint32_t fb)
     return 0;
 }
 
+/* The second output (--second-output): connector 1, on the same DRM fd
+ * (one process is the DRM master), its own GBM/EGL surface, the same scene
+ * at its own size. */
+struct output {
+    struct kms kms;
+    struct gl gl;
+    struct gbm_bo *shown;
+    bool on;
+};
+
+/* Starts it once connector 1 is connected; the main output's context is
+ * current again afterwards. */
+static int second_try_start(struct output *out, const struct kms *main_kms,
+                            const struct gl *main_gl)
+{
+    out->kms = (struct kms){.fd = main_kms->fd};
+    if (kms_pick(&out->kms, 1, 0, 0, true) < 0)
+        return 0; /* not yet */
+    if (gl_init(&out->gl, &out->kms) < 0)
+        return -1;
+    out->on = true;
+    printf("@@SGL gl2-start width=%u height=%u\n", out->kms.mode.hdisplay, out->kms.mode.vdisplay);
+    eglMakeCurrent(main_gl->display, main_gl->egl_surface, main_gl->egl_surface, main_gl->context);
+    return 0;
+}
+
+static int second_frame(struct output *out, const struct gl *main_gl, const struct sgl_marker *m)
+{
+    uint32_t w = out->kms.mode.hdisplay, h = out->kms.mode.vdisplay;
+    eglMakeCurrent(out->gl.display, out->gl.egl_surface, out->gl.egl_surface, out->gl.context);
+    struct draw_ctx draw = {.gl = &out->gl, .width = w, .height = h};
+    sgl_scene_for_each(w, h, m, draw_rect, &draw);
+    int ret = -1;
+    if (!eglSwapBuffers(out->gl.display, out->gl.egl_surface)) {
+        fail("second output: eglSwapBuffers failed (0x%x)", eglGetError());
+        goto out;
+    }
+    struct gbm_bo *bo = gbm_surface_lock_front_buffer(out->gl.surface);
+    uint32_t fb = bo ? fb_for_bo(out->kms.fd, bo) : 0;
+    if (!fb) {
+        fail("second output: no framebuffer");
+        goto out;
+    }
+    if (!out->shown) {
+        if (drmModeSetCrtc(out->kms.fd, out->kms.crtc_id, fb, 0, 0, &out->kms.connector_id, 1,
+                           &out->kms.mode)) {
+            fail("second output: drmModeSetCrtc %ux%u: %s", w, h, strerror(errno));
+            goto out;
+        }
+    } else {
+        if (flip(&out->kms, fb) < 0)
+            goto out;
+        gbm_surface_release_buffer(out->gl.surface, out->shown);
+    }
+    out->shown = bo;
+    ret = 0;
+out:
+    eglMakeCurrent(main_gl->display, main_gl->egl_surface, main_gl->egl_surface, main_gl->context);
+    return ret;
+}
+
 /* The connector's preferred mode now (a display change re-probes it). */
 static bool preferred_mode(const struct kms *kms, drmModeModeInfo *mode)
 {
@@ -516,6 +587,7 @@ int main(int argc, char **argv)
 
     struct sgl_input_report input = {0};
     struct sgl_guest_cursor cursor = {0};
+    struct output second = {0};
     if (o.report_input)
         sgl_input_report_open(&input);
     const uint64_t period = 1000000u / o.fps;
@@ -578,6 +650,11 @@ int main(int argc, char **argv)
         sgl_guest_cursor_move(&cursor, (int)(w / 2 + (w / 4) * cos(n * 0.1)),
                               (int)(h / 2 + (h / 4) * sin(n * 0.1)));
         shown = bo;
+        if (o.second && !second.on && n % (o.fps / 2 + 1) == 0 &&
+            second_try_start(&second, &kms, &gl) < 0)
+            goto out;
+        if (second.on && second_frame(&second, &gl, &marker) < 0)
+            goto out;
         presented++;
         if (o.per_frame)
             printf("@@SGL gl-frame n=%u ts=%" PRIu64 "\n", n, marker.timestamp_us);
@@ -594,6 +671,8 @@ int main(int argc, char **argv)
     }
     status = 0;
 out:
+    if (second.on)
+        gl_finish(&second.gl);
     sgl_guest_cursor_finish(&cursor);
     sgl_input_report_close(&input);
     gl_finish(&gl);

@@ -125,10 +125,12 @@ static GPtrArray *qemu_argv(const struct sgl_vm_config *c)
         add(argv, "-chardev");
         add(argv, "socket,id=gpu,path=%s", c->gpu_socket);
         add(argv, "-device");
+        /* Two outputs, as spicegl-gpu serves by default: the second is off
+         * until a client asks for a second monitor. */
         if (c->xres && c->yres)
-            add(argv, "vhost-user-vga,chardev=gpu,xres=%u,yres=%u", c->xres, c->yres);
+            add(argv, "vhost-user-vga,chardev=gpu,max_outputs=2,xres=%u,yres=%u", c->xres, c->yres);
         else
-            add(argv, "vhost-user-vga,chardev=gpu");
+            add(argv, "vhost-user-vga,chardev=gpu,max_outputs=2");
         /* QEMU's D-Bus display, peer to peer: what spicegl-gpu asks to
          * resize the guest through (qemu-integration/qemu-ui.h). It wants
          * GL for this console; llvmpipe will do. */
