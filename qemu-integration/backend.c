@@ -170,7 +170,7 @@ static gpointer run(gpointer data)
 {
     struct vgpu_backend *b = data;
     g_main_context_push_thread_default(b->context);
-    static const struct vgpu_callbacks gpu_cb = {on_frame, NULL, on_cursor_set, on_cursor_move,
+    static const struct vgpu_callbacks gpu_cb = {on_frame, on_cursor_set, on_cursor_move,
                                                  on_disconnected};
     GError *error = NULL;
     b->gpu = vgpu_create(&b->config.gpu, &gpu_cb, b, &error);

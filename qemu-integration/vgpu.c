@@ -380,8 +380,6 @@ static uint32_t set_scanout(struct vgpu *g, const struct vgpu_cmd *cmd)
     const struct virtio_gpu_set_scanout *s = &cmd->u.set_scanout;
     struct scanout *so = &g->scanouts[s->scanout_id];
     if (!s->resource_id || !s->r.width || !s->r.height) {
-        if (so->resource_id && g->cb.scanout)
-            g->cb.scanout(g->user, s->scanout_id, 0, 0);
         so->resource_id = 0;
         if (g->qemu)
             vgpu_qemu_display_scanout(g->qemu, s->scanout_id, 0, 0);
@@ -402,19 +400,15 @@ static uint32_t set_scanout(struct vgpu *g, const struct vgpu_cmd *cmd)
         so->pixels = g_malloc0(need);
         so->pixels_size = need;
     }
-    if (resized && g->renderer) {
+    if (resized) {
         /* Zero copy needs the buffer as a dmabuf; llvmpipe has none to give. */
         g_message("virtio-gpu: scanout %u shows resource %u at %ux%u (%s)", s->scanout_id,
                   s->resource_id, s->r.width, s->r.height,
                   vgpu_renderer_can_export(g->renderer, s->resource_id)
                       ? "exportable as a dmabuf; read back for now"
                       : "not exportable as a dmabuf: read back");
-    }
-    if (resized) {
         /* The held damage was for the old size. */
         so->qemu_pending = false;
-        if (g->cb.scanout)
-            g->cb.scanout(g->user, s->scanout_id, s->r.width, s->r.height);
         if (g->qemu)
             vgpu_qemu_display_scanout(g->qemu, s->scanout_id, s->r.width, s->r.height);
     }
@@ -714,8 +708,7 @@ static void on_write_fence(void *user, uint32_t fence)
 size_t vgpu_process(struct vgpu *g, bool cursor_queue, const uint8_t *req, size_t len,
                     uint8_t *resp, size_t resp_size)
 {
-    struct vgpu_limits lim = {g->config.num_scanouts,
-                              g->renderer ? vgpu_renderer_num_capsets(g->renderer) : 0,
+    struct vgpu_limits lim = {g->config.num_scanouts, vgpu_renderer_num_capsets(g->renderer),
                               g->config.virgl};
     struct vgpu_cmd cmd;
     struct response r = {resp, resp_size, 0};
@@ -773,7 +766,7 @@ static void on_kick(void *user, struct vu_virtq *vq)
         memcpy(&h, g->request, MIN(len, sizeof(h)));
         const struct virtio_gpu_ctrl_hdr *rh = (const struct virtio_gpu_ctrl_hdr *)resp;
         bool fenced = !cursor_queue && n >= sizeof(h) && (h.flags & VIRTIO_GPU_FLAG_FENCE) &&
-                      rh->type == VIRTIO_GPU_RESP_OK_NODATA && g->renderer;
+                      rh->type == VIRTIO_GPU_RESP_OK_NODATA;
         if (fenced) {
             /* The guest waits for the renderer's work, not for our parsing. */
             struct pending *p = g_new0(struct pending, 1);
@@ -826,11 +819,8 @@ static void on_queue_started(void *user, uint32_t index, bool fresh)
     g_message("virtio-gpu: the guest's driver restarted (reset or reboot): dropping its %u "
               "resources",
               g_hash_table_size(g->resources));
-    for (uint32_t i = 0; i < g->config.num_scanouts; i++) {
-        if (g->scanouts[i].resource_id && g->cb.scanout)
-            g->cb.scanout(g->user, i, 0, 0);
+    for (uint32_t i = 0; i < g->config.num_scanouts; i++)
         g->scanouts[i].resource_id = 0;
-    }
     g_hash_table_remove_all(g->resources);
     g->stats.host_bytes = 0;
     virgl_renderer_reset();
@@ -844,7 +834,7 @@ static void get_config(void *user, uint32_t offset, uint8_t *buf, uint32_t size)
     struct virtio_gpu_config c = {
         .events_read = g->events_read,
         .num_scanouts = g->config.num_scanouts,
-        .num_capsets = g->renderer ? vgpu_renderer_num_capsets(g->renderer) : 0,
+        .num_capsets = vgpu_renderer_num_capsets(g->renderer),
     };
     memcpy(buf, (uint8_t *)&c + offset, size);
 }

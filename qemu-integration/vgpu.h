@@ -39,8 +39,6 @@ struct vgpu_frame {
 
 struct vgpu_callbacks {
     void (*frame)(void *user, const struct vgpu_frame *frame);
-    /* The scanout was disabled (width 0) or resized. */
-    void (*scanout)(void *user, uint32_t scanout, uint32_t width, uint32_t height);
     /* ARGB, width x height, top row first; valid during the call only. */
     void (*cursor_set)(void *user, uint32_t scanout, uint32_t width, uint32_t height,
                        uint32_t hot_x, uint32_t hot_y, const uint32_t *argb);

@@ -48,24 +48,27 @@ static void region_unmap(struct region *r)
     *r = (struct region){0};
 }
 
-void *vu_dev_gpa_to_va(struct vu_dev *dev, uint64_t gpa, uint64_t len)
+/* [addr, addr + len) inside one region, addr in the guest's physical
+ * space (qva false) or QEMU's (qva true). */
+static void *translate(struct vu_dev *dev, uint64_t addr, uint64_t len, bool qva)
 {
     for (uint32_t i = 0; i < dev->n_regions; i++) {
         struct region *r = &dev->regions[i];
-        if (gpa >= r->gpa && gpa - r->gpa <= r->size && len <= r->size - (gpa - r->gpa))
-            return r->host + (gpa - r->gpa);
+        uint64_t base = qva ? r->qva : r->gpa;
+        if (addr >= base && addr - base <= r->size && len <= r->size - (addr - base))
+            return r->host + (addr - base);
     }
     return NULL;
 }
 
+void *vu_dev_gpa_to_va(struct vu_dev *dev, uint64_t gpa, uint64_t len)
+{
+    return translate(dev, gpa, len, false);
+}
+
 void *vu_dev_qva_to_va(struct vu_dev *dev, uint64_t qva, uint64_t len)
 {
-    for (uint32_t i = 0; i < dev->n_regions; i++) {
-        struct region *r = &dev->regions[i];
-        if (qva >= r->qva && qva - r->qva <= r->size && len <= r->size - (qva - r->qva))
-            return r->host + (qva - r->qva);
-    }
-    return NULL;
+    return translate(dev, qva, len, true);
 }
 
 struct vu_virtq *vu_dev_queue(struct vu_dev *dev, uint32_t index)
@@ -188,12 +191,6 @@ static bool want(bool ok, const char *reason, const char **why)
     return ok;
 }
 
-/* The queue a ring message names, or NULL. */
-static struct vu_virtq *ring(struct vu_dev *dev, uint64_t index)
-{
-    return index < dev->iface.num_queues ? &dev->queues[index] : NULL;
-}
-
 bool vu_dev_handle(struct vu_dev *dev, const struct vu_msg_header *hdr, const uint8_t *p, int *fds,
                    size_t n_fds, const char **why)
 {
@@ -309,7 +306,7 @@ bool vu_dev_handle(struct vu_dev *dev, const struct vu_msg_header *hdr, const ui
         }
         memcpy(&index, p, 4);
         memcpy(&num, p + 4, 4);
-        struct vu_virtq *vq = ring(dev, index);
+        struct vu_virtq *vq = vu_dev_queue(dev, index);
         if (!vq) {
             ok = want(false, "vring index out of range", why);
             break;
@@ -338,7 +335,7 @@ bool vu_dev_handle(struct vu_dev *dev, const struct vu_msg_header *hdr, const ui
             break;
         }
         memcpy(&a, p, sizeof(a));
-        struct vu_virtq *vq = ring(dev, a.index);
+        struct vu_virtq *vq = vu_dev_queue(dev, a.index);
         if (!vq) {
             ok = want(false, "vring index out of range", why);
             break;
@@ -352,11 +349,13 @@ bool vu_dev_handle(struct vu_dev *dev, const struct vu_msg_header *hdr, const ui
     }
     case VU_GET_VRING_BASE: {
         uint32_t index = 0;
-        if (size != 8 || !ring(dev, (memcpy(&index, p, 4), index))) {
+        if (size == 8)
+            memcpy(&index, p, 4);
+        struct vu_virtq *vq = size == 8 ? vu_dev_queue(dev, index) : NULL;
+        if (!vq) {
             ok = want(false, "GET_VRING_BASE: bad index", why);
             break;
         }
-        struct vu_virtq *vq = ring(dev, index);
         queue_stop(dev, vq);
         vq->enabled = false;
         uint32_t state[2] = {index, vq->last_avail};
@@ -368,7 +367,7 @@ bool vu_dev_handle(struct vu_dev *dev, const struct vu_msg_header *hdr, const ui
     case VU_SET_VRING_CALL:
     case VU_SET_VRING_ERR: {
         bool nofd = u64 & (1ull << 8);
-        struct vu_virtq *vq = size == 8 ? ring(dev, u64 & 0xff) : NULL;
+        struct vu_virtq *vq = size == 8 ? vu_dev_queue(dev, u64 & 0xff) : NULL;
         if (!vq || nofd != (n_fds == 0) || n_fds > 1) {
             ok = want(false, "vring fd message: bad index or fd", why);
             break;

@@ -137,8 +137,8 @@ void vu_virtq_push(struct vu_virtq *vq, const struct vu_elem *elem, uint32_t len
 }
 
 /* Copies between iov (from offset on) and buf, in the direction asked. */
-static size_t iov_copy(const struct iovec *iov, uint32_t n, size_t offset, uint8_t *buf,
-                       size_t len, bool to_buf)
+static size_t iov_copy(const struct iovec *iov, uint32_t n, size_t offset, uint8_t *buf, size_t len,
+                       bool to_buf)
 {
     size_t done = 0;
     for (uint32_t i = 0; i < n && done < len; i++) {

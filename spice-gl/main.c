@@ -34,6 +34,27 @@ struct daemon {
     struct vgpu_qemu_ui *ui;    /* display size through QEMU */
 };
 
+/* The remotes that stream scanout k: one per server (see struct daemon).
+ * With one scanout (--synthetic), every remote. */
+static void remotes_submit(struct daemon *d, uint32_t scanout, const struct sgl_encoder_frame *f)
+{
+    for (guint i = scanout; i < d->remotes->len; i += d->scanouts)
+        sgl_remote_submit(g_ptr_array_index(d->remotes, i), f);
+}
+
+static void remotes_cursor_set(struct daemon *d, uint32_t scanout, uint16_t w, uint16_t h,
+                               uint16_t hot_x, uint16_t hot_y, const uint32_t *argb)
+{
+    for (guint i = scanout; i < d->remotes->len; i += d->scanouts)
+        sgl_remote_cursor_set(g_ptr_array_index(d->remotes, i), w, h, hot_x, hot_y, argb);
+}
+
+static void remotes_cursor_move(struct daemon *d, uint32_t scanout, int32_t x, int32_t y)
+{
+    for (guint i = scanout; i < d->remotes->len; i += d->scanouts)
+        sgl_remote_cursor_move(g_ptr_array_index(d->remotes, i), x, y);
+}
+
 /* The backend thread: what the guest shows goes to the encoders (which
  * copy it before returning). */
 static void on_gpu_frame(void *user, const struct vgpu_frame *f)
@@ -49,24 +70,20 @@ static void on_gpu_frame(void *user, const struct vgpu_frame *f)
                                       .damage = &damage,
                                       .n_damage = 1,
                                       .pts_us = g_get_monotonic_time()};
-    for (guint i = f->scanout; i < d->remotes->len; i += d->scanouts)
-        sgl_remote_submit(g_ptr_array_index(d->remotes, i), &frame);
+    remotes_submit(d, f->scanout, &frame);
 }
 
+/* vgpu bounds cursors to 256x256 (vgpu.c). */
 static void on_gpu_cursor_set(void *user, uint32_t scanout, uint32_t w, uint32_t h, uint32_t hot_x,
                               uint32_t hot_y, const uint32_t *argb)
 {
-    struct daemon *d = user;
-    for (guint i = scanout; i < d->remotes->len; i += d->scanouts)
-        sgl_remote_cursor_set(g_ptr_array_index(d->remotes, i), (uint16_t)w, (uint16_t)h,
-                              (uint16_t)hot_x, (uint16_t)hot_y, argb);
+    remotes_cursor_set(user, scanout, (uint16_t)w, (uint16_t)h, (uint16_t)hot_x, (uint16_t)hot_y,
+                       argb);
 }
 
 static void on_gpu_cursor_move(void *user, uint32_t scanout, int32_t x, int32_t y)
 {
-    struct daemon *d = user;
-    for (guint i = scanout; i < d->remotes->len; i += d->scanouts)
-        sgl_remote_cursor_move(g_ptr_array_index(d->remotes, i), x, y);
+    remotes_cursor_move(user, scanout, x, y);
 }
 
 static void on_gpu_connected(void *user)
@@ -91,8 +108,7 @@ static void on_frame(const struct sgl_encoder_frame *frame, void *user)
     struct sgl_encoder_frame pixels = *frame;
     if (pixels.pixels)
         pixels.dmabuf.fd = -1;
-    for (guint i = 0; i < d->remotes->len; i++)
-        sgl_remote_submit(g_ptr_array_index(d->remotes, i), &pixels);
+    remotes_submit(d, 0, &pixels);
 }
 
 static bool on_ready(void *user)
@@ -107,16 +123,12 @@ static bool on_ready(void *user)
 static void on_cursor_set(uint16_t w, uint16_t h, uint16_t hot_x, uint16_t hot_y,
                           const uint32_t *argb, void *user)
 {
-    struct daemon *d = user;
-    for (guint i = 0; i < d->remotes->len; i++)
-        sgl_remote_cursor_set(g_ptr_array_index(d->remotes, i), w, h, hot_x, hot_y, argb);
+    remotes_cursor_set(user, 0, w, h, hot_x, hot_y, argb);
 }
 
 static void on_cursor_move(int32_t x, int32_t y, void *user)
 {
-    struct daemon *d = user;
-    for (guint i = 0; i < d->remotes->len; i++)
-        sgl_remote_cursor_move(g_ptr_array_index(d->remotes, i), x, y);
+    remotes_cursor_move(user, 0, x, y);
 }
 
 /* Input goes to the guest through QMP (--qmp). It is also logged at debug
@@ -196,20 +208,15 @@ static gboolean on_signal(gpointer user)
     return G_SOURCE_CONTINUE;
 }
 
-static uint64_t source_frames(struct daemon *d)
-{
-    struct vgpu_stats st = {0};
-    if (d->gpu)
-        vgpu_backend_get_stats(d->gpu, &st);
-    return d->synthetic ? sgl_synthetic_frames(d->synthetic) : st.frames;
-}
-
 static gboolean log_stats(gpointer user)
 {
     struct daemon *d = user;
+    /* Frames the source made: the guest's (read back), or the synthetic ones. */
+    uint64_t frames = d->synthetic ? sgl_synthetic_frames(d->synthetic) : 0;
     if (d->gpu) {
         struct vgpu_stats st;
         vgpu_backend_get_stats(d->gpu, &st);
+        frames = st.frames;
         g_message(
             "stats[gpu]: commands %" G_GUINT64_FORMAT ", rejected %" G_GUINT64_FORMAT
             ", flushes %" G_GUINT64_FORMAT ", frames %" G_GUINT64_FORMAT
@@ -224,7 +231,7 @@ static gboolean log_stats(gpointer user)
                   ", dropped %" G_GUINT64_FORMAT " (back-pressure) + %" G_GUINT64_FORMAT
                   " (pacing), unchanged %" G_GUINT64_FORMAT ", %u of %u kbit/s, %" G_GUINT64_FORMAT
                   " bytes",
-                  i, source_frames(d), st.encoder.submitted, st.encoder.encoded, st.sent,
+                  i, frames, st.encoder.submitted, st.encoder.encoded, st.sent,
                   st.encoder.dropped_pressure, st.encoder.dropped_rate, st.encoder.unchanged,
                   st.encoder.bitrate_kbps, st.encoder.target_kbps, st.encoder.bytes);
     }
@@ -233,7 +240,7 @@ static gboolean log_stats(gpointer user)
         sgl_local_get_stats(g_ptr_array_index(d->locals, i), &st);
         g_message("stats[local]: frames %" G_GUINT64_FORMAT ", GL draws %" G_GUINT64_FORMAT
                   " (%" G_GUINT64_FORMAT " shown), scanouts %" G_GUINT64_FORMAT,
-                  source_frames(d), st.draws, st.done, st.scanouts);
+                  frames, st.draws, st.done, st.scanouts);
     }
     return G_SOURCE_CONTINUE;
 }
@@ -357,8 +364,9 @@ int main(int argc, char **argv)
     }
     if (gpu && (gpu_fps < 1 || gpu_fps > 240 || gpu_memory_mb < 64 || gpu_memory_mb > 65536 ||
                 scanouts < 1 || scanouts > VGPU_MAX_SCANOUTS)) {
-        fprintf(stderr, "spicegl-gpu: --fps is 1..240, --gpu-memory-mb 64..65536 and --scanouts "
-                        "1..%d\n",
+        fprintf(stderr,
+                "spicegl-gpu: --fps is 1..240, --gpu-memory-mb 64..65536 and --scanouts "
+                "1..%d\n",
                 VGPU_MAX_SCANOUTS);
         return 2;
     }
