@@ -166,36 +166,61 @@ static struct sgl_vm *boot(struct sgl_e2e *e, const struct daemon *d, const char
 
 static double num(JsonObject *o, const char *key);
 
-/* spicegl-probe for a few seconds: the guest's frames, H.264 over TCP;
- * with cursor, the guest's 64x64 hardware cursor on the cursor channel,
- * moving. */
-static void expect_guest_frames_cursor(const struct sgl_e2e *e, const struct daemon *d, int seconds,
-                                       bool cursor)
+/* spicegl-probe on the daemon's TCP port for seconds, with extra options
+ * (NULL-terminated, 4 at most); it must exit 0. Its JSON is owned by
+ * *parser. */
+static JsonObject *probe_run(const struct sgl_e2e *e, const struct daemon *d, int seconds,
+                             const char *const *extra, JsonParser **parser)
 {
     g_autofree char *uri = g_strdup_printf("spice://127.0.0.1:%u", d->port);
+    g_autofree char *secs = g_strdup_printf("%d", seconds);
+    const char *args[8] = {uri, "--seconds", secs};
+    int n = 3;
+    for (; extra && *extra && n < 7; extra++)
+        args[n++] = *extra;
+    int status;
+    JsonObject *o = sgl_e2e_probe(e->builddir, args, &status, parser);
+    assert_int_equal(status, 0);
+    return o;
+}
+
+/* The guest's frames on SPICE display `display` (H.264 over TCP), watched
+ * for a few seconds: most of what the guest presented, its exact pictures,
+ * at width x height. Returns the probe's JSON (owned by *parser). */
+static JsonObject *expect_guest_frames_on(const struct sgl_e2e *e, const struct daemon *d,
+                                          int seconds, const char *display, int width, int height,
+                                          JsonParser **parser)
+{
     /* An instrumented probe drops a burst of late frames as its decoder
      * starts (about 10): a longer window keeps that from being the figure. */
     if (sgl_test_sanitizers())
         seconds *= 2;
-    g_autofree char *secs = g_strdup_printf("%d", seconds);
-    const char *args[] = {uri, "--seconds", secs, NULL};
-    int status;
-    g_autoptr(JsonParser) parser = NULL;
-    JsonObject *o = sgl_e2e_probe(e->builddir, args, &status, &parser);
-    assert_int_equal(status, 0);
+    const char *extra[] = {"--display", display, NULL};
+    JsonObject *o = probe_run(e, d, seconds, extra, parser);
     double frames = num(o, "frames"), lost = num(o, "lost");
     /* The guest numbers every frame it presents: a gap is a frame it
      * presented that the client never saw. */
-    print_message("# probe saw %.0f of the %.0f frames the guest presented meanwhile (%.1f%%)\n",
-                  frames, frames + lost, 100 * frames / (frames + lost));
+    print_message("# display %s: the probe saw %.0f of the %.0f frames the guest presented "
+                  "meanwhile (%.1f%%)\n",
+                  display, frames, frames + lost, 100 * frames / (frames + lost));
     assert_true(frames >= guest_fps() / 3.0 * seconds);
     /* Instrumented, the daemon and probe lose the first second's frames
      * to a start-up burst: as everywhere, only the real-time rate loosens. */
     assert_true(frames / (frames + lost) >= (sgl_test_sanitizers() ? 0.80 : 0.90));
     assert_true(num(o, "psnr_avg") >= 30.0);
-    assert_int_equal((int)num(o, "width"), 1280);
-    assert_int_equal((int)num(o, "height"), 800);
+    assert_int_equal((int)num(o, "width"), width);
+    assert_int_equal((int)num(o, "height"), height);
     assert_string_equal(json_object_get_string_member(o, "codec"), "h264");
+    return o;
+}
+
+/* The guest's frames on display 0; with cursor, the guest's 64x64 hardware
+ * cursor on the cursor channel, moving. */
+static void expect_guest_frames_cursor(const struct sgl_e2e *e, const struct daemon *d, int seconds,
+                                       bool cursor)
+{
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = expect_guest_frames_on(e, d, seconds, "0", 1280, 800, &parser);
     if (cursor) {
         assert_int_equal((int)num(o, "cursor_width"), 64);
         assert_int_equal((int)num(o, "cursor_height"), 64);
@@ -328,12 +353,9 @@ static void test_input_reaches_guest(void **state)
     sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
     const struct sgl_console_event *devs = sgl_e2e_expect(vm, "input-devices", SGL_E2E_BOOT_MS);
     assert_true(sgl_e2e_expect_uint(devs, "count") >= 2); /* virtio keyboard and mouse */
-    g_autofree char *uri = g_strdup_printf("spice://127.0.0.1:%u", d->port);
-    const char *args[] = {uri, "--seconds", "4", "--input", NULL};
-    int status;
+    const char *input[] = {"--input", NULL};
     g_autoptr(JsonParser) parser = NULL;
-    JsonObject *o = sgl_e2e_probe(e->builddir, args, &status, &parser);
-    assert_int_equal(status, 0);
+    JsonObject *o = probe_run(e, d, 4, input, &parser);
     assert_true(json_object_get_boolean_member(o, "input_sent"));
     static const struct {
         const char *type, *code, *value;
@@ -366,12 +388,9 @@ static void test_resize(void **state)
         boot_qmp(e, d, "spicegl-resize", "sgl.run=gl sgl.frames=0 sgl.follow=1", d->qmp);
     const struct sgl_console_event *start = sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
     assert_int_equal(sgl_e2e_expect_uint(start, "width"), 1280);
-    g_autofree char *uri = g_strdup_printf("spice://127.0.0.1:%u", d->port);
-    const char *args[] = {uri, "--seconds", "8", "--resize", "1024x576", NULL};
-    int status;
+    const char *resize[] = {"--resize", "1024x576", NULL};
     g_autoptr(JsonParser) parser = NULL;
-    JsonObject *o = sgl_e2e_probe(e->builddir, args, &status, &parser);
-    assert_int_equal(status, 0);
+    JsonObject *o = probe_run(e, d, 8, resize, &parser);
     const struct sgl_console_event *mode = sgl_e2e_expect(vm, "gl-mode", 10000);
     assert_int_equal(sgl_e2e_expect_uint(mode, "width"), 1024);
     assert_int_equal(sgl_e2e_expect_uint(mode, "height"), 576);
@@ -394,32 +413,17 @@ static void test_two_displays(void **state)
     struct sgl_vm *vm =
         boot_qmp(e, d, "spicegl-two", "sgl.run=gl sgl.frames=0 sgl.second=1", d->qmp);
     sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
-    g_autofree char *uri = g_strdup_printf("spice://127.0.0.1:%u", d->port);
     /* The first probe enables monitor 1 at 800x600, watching display 0. */
-    const char *ask[] = {uri, "--seconds", "3", "--resize", "1280x800,800x600", NULL};
-    int status;
+    const char *ask[] = {"--resize", "1280x800,800x600", NULL};
     g_autoptr(JsonParser) p0 = NULL;
-    JsonObject *o = sgl_e2e_probe(e->builddir, ask, &status, &p0);
-    assert_int_equal(status, 0);
+    JsonObject *o = probe_run(e, d, 3, ask, &p0);
     assert_int_equal((int)num(o, "width"), 1280);
     const struct sgl_console_event *second = sgl_e2e_expect(vm, "gl2-start", 20000);
     assert_int_equal(sgl_e2e_expect_uint(second, "width"), 800);
     assert_int_equal(sgl_e2e_expect_uint(second, "height"), 600);
     /* Display 1 carries the guest's second output. */
-    int seconds = sgl_test_sanitizers() ? 10 : 5;
-    g_autofree char *secs = g_strdup_printf("%d", seconds);
-    const char *watch[] = {uri, "--seconds", secs, "--display", "1", NULL};
     g_autoptr(JsonParser) p1 = NULL;
-    o = sgl_e2e_probe(e->builddir, watch, &status, &p1);
-    assert_int_equal(status, 0);
-    double frames = num(o, "frames"), lost = num(o, "lost");
-    print_message("# display 1: %.0f of %.0f frames (%.1f%%)\n", frames, frames + lost,
-                  100 * frames / (frames + lost));
-    assert_int_equal((int)num(o, "width"), 800);
-    assert_int_equal((int)num(o, "height"), 600);
-    assert_true(frames >= guest_fps() / 3.0 * seconds);
-    assert_true(frames / (frames + lost) >= (sgl_test_sanitizers() ? 0.80 : 0.90));
-    assert_true(num(o, "psnr_avg") >= 30.0);
+    expect_guest_frames_on(e, d, 5, "1", 800, 600, &p1);
 }
 
 int main(void)
