@@ -8,6 +8,7 @@
 
 #include "edid.h"
 #include "qemu-display.h"
+#include "record.h"
 #include "renderer.h"
 #include "vgpu-parse.h"
 #include "virtq.h"
@@ -75,6 +76,7 @@ struct vgpu {
     GSource *fence_poll;
     GSource *qemu_flush; /* a console update held back by the period */
     uint8_t *request;    /* MAX_REQUEST bytes */
+    struct vgpu_record *record;
     struct vgpu_stats stats;
 };
 
@@ -758,6 +760,8 @@ static void on_kick(void *user, struct vu_virtq *vq)
             len = sizeof(struct virtio_gpu_ctrl_hdr); /* answered as unknown */
         }
         vu_iov_to_buf(elem->iov, elem->out_num, 0, g->request, len);
+        if (g->record)
+            vgpu_record_request(g->record, cursor_queue, g->request, len);
         uint8_t resp_small[2048];
         size_t resp_size = MIN(elem->in_len, (size_t)65536 + sizeof(struct virtio_gpu_ctrl_hdr));
         uint8_t *resp = resp_size <= sizeof(resp_small) ? resp_small : g_malloc(resp_size);
@@ -819,6 +823,11 @@ static void on_queue_started(void *user, uint32_t index, bool fresh)
     g_message("virtio-gpu: the guest's driver restarted (reset or reboot): dropping its %u "
               "resources",
               g_hash_table_size(g->resources));
+    vgpu_reset(g);
+}
+
+void vgpu_reset(struct vgpu *g)
+{
     for (uint32_t i = 0; i < g->config.num_scanouts; i++)
         g->scanouts[i].resource_id = 0;
     g_hash_table_remove_all(g->resources);
@@ -901,6 +910,10 @@ struct vgpu *vgpu_create(const struct vgpu_config *config, const struct vgpu_cal
         g->scanouts[i].width = config->width;
         g->scanouts[i].height = config->height;
     }
+    if (config->record_dir && !(g->record = vgpu_record_create(config->record_dir, error))) {
+        vgpu_destroy(g);
+        return NULL;
+    }
     g->renderer = vgpu_renderer_create(on_write_fence, g, error);
     if (!g->renderer) {
         vgpu_destroy(g);
@@ -943,6 +956,7 @@ void vgpu_destroy(struct vgpu *g)
     g_hash_table_destroy(g->resources);
     vgpu_renderer_destroy(g->renderer);
     vgpu_qemu_display_destroy(g->qemu);
+    vgpu_record_destroy(g->record);
     for (uint32_t i = 0; i < VGPU_MAX_SCANOUTS; i++)
         g_free(g->scanouts[i].pixels);
     g_free(g->request);

@@ -26,6 +26,7 @@ struct vgpu_config {
     uint64_t max_host_bytes; /* cap on guest-driven host memory */
     bool virgl;              /* offer 3D (needs the renderer) */
     bool qemu_console;       /* feed QEMU's console over the display socket */
+    const char *record_dir;  /* NULL, or record the guest's requests there (record.h) */
 };
 
 /* A scanout's picture after the guest flushed it: BGRx, top row first.
@@ -74,6 +75,10 @@ const char *vgpu_renderer_description(const struct vgpu *g);
 void vgpu_request_mode(struct vgpu *g, uint32_t scanout, uint32_t width, uint32_t height);
 
 void vgpu_get_stats(const struct vgpu *g, struct vgpu_stats *stats);
+
+/* Drops every resource and 3D context, as when the guest's driver restarts
+ * (a reboot); scanouts show nothing until set again. */
+void vgpu_reset(struct vgpu *g);
 
 /* Handles one request as if popped from a queue (tests): writes the
  * response into resp (resp_size bytes at most) and returns its length,

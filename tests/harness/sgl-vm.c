@@ -32,14 +32,22 @@ static gboolean check_size(const char *size)
 /* spicegl-gpu as the VM's GPU, serving SPICE on 127.0.0.1:port; returns
  * once its socket is there for QEMU. */
 static GSubprocess *start_spicegl(const char *build, const char *socket, const char *qmp, int port,
-                                  guint w, guint h, int fps, GError **error)
+                                  guint w, guint h, int fps, char **extra, GError **error)
 {
     g_autofree char *f = g_strdup_printf("%d", fps);
     g_autofree char *bin = g_build_filename(build, "spice-gl", "spicegl-gpu", NULL);
     g_autofree char *p = g_strdup_printf("%d", port);
     g_autofree char *size = g_strdup_printf("%ux%u", w, h);
-    GSubprocess *d = g_subprocess_new(G_SUBPROCESS_FLAGS_NONE, error, bin, "--socket-path", socket,
-                                      "--port", p, "--size", size, "--fps", f, "--qmp", qmp, NULL);
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    const char *fixed[] = {bin,  "--socket-path", socket, "--port", p,  "--size",
+                           size, "--fps",         f,      "--qmp",  qmp};
+    for (size_t i = 0; i < G_N_ELEMENTS(fixed); i++)
+        g_ptr_array_add(argv, (char *)fixed[i]);
+    for (char **a = extra; a && *a; a++)
+        g_ptr_array_add(argv, *a);
+    g_ptr_array_add(argv, NULL);
+    GSubprocess *d =
+        g_subprocess_newv((const char *const *)argv->pdata, G_SUBPROCESS_FLAGS_NONE, error);
     if (!d)
         return NULL;
     for (int i = 0; i < 300 && !g_file_test(socket, G_FILE_TEST_EXISTS); i++) {
@@ -62,7 +70,10 @@ int main(int argc, char **argv)
                     *gpu = NULL;
     gint fps = 30, frames = 0, spice_port = 0, seconds = 0;
     gboolean stay = FALSE;
+    g_auto(GStrv) daemon_args = NULL;
     GOptionEntry entries[] = {
+        {"daemon-arg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &daemon_args,
+         "With --gpu spicegl: one more spicegl-gpu argument (repeatable)", "ARG"},
         {"run", 0, 0, G_OPTION_ARG_STRING, &run,
          "Guest workloads, comma-separated: gl, kmscube, glmark2 (default gl)", "LIST"},
         {"size", 0, 0, G_OPTION_ARG_STRING, &size, "GL program mode (default 1280x800)", "WxH"},
@@ -138,7 +149,7 @@ int main(int argc, char **argv)
     if (spicegl) {
         /* The stream aims at the rate the guest renders at. */
         daemon = start_spicegl(build, socket, qmp, spice_port ? spice_port : 5900, xres, yres, fps,
-                               &error);
+                               daemon_args, &error);
         if (!daemon) {
             fprintf(stderr, "sgl-vm: %s\n", error->message);
             sgl_guest_image_finish(&image);
