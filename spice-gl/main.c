@@ -7,6 +7,7 @@
 #include <glib-unix.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "audio-clock.h"
 #include "qemu-integration/backend.h"
@@ -16,6 +17,7 @@
 #include "local.h"
 #include "remote.h"
 #include "server.h"
+#include "sandbox.h"
 #include "synthetic.h"
 
 struct daemon {
@@ -259,7 +261,7 @@ int main(int argc, char **argv)
     g_autofree char *synthetic = NULL, *addr = NULL, *unix_path = NULL, *ticket = NULL,
                     *ticket_file = NULL, *tls_dir = NULL, *encoder = NULL, *preset = NULL,
                     *unix_gl = NULL, *socket_path = NULL, *size = NULL, *qemu_console = NULL,
-                    *qmp = NULL;
+                    *qmp = NULL, *sandbox = NULL, *user = NULL, *record_dir = NULL;
     gint gpu_fd = -1, gpu_fps = 30, gpu_memory_mb = 1024, scanouts = 2;
     gboolean print_capabilities = FALSE;
     gint port = 5900, tls_port = 0, ticket_lifetime = 0, bitrate = 8000, stats_interval = 5;
@@ -286,6 +288,14 @@ int main(int argc, char **argv)
          "PATH"},
         {"qemu-console", 0, 0, G_OPTION_ARG_STRING, &qemu_console,
          "Also feed QEMU's own console (its display, screendump): on (default) or off", "on|off"},
+        {"sandbox", 0, 0, G_OPTION_ARG_STRING, &sandbox,
+         "Once started, confine the daemon with no_new_privs and a seccomp filter: on "
+         "(default) or off",
+         "on|off"},
+        {"user", 0, 0, G_OPTION_ARG_STRING, &user,
+         "Once started (sockets open), run as this unprivileged user (needs root)", "NAME"},
+        {"record-commands", 0, 0, G_OPTION_ARG_FILENAME, &record_dir,
+         "Record the guest's GPU requests in DIR as fuzzing seeds (needs --sandbox off)", "DIR"},
         {"synthetic", 0, 0, G_OPTION_ARG_STRING, &synthetic,
          "Built-in animated source, e.g. 1280x720@30", "WxH@FPS"},
         {"synthetic-memfd", 0, 0, G_OPTION_ARG_NONE, &synthetic_memfd,
@@ -372,6 +382,20 @@ int main(int argc, char **argv)
     }
     if (qemu_console && !g_str_equal(qemu_console, "on") && !g_str_equal(qemu_console, "off")) {
         fprintf(stderr, "spicegl-gpu: --qemu-console is on or off (got '%s')\n", qemu_console);
+        return 2;
+    }
+    if (sandbox && !g_str_equal(sandbox, "on") && !g_str_equal(sandbox, "off")) {
+        fprintf(stderr, "spicegl-gpu: --sandbox is on or off (got '%s')\n", sandbox);
+        return 2;
+    }
+    if (record_dir && !(sandbox && g_str_equal(sandbox, "off"))) {
+        fprintf(stderr, "spicegl-gpu: --record-commands writes files while the guest runs, "
+                        "which the sandbox forbids: add --sandbox off\n");
+        return 2;
+    }
+    if (user && geteuid() != 0) {
+        fprintf(stderr, "spicegl-gpu: --user needs the daemon started as root: start it as that "
+                        "user instead, without --user\n");
         return 2;
     }
     bool fd_frames = synthetic_memfd; /* the vhost-user backend: when dmabuf export works */
@@ -499,7 +523,8 @@ int main(int argc, char **argv)
                     .height = height,
                     .max_host_bytes = (uint64_t)gpu_memory_mb << 20,
                     .virgl = true,
-                    .qemu_console = !(qemu_console && g_str_equal(qemu_console, "off"))}};
+                    .qemu_console = !(qemu_console && g_str_equal(qemu_console, "off")),
+                    .record_dir = record_dir}};
         static const struct vgpu_backend_callbacks gpu_cb = {
             on_gpu_frame, on_gpu_cursor_set, on_gpu_cursor_move, on_gpu_connected, on_gpu_gone};
         d.gpu = vgpu_backend_create(&bc, &gpu_cb, &d, &error);
@@ -520,6 +545,19 @@ int main(int argc, char **argv)
             goto out;
         }
         g_message("synthetic source %ux%u at %u fps", width, height, fps);
+    }
+    /* Start-up is over: what is left runs on what it opened. */
+    if (user && !sgl_sandbox_drop_user(user, &error)) {
+        fprintf(stderr, "spicegl-gpu: %s\n", error->message);
+        goto out;
+    }
+    if (!(sandbox && g_str_equal(sandbox, "off"))) {
+        if (!sgl_sandbox_enter(&error)) {
+            fprintf(stderr, "spicegl-gpu: %s\n", error->message);
+            goto out;
+        }
+        g_message("sandbox: no_new_privs and seccomp filter on%s%s", user ? ", running as " : "",
+                  user ? user : "");
     }
     guint sources[3] = {
         g_unix_signal_add(SIGINT, on_signal, &d), g_unix_signal_add(SIGTERM, on_signal, &d),

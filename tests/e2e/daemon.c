@@ -1,0 +1,219 @@
+#include "config.h"
+
+#include "daemon.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include "tests/harness/net.h"
+#include "tests/test-util.h"
+
+unsigned sgl_e2e_guest_fps(void)
+{
+    return sgl_test_sanitizers() ? 15 : 30;
+}
+
+char *sgl_e2e_daemon_log(const struct sgl_e2e_daemon *d)
+{
+    char *text = NULL;
+    g_file_get_contents(d->log, &text, NULL, NULL);
+    return text ? text : g_strdup("");
+}
+
+gboolean sgl_e2e_daemon_log_wait(const struct sgl_e2e_daemon *d, const char *text, int timeout_ms)
+{
+    gint64 end = g_get_monotonic_time() + timeout_ms * 1000ll;
+    do {
+        g_autofree char *log = sgl_e2e_daemon_log(d);
+        if (strstr(log, text))
+            return TRUE;
+        g_usleep(100 * 1000);
+    } while (g_get_monotonic_time() < end);
+    return FALSE;
+}
+
+static void daemon_free_cb(void *data)
+{
+    struct sgl_e2e_daemon *d = data;
+    if (!d)
+        return;
+    if (d->proc) {
+        g_subprocess_send_signal(d->proc, SIGTERM);
+        g_subprocess_wait(d->proc, NULL, NULL);
+        g_object_unref(d->proc);
+    }
+    g_unlink(d->socket);
+    g_unlink(d->qmp);
+    g_rmdir(d->dir);
+    g_free(d->qmp);
+    g_free(d->dir);
+    g_free(d->socket);
+    g_free(d->log);
+    g_free(d);
+}
+
+struct sgl_e2e_daemon *sgl_e2e_daemon_start(struct sgl_e2e *e, const char *name,
+                                            const struct sgl_e2e_daemon_options *options)
+{
+    static const struct sgl_e2e_daemon_options none = {0};
+    const struct sgl_e2e_daemon_options *o = options ? options : &none;
+    struct sgl_e2e_daemon *d = g_new0(struct sgl_e2e_daemon, 1);
+    d->dir = g_dir_make_tmp("sgl-e2e-XXXXXX", NULL);
+    d->socket = g_build_filename(d->dir, "gpu.sock", NULL);
+    d->qmp = g_build_filename(d->dir, "qmp.sock", NULL);
+    d->log = g_strdup_printf("%s/tests/e2e/%s.daemon.log", e->builddir, name);
+    d->port = sgl_test_free_port();
+    assert_int_not_equal(d->port, 0);
+    e->helper = d;
+    e->helper_free = daemon_free_cb;
+    g_autofree char *bin = g_build_filename(e->builddir, "spice-gl", "spicegl-gpu", NULL);
+    g_autofree char *port = g_strdup_printf("%u", d->port);
+    g_autofree char *fps = g_strdup_printf("%u", sgl_e2e_guest_fps());
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    for (const char *const *w = o->wrapper; w && *w; w++)
+        g_ptr_array_add(argv, (char *)*w);
+    const char *args[] = {bin, "--socket-path", d->socket, "--port", port, "--stats-interval",
+                          "2", "--fps",         fps};
+    for (size_t i = 0; i < G_N_ELEMENTS(args); i++)
+        g_ptr_array_add(argv, (char *)args[i]);
+    if (o->qmp) {
+        g_ptr_array_add(argv, "--qmp");
+        g_ptr_array_add(argv, d->qmp);
+    }
+    if (o->user) {
+        g_ptr_array_add(argv, "--user");
+        g_ptr_array_add(argv, (char *)o->user);
+    }
+    if (o->no_sandbox) {
+        g_ptr_array_add(argv, "--sandbox");
+        g_ptr_array_add(argv, "off");
+    }
+    g_ptr_array_add(argv, NULL);
+    g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDERR_MERGE);
+    g_subprocess_launcher_set_stdout_file_path(l, d->log);
+    g_subprocess_launcher_setenv(l, "G_MESSAGES_DEBUG", "spicegl", TRUE);
+    if (sgl_test_sanitizers())
+        /* ASan's slow unwinder (which the leak suppressions need) deadlocks
+         * in libgcc when llvmpipe's JIT registers frames: malloc under
+         * libgcc's object lock unwinds into the same lock. Fast unwinding
+         * cannot see through the unloaded Mesa driver's frames, so leaks
+         * are checked under valgrind in the plain build (test-guest-faults)
+         * and by the unit tests, not here. */
+        g_subprocess_launcher_setenv(l, "ASAN_OPTIONS", "fast_unwind_on_malloc=1:detect_leaks=0",
+                                     TRUE);
+    g_autoptr(GError) error = NULL;
+    g_unlink(d->log); /* an older run's "waiting for QEMU" must not count */
+    d->proc = g_subprocess_launcher_spawnv(l, (const char *const *)argv->pdata, &error);
+    if (!d->proc)
+        fail_msg("spicegl-gpu: %s", error->message);
+    int timeout = o->start_timeout_ms ? o->start_timeout_ms : 30000;
+    if (!sgl_e2e_daemon_log_wait(d, "waiting for QEMU", timeout) ||
+        !g_file_test(d->socket, G_FILE_TEST_EXISTS)) {
+        g_autofree char *log = sgl_e2e_daemon_log(d);
+        fail_msg("spicegl-gpu did not start:\n%s", log);
+    }
+    return d;
+}
+
+int sgl_e2e_daemon_wait(struct sgl_e2e_daemon *d, int timeout_ms)
+{
+    /* GSubprocess reaps on GLib's worker thread: the identifier goes when
+     * the process has exited. */
+    gint64 end = g_get_monotonic_time() + timeout_ms * 1000ll;
+    while (g_subprocess_get_identifier(d->proc) && g_get_monotonic_time() < end)
+        g_usleep(50 * 1000);
+    if (g_subprocess_get_identifier(d->proc))
+        return -1;
+    return g_subprocess_get_if_exited(d->proc) ? g_subprocess_get_exit_status(d->proc)
+                                               : 128 + g_subprocess_get_term_sig(d->proc);
+}
+
+int sgl_e2e_daemon_pid(const struct sgl_e2e_daemon *d)
+{
+    const char *id = g_subprocess_get_identifier(d->proc);
+    return id ? atoi(id) : 0;
+}
+
+void sgl_e2e_daemon_expect_clean_log(const struct sgl_e2e_daemon *d)
+{
+    g_autofree char *log = sgl_e2e_daemon_log(d);
+    const char *bad[] = {"rejected:", "sandbox: denied"};
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        const char *at = strstr(log, bad[i]);
+        if (at)
+            fail_msg("daemon log: %.200s", at);
+    }
+}
+
+struct sgl_vm *sgl_e2e_daemon_boot(struct sgl_e2e *e, const struct sgl_e2e_daemon *d,
+                                   const char *name, const char *guest_args, const char *qmp)
+{
+    g_autofree char *args = g_strdup_printf("%s sgl.fps=%u", guest_args, sgl_e2e_guest_fps());
+    struct sgl_vm_config config = {
+        .guest_args = args,
+        .gpu = SGL_VM_GPU_VHOST_USER,
+        .gpu_socket = d->socket,
+        .xres = 1280,
+        .yres = 800,
+        .qmp_socket = qmp,
+        .allow_reset = qmp != NULL,
+    };
+    return sgl_e2e_boot(e, name, &config);
+}
+
+double sgl_e2e_num(JsonObject *o, const char *key)
+{
+    JsonNode *n = json_object_get_member(o, key);
+    if (!n || JSON_NODE_HOLDS_NULL(n))
+        fail_msg("probe JSON has no %s", key);
+    return json_node_get_double(n);
+}
+
+JsonObject *sgl_e2e_probe_run(const struct sgl_e2e *e, const struct sgl_e2e_daemon *d, int seconds,
+                              const char *const *extra, JsonParser **parser)
+{
+    g_autofree char *uri = g_strdup_printf("spice://127.0.0.1:%u", d->port);
+    g_autofree char *secs = g_strdup_printf("%d", seconds);
+    const char *args[8] = {uri, "--seconds", secs};
+    int n = 3;
+    for (; extra && *extra && n < 7; extra++)
+        args[n++] = *extra;
+    int status;
+    JsonObject *o = sgl_e2e_probe(e->builddir, args, &status, parser);
+    assert_int_equal(status, 0);
+    return o;
+}
+
+JsonObject *sgl_e2e_expect_guest_frames_on(const struct sgl_e2e *e, const struct sgl_e2e_daemon *d,
+                                           int seconds, const char *display, int width, int height,
+                                           JsonParser **parser)
+{
+    /* An instrumented probe drops a burst of late frames as its decoder
+     * starts (about 10): a longer window keeps that from being the figure. */
+    if (sgl_test_sanitizers())
+        seconds *= 2;
+    const char *extra[] = {"--display", display, NULL};
+    JsonObject *o = sgl_e2e_probe_run(e, d, seconds, extra, parser);
+    double frames = sgl_e2e_num(o, "frames"), lost = sgl_e2e_num(o, "lost");
+    /* The guest numbers every frame it presents: a gap is a frame it
+     * presented that the client never saw. */
+    print_message("# display %s: the probe saw %.0f of the %.0f frames the guest presented "
+                  "meanwhile (%.1f%%)\n",
+                  display, frames, frames + lost, 100 * frames / (frames + lost));
+    assert_true(frames >= sgl_e2e_guest_fps() / 3.0 * seconds);
+    /* Instrumented, the daemon and probe lose the first second's frames
+     * to a start-up burst: as everywhere, only the real-time rate loosens. */
+    assert_true(frames / (frames + lost) >= (sgl_test_sanitizers() ? 0.80 : 0.90));
+    assert_true(sgl_e2e_num(o, "psnr_avg") >= 30.0);
+    assert_int_equal((int)sgl_e2e_num(o, "width"), width);
+    assert_int_equal((int)sgl_e2e_num(o, "height"), height);
+    assert_string_equal(json_object_get_string_member(o, "codec"), "h264");
+    return o;
+}

@@ -1,0 +1,60 @@
+/* spicegl-gpu in the end-to-end tests: started beside QEMU (its log in
+ * tests/e2e/NAME.daemon.log), the guest booted on it, and spicegl-probe
+ * watching it. The daemon is the test's helper (struct sgl_e2e): the
+ * per-test teardown stops it after QEMU, also when the test failed. */
+#ifndef SGL_E2E_DAEMON_H
+#define SGL_E2E_DAEMON_H
+
+#include <stdbool.h>
+
+#include "tests/e2e/e2e.h"
+
+struct sgl_e2e_daemon {
+    GSubprocess *proc;
+    char *dir, *socket, *log, *qmp;
+    guint16 port;
+};
+
+struct sgl_e2e_daemon_options {
+    bool qmp;                   /* send input to QEMU's QMP at dir/qmp.sock */
+    const char *user;           /* --user */
+    bool no_sandbox;            /* --sandbox off */
+    const char *const *wrapper; /* run under this (valgrind ...), NULL-terminated */
+    int start_timeout_ms;       /* 0: 30 s */
+};
+
+/* The guest's GL frame rate in these tests: halved under sanitizers, where
+ * the daemon and probe take twice the CPU per frame on the same 2 cores. */
+unsigned sgl_e2e_guest_fps(void);
+
+struct sgl_e2e_daemon *sgl_e2e_daemon_start(struct sgl_e2e *e, const char *name,
+                                            const struct sgl_e2e_daemon_options *options);
+char *sgl_e2e_daemon_log(const struct sgl_e2e_daemon *d);
+gboolean sgl_e2e_daemon_log_wait(const struct sgl_e2e_daemon *d, const char *text, int timeout_ms);
+/* Waits for the daemon to exit by itself: its exit status, 128+signal, or -1. */
+int sgl_e2e_daemon_wait(struct sgl_e2e_daemon *d, int timeout_ms);
+/* Its pid, or 0 once it has exited. */
+int sgl_e2e_daemon_pid(const struct sgl_e2e_daemon *d);
+/* The log shows no rejected guest command and no call the sandbox denied. */
+void sgl_e2e_daemon_expect_clean_log(const struct sgl_e2e_daemon *d);
+
+/* Boots the guest on the daemon at 1280x800 with guest_args and the test
+ * rate; qmp: QEMU's QMP socket there (and system_reset allowed). */
+struct sgl_vm *sgl_e2e_daemon_boot(struct sgl_e2e *e, const struct sgl_e2e_daemon *d,
+                                   const char *name, const char *guest_args, const char *qmp);
+
+/* spicegl-probe on the daemon's TCP port for seconds, with extra options
+ * (NULL-terminated, 4 at most); it must exit 0. JSON owned by *parser. */
+JsonObject *sgl_e2e_probe_run(const struct sgl_e2e *e, const struct sgl_e2e_daemon *d, int seconds,
+                              const char *const *extra, JsonParser **parser);
+
+/* The guest's frames on SPICE display `display` for a few seconds: most of
+ * what the guest presented, its exact pictures, at width x height. */
+JsonObject *sgl_e2e_expect_guest_frames_on(const struct sgl_e2e *e, const struct sgl_e2e_daemon *d,
+                                           int seconds, const char *display, int width, int height,
+                                           JsonParser **parser);
+
+/* A number in the probe's JSON (fails the test when missing or null). */
+double sgl_e2e_num(JsonObject *o, const char *key);
+
+#endif
