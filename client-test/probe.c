@@ -34,6 +34,7 @@
 #include <spice-client.h>
 #include <spice/vd_agent.h>
 
+#include "common/frame-hash.h"
 #include "common/psnr.h"
 #include "common/scene.h"
 
@@ -68,6 +69,10 @@ struct probe {
         int64_t arrived_us, decoded_us, margin_us;          /* decoded_us 0: empty */
     } decoded[256];                                         /* by frame % 256 */
     GArray *margin_ms, *transport_ms, *decode_ms, *wait_ms; /* double */
+    /* distinct pictures on the display, counted once per burst of updates */
+    uint32_t pictures;
+    uint64_t picture_hash;
+    guint picture_idle;
     /* GL scanouts */
     uint32_t gl_draws, gl_unreadable;
     int live_channels;
@@ -181,16 +186,40 @@ done:
     maybe_act(p);
 }
 
+static bool get_primary(SpiceChannel *channel, SpiceDisplayPrimary *primary)
+{
+    return spice_display_channel_get_primary(channel, 0, primary) && primary->data &&
+           (primary->format == SPICE_SURFACE_FMT_32_xRGB ||
+            primary->format == SPICE_SURFACE_FMT_32_ARGB);
+}
+
+/* After a burst of updates (a 2D frame is many draws; a stream frame one):
+ * a new picture if it differs from the last. */
+static gboolean count_picture(gpointer data)
+{
+    struct probe *p = data;
+    SpiceDisplayPrimary primary;
+    p->picture_idle = 0;
+    if (p->display && get_primary(p->display, &primary)) {
+        uint64_t h = sgl_frame_hash(primary.data, (uint32_t)primary.width, (uint32_t)primary.height,
+                                    (uint32_t)primary.stride);
+        if (!p->pictures || h != p->picture_hash)
+            p->pictures++;
+        p->picture_hash = h;
+    }
+    return G_SOURCE_REMOVE;
+}
+
 static void on_invalidate(SpiceChannel *channel, gint x, gint y, gint w, gint h, gpointer data)
 {
     struct probe *p = data;
     SpiceDisplayPrimary primary;
-    if (!spice_display_channel_get_primary(channel, 0, &primary) || !primary.data)
-        return;
-    if (primary.format != SPICE_SURFACE_FMT_32_xRGB && primary.format != SPICE_SURFACE_FMT_32_ARGB)
+    if (!get_primary(channel, &primary))
         return;
     measure(p, primary.data, (uint32_t)primary.width, (uint32_t)primary.height,
             (uint32_t)primary.stride);
+    if (!p->picture_idle)
+        p->picture_idle = g_idle_add_full(G_PRIORITY_LOW, count_picture, p, NULL);
 }
 
 #define DRM_FORMAT_XRGB8888 0x34325258u /* 'XR24': BGRx in memory */
@@ -480,8 +509,7 @@ int main(int argc, char **argv)
         {"display", 0, 0, G_OPTION_ARG_INT, &display_id,
          "Measure this display (monitor) channel (default 0)", "N"},
         {"resize", 0, 0, G_OPTION_ARG_STRING, &resize,
-         "Ask for these monitor sizes once frames flow (WxH[,WxH...]: monitor 0, 1...)",
-         "WxH"},
+         "Ask for these monitor sizes once frames flow (WxH[,WxH...]: monitor 0, 1...)", "WxH"},
         {NULL},
     };
     g_autoptr(GOptionContext) ctx =
@@ -506,8 +534,7 @@ int main(int argc, char **argv)
         g_auto(GStrv) parts = g_strsplit(resize, ",", 0);
         for (unsigned i = 0; parts[i]; i++) {
             char tail;
-            if (i >= 4 ||
-                sscanf(parts[i], "%ux%u%c", &sizes[i][0], &sizes[i][1], &tail) != 2 ||
+            if (i >= 4 || sscanf(parts[i], "%ux%u%c", &sizes[i][0], &sizes[i][1], &tail) != 2 ||
                 sizes[i][0] < 16 || sizes[i][1] < 16 || sizes[i][0] > 8192 || sizes[i][1] > 8192) {
                 fprintf(stderr,
                         "spicegl-probe: --resize wants WIDTHxHEIGHT[,WIDTHxHEIGHT...] for up to "
@@ -585,6 +612,7 @@ int main(int argc, char **argv)
         add_number(b, "width", p.width);
         add_number(b, "height", p.height);
         add_number(b, "unreadable", p.unreadable);
+        add_number(b, "pictures", p.pictures);
         json_builder_set_member_name(b, "codec");
         if (p.codec)
             json_builder_add_string_value(b, p.codec);
@@ -625,6 +653,8 @@ int main(int argc, char **argv)
     while (p.live_channels > 0 && g_get_monotonic_time() < give_up)
         if (!g_main_context_iteration(NULL, FALSE))
             g_usleep(1000);
+    if (p.picture_idle)
+        g_source_remove(p.picture_idle);
     g_object_unref(p.session);
     g_array_unref(p.latency_ms);
     g_array_unref(p.margin_ms);

@@ -19,13 +19,15 @@
 #include <netinet/in.h>
 #include <rfb/rfbclient.h>
 
+#include "common/frame-hash.h"
 #include "common/marker.h"
 #include "common/psnr.h"
 #include "common/scene.h"
 
 struct vnc_probe {
     bool have_first;
-    uint32_t first, last, frames, updates, unreadable, width, height;
+    uint32_t first, last, frames, updates, pictures, unreadable, width, height;
+    uint64_t picture_hash;
     int64_t first_us, last_us;
     GArray *latency_ms; /* double */
     double psnr_sum, psnr_min;
@@ -43,6 +45,10 @@ static void on_update_done(rfbClient *cl)
     struct vnc_probe *p = probe_of(cl);
     uint32_t w = (uint32_t)cl->width, h = (uint32_t)cl->height, stride = w * 4;
     p->updates++;
+    uint64_t hash = sgl_frame_hash(cl->frameBuffer, w, h, stride);
+    if (!p->pictures || hash != p->picture_hash)
+        p->pictures++;
+    p->picture_hash = hash;
     struct sgl_marker_image im = {cl->frameBuffer, w, h, stride};
     struct sgl_marker m;
     if (!sgl_marker_read(&im, SGL_SCENE_MARKER_X, SGL_SCENE_MARKER_Y, SGL_SCENE_MARKER_BLOCK, &m)) {
@@ -162,6 +168,7 @@ int main(int argc, char **argv)
     number("latency_p95_ms", percentile(p.latency_ms, 0.95), false);
     number("bytes_per_s", bytes / seconds, false);
     number("updates", p.updates, false);
+    number("pictures", p.pictures, false);
     number("unreadable", p.unreadable, false);
     number("width", p.width, false);
     number("height", p.height, true);

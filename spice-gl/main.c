@@ -514,6 +514,13 @@ int main(int argc, char **argv)
         if (gpu)
             d.ui = vgpu_qemu_ui_create(d.qmp_conn);
     }
+    bool sandboxed = !(sandbox && g_str_equal(sandbox, "off"));
+    /* Mesa's on-disk shader cache creates files as shaders compile, which
+     * the sandbox forbids: it is off in a sandboxed daemon. */
+    if (sandboxed) {
+        g_setenv("MESA_SHADER_CACHE_DISABLE", "true", FALSE);
+        g_setenv("MESA_GLSL_CACHE_DISABLE", "true", FALSE);
+    }
     if (gpu) {
         struct vgpu_backend_config bc = {
             .socket_path = socket_path,
@@ -551,7 +558,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "spicegl-gpu: %s\n", error->message);
         goto out;
     }
-    if (!(sandbox && g_str_equal(sandbox, "off"))) {
+    if (sandboxed) {
         if (!sgl_sandbox_enter(&error)) {
             fprintf(stderr, "spicegl-gpu: %s\n", error->message);
             goto out;

@@ -19,6 +19,7 @@ struct sgl_e2e_daemon_options {
     bool qmp;                   /* send input to QEMU's QMP at dir/qmp.sock */
     const char *user;           /* --user */
     bool no_sandbox;            /* --sandbox off */
+    bool measured_memory;       /* instrumented: ASan's quarantine kept small (its RSS is read) */
     const char *const *wrapper; /* run under this (valgrind ...), NULL-terminated */
     int start_timeout_ms;       /* 0: 30 s */
 };

@@ -68,10 +68,16 @@ int main(int argc, char **argv)
 {
     g_autofree char *run = NULL, *size = NULL, *srcdir = NULL, *builddir = NULL, *log = NULL,
                     *gpu = NULL;
-    gint fps = 30, frames = 0, spice_port = 0, seconds = 0;
-    gboolean stay = FALSE;
-    g_auto(GStrv) daemon_args = NULL;
+    gint fps = 30, frames = 0, spice_port = 0, vnc_port = 0, seconds = 0;
+    gboolean stay = FALSE, log_times = FALSE;
+    g_auto(GStrv) daemon_args = NULL, guest_args = NULL;
     GOptionEntry entries[] = {
+        {"vnc-port", 0, 0, G_OPTION_ARG_INT, &vnc_port,
+         "With --gpu stock: serve the VM over VNC on 127.0.0.1:PORT (5900..65535)", "PORT"},
+        {"guest-arg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &guest_args,
+         "One more sgl.* option for the guest (repeatable), e.g. sgl.perframe=1", "KEY=VALUE"},
+        {"log-times", 0, 0, G_OPTION_ARG_NONE, &log_times,
+         "Start each --log line with the host's time, [SECONDS]", NULL},
         {"daemon-arg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &daemon_args,
          "With --gpu spicegl: one more spicegl-gpu argument (repeatable)", "ARG"},
         {"run", 0, 0, G_OPTION_ARG_STRING, &run,
@@ -114,6 +120,15 @@ int main(int argc, char **argv)
         return 2;
     }
     bool spicegl = gpu && g_str_equal(gpu, "spicegl");
+    if (vnc_port && (spicegl || vnc_port < 5900 || vnc_port > 65535)) {
+        fprintf(stderr, "sgl-vm: --vnc-port is for --gpu stock, 5900..65535\n");
+        return 2;
+    }
+    for (char **a = guest_args; a && *a; a++)
+        if (!g_regex_match_simple("^sgl\\.[a-z_0-9]+=[A-Za-z0-9,x._-]+$", *a, 0, 0)) {
+            fprintf(stderr, "sgl-vm: --guest-arg wants sgl.KEY=VALUE (got '%s')\n", *a);
+            return 2;
+        }
     if (gpu && !spicegl && !g_str_equal(gpu, "stock")) {
         fprintf(stderr, "sgl-vm: --gpu is spicegl or stock (got '%s')\n", gpu);
         return 2;
@@ -135,9 +150,10 @@ int main(int argc, char **argv)
     const char *mode = size ? size : "1280x800";
     guint xres = 0, yres = 0;
     sscanf(mode, "%ux%u", &xres, &yres);
+    g_autofree char *more = guest_args ? g_strjoinv(" ", guest_args) : g_strdup("");
     g_autofree char *args =
-        g_strdup_printf("sgl.run=%s sgl.size=%s sgl.fps=%d sgl.frames=%d%s", run ? run : "gl", mode,
-                        fps, frames, stay ? " sgl.stay=1" : "");
+        g_strdup_printf("sgl.run=%s sgl.size=%s sgl.fps=%d sgl.frames=%d%s %s", run ? run : "gl",
+                        mode, fps, frames, stay ? " sgl.stay=1" : "", more);
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
@@ -166,7 +182,9 @@ int main(int argc, char **argv)
         .xres = xres,
         .yres = yres,
         .spice_port = spicegl ? 0 : (guint)spice_port,
+        .vnc_port = (guint)vnc_port,
         .log_path = log,
+        .log_times = log_times,
         .echo = TRUE,
     };
 

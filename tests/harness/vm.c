@@ -19,6 +19,7 @@ struct sgl_vm {
     GQueue tail;       /* last console lines, char * */
     gboolean console_closed;
     FILE *log;
+    gboolean log_times;
     gboolean echo;
     gint64 started_us;
 };
@@ -26,6 +27,8 @@ struct sgl_vm {
 static void log_line(struct sgl_vm *vm, const char *prefix, const char *line)
 {
     if (vm->log) {
+        if (vm->log_times)
+            fprintf(vm->log, "[%.6f] ", g_get_real_time() / 1e6);
         fprintf(vm->log, "%s%s\n", prefix, line);
         fflush(vm->log);
     }
@@ -146,6 +149,10 @@ static GPtrArray *qemu_argv(const struct sgl_vm_config *c)
         add(argv, "-qmp");
         add(argv, "unix:%s,server=on,wait=off", c->qmp_socket);
     }
+    if (c->vnc_port) {
+        add(argv, "-vnc");
+        add(argv, "127.0.0.1:%u", c->vnc_port - 5900);
+    }
     if (c->spice_port) {
         add(argv, "-spice");
         add(argv, "port=%u,addr=127.0.0.1,disable-ticketing=on", c->spice_port);
@@ -168,6 +175,7 @@ struct sgl_vm *sgl_vm_create(const struct sgl_vm_config *config, GError **error)
     g_queue_init(&vm->tail);
     vm->events = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_console_event_destroy);
     vm->echo = config->echo;
+    vm->log_times = config->log_times;
     if (config->log_path) {
         vm->log = fopen(config->log_path, "w");
         if (!vm->log) {

@@ -27,9 +27,11 @@ struct sgl_vm_config {
     guint memory_mb;               /* 0: 2048 */
     guint smp;                     /* 0: 2 */
     guint spice_port;              /* 0: no SPICE server; else 127.0.0.1:port, no ticket */
+    guint vnc_port;                /* 0: no VNC server; else 127.0.0.1:port (5900..) */
     gboolean allow_reset;          /* a reset reboots the guest (default: QEMU exits, -no-reboot) */
     const char *qmp_socket;        /* NULL: none; else QEMU's QMP listens here (qmp.h) */
     const char *log_path;          /* NULL: none; else console lines and QEMU's stderr */
+    gboolean log_times;            /* each log line starts with the host's time, "[SECONDS] " */
     const char *const *extra_args; /* NULL-terminated, appended to QEMU's arguments */
     gboolean echo;                 /* copy console lines to stdout */
 };

@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# make bench-e2e: spicegl against what users run today, on the same guest
+# and machine in one run. Systems:
+#   spicegl      spicegl-gpu (vhost-user-gpu, x264) serving SPICE
+#   spicegl-ac   the same with --audio-clock, the client playing audio
+#                (spice-gtk's appsink path then paces video by the audio
+#                clock: its latency without the ~400 ms media-time margin)
+#   stock-spice  stock QEMU virtio-vga-gl + egl-headless + -spice (gl off)
+#   stock-vnc    stock QEMU virtio-vga-gl + egl-headless + -vnc
+# Workloads: the marker GL program at 1280x800 and 1920x1080 aiming at
+# 60 fps, kmscube, and an idle desktop (one frame, held). SPICE is watched
+# by spicegl-probe, VNC by sgl-vnc-probe (libvncclient, its default
+# encodings); both read the same markers.
+#
+# Per run: pictures delivered per second, markers lost, PSNR, latency from
+# the marker's guest timestamp to the client (guest/host clock offset
+# removed, see below), bytes per picture and Mbit/s on the display
+# connection, and host CPU seconds (QEMU + spicegl-gpu) per picture.
+#
+# The guest's clock comes from the RTC at boot, so it is off the host's by
+# up to a second. The guest prints a line per frame with its timestamp; the
+# harness stamps each console line with the host's time on receipt. The
+# smallest (host receipt - guest timestamp) over the run is the offset plus
+# the console's least delay, and is taken off every latency (which are then
+# low by that least delay, about a millisecond of serial console).
+#
+# Writes results.md, results.csv and chart.png to BENCH_RESULTS (default
+# BUILDDIR/bench-results/e2e-DATE) and ends with one line:
+# bench-e2e: fps_ratio=<ours/stock SPICE> bytes_ratio=<per picture> psnr=<ours> idle_bytes_s=<ours>
+set -eu
+builddir=${1:?usage: bench-e2e.sh BUILDDIR SRCDIR [SECONDS]}
+srcdir=${2:?usage: bench-e2e.sh BUILDDIR SRCDIR [SECONDS]}
+seconds=${3:-10}
+. "$(dirname "$0")/bench-lib.sh"
+out=${BENCH_RESULTS:-$builddir/bench-results/e2e-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$out"
+hz=$(getconf CLK_TCK)
+systems=(spicegl spicegl-ac stock-spice stock-vnc)
+# shellcheck disable=SC2206
+workloads=(${BENCH_WORKLOADS:-gl-1280x800 gl-1920x1080 kmscube idle})
+
+wait_for() { # file text pid
+  for _ in $(seq 1800); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    kill -0 "$3" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "bench-e2e: no '$2' in $1" >&2
+  tail -n 20 "$1" >&2
+  return 1
+}
+cpu_ticks() { # pids...: utime + stime
+  local t=0 p
+  for p in "$@"; do
+    t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+# min(host receipt - guest timestamp) in ms, from a --log-times log.
+clock_offset_ms() {
+  sed -n 's/^\[\([0-9.]*\)\] @@SGL gl-frame n=[0-9]* ts=\([0-9]*\).*/\1 \2/p' "$1" |
+    awk 'NR == 1 || $1 * 1e6 - $2 < m { m = $1 * 1e6 - $2 } END { if (NR) printf "%.3f", m / 1e3 }'
+}
+
+echo "system,workload,pictures_per_s,markers_lost_pct,psnr_db,latency_p50_ms,bytes_per_picture,mbit_s,cpu_s_per_picture,clock_offset_ms" \
+  >"$out/results.csv"
+
+run_one() { # system workload
+  local system=$1 workload=$2 port vm=() start client=() log="$tmp/$1-$2.log"
+  port=$(free_port 23000)
+  case $workload in
+  gl-*)
+    vm=(--run gl --size "${workload#gl-}" --fps 60 --frames 0 --guest-arg sgl.perframe=1)
+    start="@@SGL gl-start" ;;
+  kmscube)
+    vm=(--run kmscube --fps 60 --guest-arg sgl.kmscube_frames=1000000)
+    start="@@SGL kmscube-start" ;;
+  idle)
+    vm=(--run gl --size 1280x800 --fps 60 --frames 1 --guest-arg sgl.hold=3600)
+    start="@@SGL gl-hold" ;;
+  esac
+  case $system in
+  spicegl)
+    vm+=(--gpu spicegl --spice-port "$port")
+    client=("$builddir/client-test/spicegl-probe" --json --seconds "$seconds" "spice://127.0.0.1:$port") ;;
+  spicegl-ac)
+    vm+=(--gpu spicegl --spice-port "$port" --daemon-arg=--audio-clock)
+    client=("$builddir/client-test/spicegl-probe" --json --audio --seconds "$seconds" "spice://127.0.0.1:$port") ;;
+  stock-spice)
+    vm+=(--gpu stock --spice-port "$port")
+    client=("$builddir/client-test/spicegl-probe" --json --seconds "$seconds" "spice://127.0.0.1:$port") ;;
+  stock-vnc)
+    vm+=(--gpu stock --vnc-port "$port")
+    client=("$builddir/client-test/sgl-vnc-probe" --seconds "$seconds" "127.0.0.1:$port") ;;
+  esac
+  "$builddir/tests/harness/sgl-vm" --srcdir "$srcdir" --builddir "$builddir" "${vm[@]}" \
+    --seconds $((seconds + 240)) --log "$log" --log-times >"$log.out" 2>&1 &
+  local vmpid=$!
+  pids+=("$vmpid")
+  wait_for "$log" "$start" "$vmpid"
+  sleep 3 # the display path settles (encoder, stream set-up, the idle frame sent)
+  local procs
+  procs=$(pgrep -P "$vmpid" | tr '\n' ' ')
+  local c0 c1 json
+  c0=$(cpu_ticks $procs)
+  json=$("${client[@]}" 2>"$log.client") || json=${json:-"{}"}
+  c1=$(cpu_ticks $procs)
+  kill "$vmpid" 2>/dev/null || true
+  wait "$vmpid" 2>/dev/null || true
+  echo "$system $workload: $json" >&2
+  local offset
+  offset=$(clock_offset_ms "$log")
+  awk -v sys="$system" -v wl="$workload" -v s="$seconds" -v hz="$hz" -v cpu=$((c1 - c0)) \
+    -v off="${offset:-nan}" \
+    -v frames="$(field frames "$json")" -v lost="$(field lost "$json")" \
+    -v fps="$(field fps "$json")" -v psnr="$(field psnr_avg "$json")" \
+    -v lat="$(field latency_p50_ms "$json")" -v bps="$(field bytes_per_s "$json")" \
+    -v pictures="$(field pictures "$json")" '
+    function num(v) { return v == "" ? "nan" : v }
+    BEGIN {
+      # Marker workloads: distinct frames per second. kmscube has no marker:
+      # the distinct pictures the client showed.
+      if (wl == "kmscube") pps = pictures / s
+      else if (wl == "idle") pps = 0
+      else pps = fps
+      lostpct = (frames + lost) > 0 ? 100 * lost / (frames + lost) : "nan"
+      latc = (lat != "" && off != "nan" && wl ~ /^gl-/) ? lat - off : "nan"
+      bpp = pps > 0 ? bps / pps : "nan"
+      cpp = pps > 0 ? cpu / hz / (pps * s) : "nan"
+      printf "%s,%s,%.2f,%s,%s,%s,%s,%.3f,%s,%s\n", sys, wl, pps,
+        lostpct == "nan" ? "nan" : sprintf("%.1f", lostpct),
+        (wl ~ /^gl-/ && psnr != "") ? sprintf("%.2f", psnr) : "nan",
+        latc == "nan" ? "nan" : sprintf("%.1f", latc),
+        bpp == "nan" ? "nan" : sprintf("%.0f", bpp), bps * 8 / 1e6,
+        cpp == "nan" ? "nan" : sprintf("%.4f", cpp), off
+    }' >>"$out/results.csv"
+}
+
+for w in "${workloads[@]}"; do
+  for s in "${systems[@]}"; do
+    echo "bench-e2e: $s, $w" >&2
+    run_one "$s" "$w"
+  done
+done
+
+# The table.
+{
+  echo "| system | workload | pictures/s | markers lost | PSNR dB | latency p50 ms | KB/picture | Mbit/s | CPU s/picture |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  tail -n +2 "$out/results.csv" | awk -F, '{
+    kb = $7 == "nan" ? "–" : sprintf("%.1f", $7 / 1024)
+    printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3,
+      $4 == "nan" ? "–" : $4 "%", $5 == "nan" ? "–" : $5, $6 == "nan" ? "–" : $6, kb, $8,
+      $9 == "nan" ? "–" : $9 }'
+} >"$out/table.md"
+row() { awk -F, -v s="$1" -v w="$2" -v c="$3" '$1 == s && $2 == w { print $c }' "$out/results.csv"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "nan"; else printf "%.2f", a / b }'; }
+fps_ratio=$(ratio "$(row spicegl gl-1280x800 3)" "$(row stock-spice gl-1280x800 3)")
+bytes_ratio=$(ratio "$(row spicegl gl-1280x800 7)" "$(row stock-spice gl-1280x800 7)")
+psnr=$(row spicegl gl-1280x800 5)
+idle=$(awk -v m="$(row spicegl idle 8)" 'BEGIN { if (m == "") print "nan"; else printf "%.0f", m * 1e6 / 8 }')
+summary="bench-e2e: fps_ratio=$fps_ratio bytes_ratio=$bytes_ratio psnr=$psnr idle_bytes_s=$idle"
+{
+  echo "# bench-e2e, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, ${seconds} s per run"
+  echo
+  echo "Same guest, same machine, one run: the marker GL program (60 fps target), kmscube, and an"
+  echo "idle desktop, through spicegl (also with --audio-clock), stock QEMU SPICE (virtio-vga-gl,"
+  echo "egl-headless, gl off) and stock QEMU VNC. SPICE clients: spicegl-probe (spice-client-glib);"
+  echo "VNC: sgl-vnc-probe (libvncclient). Latency has the guest/host clock offset (min of host"
+  echo "receipt minus guest timestamp over the run's per-frame console lines) taken off. kmscube"
+  echo "has no markers: its pictures/s are the distinct pictures the client showed."
+  echo
+  cat "$out/table.md"
+  echo
+  echo '```'
+  echo "$summary"
+  echo '```'
+} >"$out/results.md"
+
+# The chart: pictures/s and Mbit/s per workload, a bar per system.
+if command -v gnuplot >/dev/null; then
+  for w in "${workloads[@]}"; do
+    printf '%s' "$w"
+    for s in "${systems[@]}"; do printf ' %s %s' "$(row "$s" "$w" 3)" "$(row "$s" "$w" 8)"; done
+    echo
+  done >"$tmp/chart.dat"
+  gnuplot <<EOF
+set terminal pngcairo size 1100,500 font ",10"
+set output "$out/chart.png"
+set multiplot layout 1,2 title "bench-e2e: spicegl vs stock QEMU (same guest, same host)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set key top right
+set yrange [0:*]
+set title "pictures delivered per second"
+plot "$tmp/chart.dat" using 2:xtic(1) title "spicegl", '' using 4 title "spicegl --audio-clock", \
+  '' using 6 title "stock SPICE", '' using 8 title "stock VNC"
+set title "Mbit/s on the display connection"
+plot "$tmp/chart.dat" using 3:xtic(1) title "spicegl", '' using 5 title "spicegl --audio-clock", \
+  '' using 7 title "stock SPICE", '' using 9 title "stock VNC"
+unset multiplot
+EOF
+else
+  echo "bench-e2e: gnuplot missing (scripts/setup installs gnuplot-nox): no chart" >&2
+fi
+cat "$out/results.md"
+echo "bench-e2e: results in $out"
+echo "$summary"
