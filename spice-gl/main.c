@@ -388,7 +388,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "spicegl-gpu: --sandbox is on or off (got '%s')\n", sandbox);
         return 2;
     }
-    if (record_dir && !(sandbox && g_str_equal(sandbox, "off"))) {
+    bool sandboxed = !(sandbox && g_str_equal(sandbox, "off"));
+    if (record_dir && sandboxed) {
         fprintf(stderr, "spicegl-gpu: --record-commands writes files while the guest runs, "
                         "which the sandbox forbids: add --sandbox off\n");
         return 2;
@@ -514,7 +515,6 @@ int main(int argc, char **argv)
         if (gpu)
             d.ui = vgpu_qemu_ui_create(d.qmp_conn);
     }
-    bool sandboxed = !(sandbox && g_str_equal(sandbox, "off"));
     /* Mesa's on-disk shader cache creates files as shaders compile, which
      * the sandbox forbids: it is off in a sandboxed daemon. */
     if (sandboxed) {

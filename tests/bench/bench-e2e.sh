@@ -39,16 +39,6 @@ systems=(spicegl spicegl-ac stock-spice stock-vnc)
 # shellcheck disable=SC2206
 workloads=(${BENCH_WORKLOADS:-gl-1280x800 gl-1920x1080 kmscube idle})
 
-wait_for() { # file text pid
-  for _ in $(seq 1800); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    kill -0 "$3" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "bench-e2e: no '$2' in $1" >&2
-  tail -n 20 "$1" >&2
-  return 1
-}
 cpu_ticks() { # pids...: utime + stime
   local t=0 p
   for p in "$@"; do

@@ -19,17 +19,12 @@ vm() { # log gpu [options]
     --run gl --size 1280x800 --fps "$fps" --frames "$frames" --log "$log" "$@" \
     >"$log.out" 2>&1
 }
-wait_for() { # file text
-  for _ in $(seq 1200); do grep -q "$2" "$1" 2>/dev/null && return; sleep 0.1; done
-  echo "bench-guest: no '$2' in $1" >&2
-  exit 1
-}
 
 # Ours: the guest renders through spicegl-gpu, the probe watches.
 port=$(free_port 22000)
 vm "$tmp/ours.log" spicegl --spice-port "$port" &
 pids+=($!)
-wait_for "$tmp/ours.log" "@@SGL gl-start"
+wait_for "$tmp/ours.log" "@@SGL gl-start" "${pids[0]}" || exit 1
 probe=$("$builddir/client-test/spicegl-probe" --json --seconds "$seconds" "spice://127.0.0.1:$port")
 echo "spicegl probe: $probe"
 wait "${pids[0]}" || { echo "bench-guest: the guest on spicegl-gpu failed" >&2; exit 1; }

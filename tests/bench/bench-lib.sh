@@ -17,3 +17,14 @@ free_port() { # [base]
   return 1
 }
 field() { sed -n "s/.*\"$1\":\([-0-9.e]*\).*/\1/p" <<<"$2"; }
+# Waits up to 3 minutes for text in file while process pid lives.
+wait_for() { # file text pid
+  for _ in $(seq 1800); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    kill -0 "$3" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "$(basename "$0" .sh): no '$2' in $1" >&2
+  tail -n 20 "$1" >&2
+  return 1
+}
