@@ -16,8 +16,11 @@ struct sgl_stream_device {
     struct sgl_stream_device_callbacks cb;
     void *user;
     struct sgl_stream_parser parser;
-    GByteArray *out; /* the frame message in flight */
+    GByteArray *out; /* the frame's messages in flight: FORMAT, delimiters, DATA */
     size_t out_pos;
+    size_t out_starts[3]; /* where each of out's messages starts */
+    unsigned n_out_starts;
+    bool out_cut;     /* out was cut short: its access unit is not delivered */
     GByteArray *ctrl; /* cursor messages, sent between frame messages */
     size_t ctrl_pos;
     uint32_t width, height; /* of the last FORMAT sent */
@@ -30,6 +33,37 @@ static struct sgl_stream_device *from_sin(SpiceCharDeviceInstance *sin)
     return (struct sgl_stream_device *)sin;
 }
 
+static void out_done(struct sgl_stream_device *dev, bool delivered)
+{
+    g_clear_pointer(&dev->out, g_byte_array_unref);
+    dev->out_pos = 0;
+    if (dev->cb.sent)
+        dev->cb.sent(delivered, dev->user);
+}
+
+/* An access unit the server has not begun to read was encoded for the old
+ * client set: sent now it would show a stale picture first (and a P-frame
+ * before the new stream's keyframe). Its stream's FORMAT and delimiters go
+ * too, if not begun: a client that has just joined has no such stream, and
+ * its data would only draw a complaint from it. A message begun is
+ * finished; the server reads each whole. */
+static void drop_unread(struct sgl_stream_device *dev)
+{
+    if (!dev->out)
+        return;
+    for (unsigned i = 0; i < dev->n_out_starts; i++) {
+        if (dev->out_starts[i] < dev->out_pos)
+            continue;
+        if (dev->out_starts[i] == dev->out_pos) {
+            out_done(dev, false);
+        } else {
+            g_byte_array_set_size(dev->out, (guint)dev->out_starts[i]);
+            dev->out_cut = true;
+        }
+        return;
+    }
+}
+
 static void on_message(const struct sgl_stream_in *msg, void *user)
 {
     struct sgl_stream_device *dev = user;
@@ -37,14 +71,7 @@ static void on_message(const struct sgl_stream_in *msg, void *user)
     case SGL_STREAM_IN_START_STOP:
         /* A stop, or a new client set: the next FORMAT must be sent again. */
         dev->width = dev->height = 0;
-        /* An access unit the server has not begun to read was encoded for
-         * the old set: sent now it would show a stale picture first (and a
-         * P-frame before the new stream's keyframe). */
-        if (dev->out && dev->out_pos == 0) {
-            g_clear_pointer(&dev->out, g_byte_array_unref);
-            if (dev->cb.sent)
-                dev->cb.sent(false, dev->user);
-        }
+        drop_unread(dev);
         if (dev->cb.start_stop)
             dev->cb.start_stop(msg->codecs, msg->n_codecs, dev->user);
         break;
@@ -91,12 +118,8 @@ static int dev_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
     size_t n = MIN((size_t)len, dev->out->len - dev->out_pos);
     memcpy(buf, dev->out->data + dev->out_pos, n);
     dev->out_pos += n;
-    if (dev->out_pos == dev->out->len) {
-        g_clear_pointer(&dev->out, g_byte_array_unref);
-        dev->out_pos = 0;
-        if (dev->cb.sent)
-            dev->cb.sent(true, dev->user);
-    }
+    if (dev->out_pos == dev->out->len)
+        out_done(dev, !dev->out_cut);
     return (int)n;
 }
 
@@ -158,24 +181,58 @@ bool sgl_stream_device_attach(struct sgl_stream_device *dev, SpiceServer *server
     return true;
 }
 
+/* spice-gtk feeds H.264 to h264parse with no alignment in its caps. The
+ * parser ends an access unit only at a complete NAL unit that begins the
+ * next one, and a NAL unit is complete only once the next start code is
+ * seen: left alone, it holds every picture until the next arrives, and a
+ * lone one (a static desktop, a new client, the last keystroke) is never
+ * shown. Two access unit delimiters after each picture: the first ends the
+ * picture, the second ends the first. Decoders skip delimiters.
+ *
+ * The delimiters begin the parser's next access unit, which so takes the
+ * timestamp of the message they came in. A new stream therefore opens with
+ * a message of delimiters alone: from then on each picture takes the one
+ * before it's timestamp, consistently, and spice-gtk matches every decoded
+ * picture to a frame it queued (without it, the second picture would share
+ * the first's timestamp and be dropped as unexpected). */
+static const uint8_t h264_delimiters[] = {0, 0, 0, 1, 0x09, 0xf0, 0, 0, 0, 1, 0x09, 0xf0};
+
+static void append_data(GByteArray *out, const uint8_t *data, size_t size, bool h264)
+{
+    uint8_t head[SGL_STREAM_HEADER_SIZE];
+    size_t trailer = h264 ? sizeof(h264_delimiters) : 0;
+    g_byte_array_append(
+        out, head,
+        (guint)sgl_stream_write_header(head, STREAM_TYPE_DATA, (uint32_t)(size + trailer)));
+    g_byte_array_append(out, data, (guint)size);
+    g_byte_array_append(out, h264_delimiters, (guint)trailer);
+}
+
 bool sgl_stream_device_send(struct sgl_stream_device *dev, uint8_t codec, uint32_t width,
                             uint32_t height, const uint8_t *data, size_t size)
 {
-    if (dev->out || size > UINT32_MAX)
+    if (dev->out || size > UINT32_MAX - 2 * sizeof(h264_delimiters))
         return false;
-    dev->out =
-        g_byte_array_sized_new((guint)size + 2 * SGL_STREAM_HEADER_SIZE + SGL_STREAM_FORMAT_SIZE);
-    uint8_t head[SGL_STREAM_HEADER_SIZE + SGL_STREAM_FORMAT_SIZE];
+    bool h264 = codec == SPICE_VIDEO_CODEC_TYPE_H264;
+    dev->out = g_byte_array_sized_new((guint)size + 3 * SGL_STREAM_HEADER_SIZE +
+                                      SGL_STREAM_FORMAT_SIZE + 2 * sizeof(h264_delimiters));
+    dev->n_out_starts = 0;
+    dev->out_cut = false;
     if (width != dev->width || height != dev->height || codec != dev->codec) {
+        uint8_t head[SGL_STREAM_HEADER_SIZE + SGL_STREAM_FORMAT_SIZE];
+        dev->out_starts[dev->n_out_starts++] = 0;
         g_byte_array_append(dev->out, head,
                             (guint)sgl_stream_write_format(head, width, height, codec));
+        if (h264) {
+            dev->out_starts[dev->n_out_starts++] = dev->out->len;
+            append_data(dev->out, NULL, 0, true);
+        }
         dev->width = width;
         dev->height = height;
         dev->codec = codec;
     }
-    g_byte_array_append(dev->out, head,
-                        (guint)sgl_stream_write_header(head, STREAM_TYPE_DATA, (uint32_t)size));
-    g_byte_array_append(dev->out, data, (guint)size);
+    dev->out_starts[dev->n_out_starts++] = dev->out->len;
+    append_data(dev->out, data, size, h264);
     dev->out_pos = 0;
     spice_server_char_device_wakeup(&dev->sin);
     return true;

@@ -163,6 +163,32 @@ static void test_guest_reboot(void **state)
     sgl_e2e_daemon_expect_clean_log(d);
 }
 
+/* A client that connects after the guest stopped drawing is shown what is
+ * on screen. The daemon sends it one access unit; before the delimiters
+ * after each picture (stream-device.c), spice-gtk's parser held that lone
+ * picture and the client showed nothing until the screen changed. */
+static void test_static_desktop_new_client(void **state)
+{
+    struct sgl_e2e *e = *state;
+    SGL_REQUIRE(e->problem == NULL, "%s", e->problem);
+    struct sgl_e2e_daemon *d = sgl_e2e_daemon_start(e, "spicegl-static", NULL);
+    struct sgl_vm *vm =
+        sgl_e2e_daemon_boot(e, d, "spicegl-static", "sgl.run=gl sgl.frames=1 sgl.hold=600", NULL);
+    const struct sgl_console_event *hold = sgl_e2e_expect(vm, "gl-hold", SGL_E2E_BOOT_MS);
+    guint64 frame = sgl_e2e_expect_uint(hold, "frame");
+    g_usleep(2 * G_USEC_PER_SEC); /* the display path goes quiet */
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = sgl_e2e_probe_run(e, d, 4, NULL, &parser);
+    assert_int_equal((int)sgl_e2e_num(o, "frames"), 1);
+    assert_int_equal((int)sgl_e2e_num(o, "pictures"), 1);
+    assert_int_equal((int)sgl_e2e_num(o, "last_frame"), (int)frame);
+    assert_true(sgl_e2e_num(o, "psnr_avg") >= 30.0);
+    print_message("# a new client was shown the held frame %" G_GUINT64_FORMAT
+                  " (PSNR %.1f dB, %.0f bytes/s over 4 s)\n",
+                  frame, sgl_e2e_num(o, "psnr_avg"), sgl_e2e_num(o, "bytes_per_s"));
+    sgl_e2e_daemon_expect_clean_log(d);
+}
+
 /* The probe types A and right Ctrl, moves the pointer and clicks; the
  * guest's input devices report the same keys (KEY_A 30, KEY_RIGHTCTRL 97),
  * the motion and the left button (BTN_LEFT 272), down then up. */
@@ -262,6 +288,7 @@ int main(void)
         cmocka_unit_test_teardown(test_gl_and_kmscube_through_spicegl, sgl_e2e_test_teardown),
         cmocka_unit_test_teardown(test_qemu_killed, sgl_e2e_test_teardown),
         cmocka_unit_test_teardown(test_guest_reboot, sgl_e2e_test_teardown),
+        cmocka_unit_test_teardown(test_static_desktop_new_client, sgl_e2e_test_teardown),
         cmocka_unit_test_teardown(test_input_reaches_guest, sgl_e2e_test_teardown),
         cmocka_unit_test_teardown(test_resize, sgl_e2e_test_teardown),
         cmocka_unit_test_teardown(test_two_displays, sgl_e2e_test_teardown),
