@@ -38,12 +38,18 @@
 #include "common/psnr.h"
 #include "common/scene.h"
 
+struct stamp {
+    GstClockTime pts;
+    int64_t us;
+};
+
 struct probe {
     GMainLoop *loop;
     SpiceSession *session;
     SpiceChannel *display;
     gint display_id; /* the display (monitor) measured, --display */
     char *failure;
+    guint64 settle_bytes; /* read on the display channel before --settle ended */
     /* measurements */
     bool have_first;
     uint32_t first, last, frames;
@@ -64,6 +70,11 @@ struct probe {
         int64_t margin_us; /* how far in the future its media time lay then */
     } arrived[64];         /* by push order */
     uint32_t n_arrived;
+    /* When each access unit went into the decoder (its bytes all arrived and
+     * parsed) and came out of it, by timestamp: the decoder keeps an access
+     * unit's timestamp, whichever message the parser took it from. */
+    struct stamp decoder_in[64], decoder_out[64];
+    uint32_t n_decoder_in, n_decoder_out;
     struct {
         uint32_t frame;
         int64_t arrived_us, decoded_us, margin_us;          /* decoded_us 0: empty */
@@ -245,7 +256,41 @@ static void on_gl_draw(SpiceChannel *channel, guint x, guint y, guint w, guint h
     spice_display_channel_gl_draw_done(SPICE_DISPLAY_CHANNEL(channel));
 }
 
-/* Streaming thread: each decoded frame, before it waits for its media time. */
+static void note_time(struct probe *p, GstBuffer *buf, uint32_t *n, size_t len, struct stamp *ring)
+{
+    g_mutex_lock(&p->lock);
+    uint32_t i = (*n)++ % len;
+    ring[i].pts = GST_BUFFER_PTS(buf);
+    ring[i].us = g_get_real_time();
+    g_mutex_unlock(&p->lock);
+}
+
+static GstPadProbeReturn on_decoder_in(GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+    struct probe *p = data;
+    note_time(p, GST_PAD_PROBE_INFO_BUFFER(info), &p->n_decoder_in, G_N_ELEMENTS(p->decoder_in),
+              p->decoder_in);
+    return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn on_decoder_out(GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+    struct probe *p = data;
+    note_time(p, GST_PAD_PROBE_INFO_BUFFER(info), &p->n_decoder_out, G_N_ELEMENTS(p->decoder_out),
+              p->decoder_out);
+    return GST_PAD_PROBE_OK;
+}
+
+static int64_t time_of(const struct stamp *ring, size_t len, GstClockTime pts)
+{
+    for (size_t i = 0; i < len; i++)
+        if (ring[i].us && ring[i].pts == pts)
+            return ring[i].us;
+    return 0;
+}
+
+/* Streaming thread: each decoded frame at spice-gtk's sink, which holds it
+ * (back-pressure up to the decoder) until its media time nears. */
 static GstPadProbeReturn on_decoded(GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
     struct probe *p = data;
@@ -263,14 +308,14 @@ static GstPadProbeReturn on_decoded(GstPad *pad, GstPadProbeInfo *info, gpointer
         sgl_marker_read(&im, SGL_SCENE_MARKER_X, SGL_SCENE_MARKER_Y, SGL_SCENE_MARKER_BLOCK, &m)) {
         uint32_t slot = m.frame % G_N_ELEMENTS(p->decoded);
         g_mutex_lock(&p->lock);
+        GstClockTime pts = GST_BUFFER_PTS(buf);
         p->decoded[slot].frame = m.frame;
-        p->decoded[slot].decoded_us = g_get_real_time();
-        p->decoded[slot].arrived_us = 0;
+        p->decoded[slot].arrived_us = time_of(p->decoder_in, G_N_ELEMENTS(p->decoder_in), pts);
+        p->decoded[slot].decoded_us = time_of(p->decoder_out, G_N_ELEMENTS(p->decoder_out), pts);
+        p->decoded[slot].margin_us = 0;
         for (uint32_t i = 0; i < G_N_ELEMENTS(p->arrived); i++)
-            if (p->arrived[i].us && p->arrived[i].pts == GST_BUFFER_PTS(buf)) {
-                p->decoded[slot].arrived_us = p->arrived[i].us;
+            if (p->arrived[i].us && p->arrived[i].pts == pts)
                 p->decoded[slot].margin_us = p->arrived[i].margin_us;
-            }
         g_mutex_unlock(&p->lock);
     }
     gst_buffer_unmap(buf, &map);
@@ -303,6 +348,16 @@ GstFlowReturn gst_app_src_push_buffer(GstAppSrc *appsrc, GstBuffer *buffer)
 
 static void on_element_added(GstBin *bin, GstBin *sub, GstElement *element, gpointer data)
 {
+    const char *klass = gst_element_get_metadata(element, GST_ELEMENT_METADATA_KLASS);
+    if (klass && strstr(klass, "Decoder") && strstr(klass, "Video")) {
+        g_autoptr(GstPad) in = gst_element_get_static_pad(element, "sink");
+        g_autoptr(GstPad) out = gst_element_get_static_pad(element, "src");
+        if (in && out) {
+            gst_pad_add_probe(in, GST_PAD_PROBE_TYPE_BUFFER, on_decoder_in, data, NULL);
+            gst_pad_add_probe(out, GST_PAD_PROBE_TYPE_BUFFER, on_decoder_out, data, NULL);
+        }
+        return;
+    }
     if (!GST_IS_APP_SINK(element))
         return;
     g_autoptr(GstPad) pad = gst_element_get_static_pad(element, "sink");
@@ -464,6 +519,15 @@ static gboolean on_timeout(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* The end of --settle: bytes from here on are the steady rate. */
+static gboolean on_settled(gpointer data)
+{
+    struct probe *p = data;
+    if (p->display)
+        g_object_get(p->display, "total-read-bytes", &p->settle_bytes, NULL);
+    return G_SOURCE_REMOVE;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -490,12 +554,14 @@ static void add_number(JsonBuilder *b, const char *name, double v)
 int main(int argc, char **argv)
 {
     g_autofree char *unix_path = NULL, *ticket = NULL, *screenshot = NULL, *resize = NULL;
-    gint seconds = 5, psnr_every = 1, display_id = 0;
+    gint seconds = 5, settle = 0, psnr_every = 1, display_id = 0;
     gboolean json = FALSE, gl = FALSE, input = FALSE, audio = FALSE;
     GOptionEntry entries[] = {
         {"unix", 0, 0, G_OPTION_ARG_FILENAME, &unix_path, "Connect to this unix socket", "PATH"},
         {"ticket", 0, 0, G_OPTION_ARG_STRING, &ticket, "SPICE password", "TEXT"},
         {"seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "How long to record (default 5)", "S"},
+        {"settle", 0, 0, G_OPTION_ARG_INT, &settle,
+         "Leave the first S seconds (a new client's first picture) out of bytes_per_s", "S"},
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON line", NULL},
         {"psnr-every", 0, 0, G_OPTION_ARG_INT, &psnr_every,
          "Compare every Nth frame with its reference (default 1: all)", "N"},
@@ -524,9 +590,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "spicegl-probe: --psnr-every wants 1..1000 (got %d)\n", psnr_every);
         return 2;
     }
-    if ((argc != 2) == !unix_path || seconds < 1) {
-        fprintf(stderr,
-                "spicegl-probe: give one spice:// URI or --unix PATH, and --seconds >= 1\n");
+    if ((argc != 2) == !unix_path || seconds < 1 || settle < 0 || settle >= seconds) {
+        fprintf(stderr, "spicegl-probe: give one spice:// URI or --unix PATH, --seconds >= 1 "
+                        "and --settle below it\n");
         return 2;
     }
     unsigned sizes[4][2] = {{0}}, n_sizes = 0;
@@ -584,6 +650,8 @@ int main(int argc, char **argv)
         return 1;
     }
     g_timeout_add_seconds((guint)seconds, on_timeout, &p);
+    if (settle)
+        g_timeout_add_seconds((guint)settle, on_settled, &p);
     g_main_loop_run(p.loop);
 
     guint64 bytes = 0;
@@ -593,6 +661,7 @@ int main(int argc, char **argv)
     uint32_t expected = p.have_first ? p.last - p.first + 1 : 0;
     uint32_t lost = expected - MIN(expected, p.frames);
     double fps = span_s > 0 ? (p.frames - 1) / span_s : 0;
+    double bytes_per_s = (bytes - p.settle_bytes) / (double)(seconds - settle);
     double p50 = percentile(p.latency_ms, 0.5), p95 = percentile(p.latency_ms, 0.95);
     if (json) {
         g_autoptr(JsonBuilder) b = json_builder_new();
@@ -608,11 +677,13 @@ int main(int argc, char **argv)
         add_number(b, "transport_p50_ms", percentile(p.transport_ms, 0.5));
         add_number(b, "decode_p50_ms", percentile(p.decode_ms, 0.5));
         add_number(b, "clock_wait_p50_ms", percentile(p.wait_ms, 0.5));
-        add_number(b, "bytes_per_s", bytes / (double)seconds);
+        add_number(b, "bytes_per_s", bytes_per_s);
+        add_number(b, "settle_bytes", p.settle_bytes);
         add_number(b, "width", p.width);
         add_number(b, "height", p.height);
         add_number(b, "unreadable", p.unreadable);
         add_number(b, "pictures", p.pictures);
+        add_number(b, "last_frame", p.have_first ? p.last : NAN);
         json_builder_set_member_name(b, "codec");
         if (p.codec)
             json_builder_add_string_value(b, p.codec);
@@ -644,7 +715,7 @@ int main(int argc, char **argv)
         printf("frames %u (lost %u), %.1f fps, %ux%u, PSNR avg %.2f min %.2f dB, latency p50 %.1f "
                "p95 %.1f ms, %.0f bytes/s%s%s\n",
                p.frames, lost, fps, p.width, p.height, p.psnr_n ? p.psnr_sum / p.psnr_n : 0,
-               p.psnr_min, p50, p95, bytes / (double)seconds, p.failure ? "; error: " : "",
+               p.psnr_min, p50, p95, bytes_per_s, p.failure ? "; error: " : "",
                p.failure ? p.failure : "");
     }
     /* Decoder threads call back into p: let the channels go first. */

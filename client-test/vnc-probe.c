@@ -107,11 +107,22 @@ static void quiet(const char *format, ...)
     (void)format;
 }
 
+/* What the server sent, as the kernel counted it on the socket. */
+static double received_bytes(int sock)
+{
+    struct tcp_info ti = {0};
+    socklen_t len = sizeof(ti);
+    return getsockopt(sock, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 ? (double)ti.tcpi_bytes_received
+                                                                   : NAN;
+}
+
 int main(int argc, char **argv)
 {
-    gint seconds = 5;
+    gint seconds = 5, settle = 0;
     GOptionEntry entries[] = {
         {"seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "How long to record (default 5)", "S"},
+        {"settle", 0, 0, G_OPTION_ARG_INT, &settle,
+         "Leave the first S seconds (a new client's first picture) out of bytes_per_s", "S"},
         {NULL},
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("HOST:PORT - measure a VNC display");
@@ -119,9 +130,9 @@ int main(int argc, char **argv)
     g_autoptr(GError) error = NULL;
     char *colon = NULL;
     if (!g_option_context_parse(ctx, &argc, &argv, &error) || argc != 2 || seconds < 1 ||
-        !(colon = strrchr(argv[1], ':'))) {
+        settle < 0 || settle >= seconds || !(colon = strrchr(argv[1], ':'))) {
         fprintf(stderr, "sgl-vnc-probe: %s\n",
-                error ? error->message : "give HOST:PORT and --seconds >= 1");
+                error ? error->message : "give HOST:PORT, --seconds >= 1 and --settle below it");
         return 2;
     }
     struct vnc_probe p = {.latency_ms = g_array_new(FALSE, FALSE, sizeof(double))};
@@ -141,21 +152,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "sgl-vnc-probe: cannot connect to %s\n", argv[1]);
         return 1;
     }
-    gint64 end = g_get_monotonic_time() + seconds * G_USEC_PER_SEC;
-    bool failed = false;
+    gint64 start = g_get_monotonic_time(), end = start + seconds * G_USEC_PER_SEC;
+    double settle_bytes = 0;
+    bool failed = false, settled = !settle;
     while (g_get_monotonic_time() < end) {
+        if (!settled && g_get_monotonic_time() >= start + settle * G_USEC_PER_SEC) {
+            settle_bytes = received_bytes(cl->sock);
+            settled = true;
+        }
         int n = WaitForMessage(cl, 50000);
         if (n < 0 || (n > 0 && !HandleRFBServerMessage(cl))) {
             failed = true;
             break;
         }
     }
-    /* What the server sent, as the kernel counted it on the socket. */
-    struct tcp_info ti = {0};
-    socklen_t len = sizeof(ti);
-    double bytes = getsockopt(cl->sock, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0
-                       ? (double)ti.tcpi_bytes_received
-                       : NAN;
+    double bytes = received_bytes(cl->sock);
     double span_s = (p.last_us - p.first_us) / 1e6;
     uint32_t expected = p.have_first ? p.last - p.first + 1 : 0;
     printf("{");
@@ -166,7 +177,8 @@ int main(int argc, char **argv)
     number("psnr_min", p.psnr_n ? p.psnr_min : NAN, false);
     number("latency_p50_ms", percentile(p.latency_ms, 0.5), false);
     number("latency_p95_ms", percentile(p.latency_ms, 0.95), false);
-    number("bytes_per_s", bytes / seconds, false);
+    number("bytes_per_s", (bytes - settle_bytes) / (seconds - settle), false);
+    number("settle_bytes", settle_bytes, false);
     number("updates", p.updates, false);
     number("pictures", p.pictures, false);
     number("unreadable", p.unreadable, false);
