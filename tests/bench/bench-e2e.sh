@@ -158,7 +158,7 @@ done
   echo "| system | idle: pictures shown | KB in the first 5 s | bytes/s after them |"
   echo "|---|---|---|---|"
   tail -n +2 "$out/results.csv" | awk -F, '$2 == "idle" {
-    printf "| %s | %s | %s | %.0f |\n", $1, $11, $12 == "nan" ? "–" : sprintf("%.1f", $12 / 1024),
+    printf "| %s | %d | %s | %.0f |\n", $1, $11, $12 == "nan" ? "–" : sprintf("%.1f", $12 / 1024),
       $8 * 1e6 / 8 }'
 } >"$out/table.md"
 row() { awk -F, -v s="$1" -v w="$2" -v c="$3" '$1 == s && $2 == w { print $c }' "$out/results.csv"; }
@@ -205,7 +205,7 @@ set multiplot layout 1,2 title "bench-e2e: spicegl vs stock QEMU (same guest, sa
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
-set key top right
+set key below
 set yrange [0:*]
 set title "pictures delivered per second"
 plot "$tmp/chart.dat" using 2:xtic(1) title "spicegl", '' using 4 title "spicegl --audio-clock", \
