@@ -8,6 +8,16 @@ builddir=${1:?usage: bench-stream.sh BUILDDIR [SECONDS]}
 seconds=${2:-10}
 . "$(dirname "$0")/bench-lib.sh"
 round() { printf '%.*f' "$2" "$1"; }
+start_daemon() { # spec [daemon options] -> sets port, daemon
+  port=$(free_port)
+  "$builddir/spice-gl/spicegl-gpu" --synthetic "$@" --port "$port" --stats-interval 0 \
+    >"$tmp/daemon-$1.log" 2>&1 &
+  daemon=$!
+  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return; sleep 0.1; done
+  echo "bench-stream: spicegl-gpu did not start" >&2
+  exit 1
+}
+stop_daemon() { kill "$daemon"; wait "$daemon" || true; }
 
 probe_run() { # spec [probe option] [daemon option] -> JSON line
   start_daemon "$1" ${3:+"$3"}
