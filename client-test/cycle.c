@@ -15,6 +15,7 @@ struct cycle {
     SpiceChannel *display;
     int live_channels;
     bool failed;
+    char why[96]; /* what failed, when failed */
 };
 
 static void on_channel_event(SpiceChannel *channel, SpiceChannelEvent event, gpointer data)
@@ -22,8 +23,11 @@ static void on_channel_event(SpiceChannel *channel, SpiceChannelEvent event, gpo
     struct cycle *c = data;
     if (event != SPICE_CHANNEL_OPENED && event != SPICE_CHANNEL_SWITCHING &&
         event != SPICE_CHANNEL_CLOSED && event != SPICE_CHANNEL_NONE &&
-        (SPICE_IS_MAIN_CHANNEL(channel) || channel == c->display))
+        (SPICE_IS_MAIN_CHANNEL(channel) || channel == c->display)) {
         c->failed = true;
+        g_snprintf(c->why, sizeof(c->why), "the %s channel reported event %d (SpiceChannelEvent)",
+                   SPICE_IS_MAIN_CHANNEL(channel) ? "main" : "display", event);
+    }
 }
 
 static void on_channel_new(SpiceSession *s, SpiceChannel *channel, gpointer data)
@@ -68,7 +72,7 @@ static bool all_gone(struct cycle *c)
     return c->live_channels == 0;
 }
 
-static bool one_cycle(const char *uri, int64_t *us)
+static bool one_cycle(const char *uri, int64_t *us, char *why, size_t why_size)
 {
     int64_t t0 = g_get_monotonic_time();
     struct cycle c = {0};
@@ -77,10 +81,14 @@ static bool one_cycle(const char *uri, int64_t *us)
     g_signal_connect(s, "channel-new", G_CALLBACK(on_channel_new), &c);
     g_signal_connect(s, "channel-destroy", G_CALLBACK(on_channel_destroy), &c);
     bool ok = spice_session_connect(s) && iterate_until(&c, streaming, 10 * G_USEC_PER_SEC);
+    if (!ok)
+        g_strlcpy(why, c.failed ? c.why : "no stream within 10 s", why_size);
     spice_session_disconnect(s);
     c.failed = false;
-    if (!iterate_until(&c, all_gone, 5 * G_USEC_PER_SEC))
+    if (!iterate_until(&c, all_gone, 5 * G_USEC_PER_SEC) && ok) {
+        g_strlcpy(why, "channels still open 5 s after disconnecting", why_size);
         ok = false;
+    }
     g_object_unref(s);
     *us = g_get_monotonic_time() - t0;
     return ok;
@@ -105,8 +113,9 @@ int main(int argc, char **argv)
     int64_t total = 0, slowest = 0;
     for (; done < cycles; done++) {
         int64_t us;
-        if (!one_cycle(argv[1], &us)) {
-            fprintf(stderr, "sgl-connect-cycles: cycle %d: no stream within 10 s\n", done + 1);
+        char why[96] = "";
+        if (!one_cycle(argv[1], &us, why, sizeof(why))) {
+            fprintf(stderr, "sgl-connect-cycles: cycle %d: %s\n", done + 1, why);
             break;
         }
         total += us;

@@ -204,7 +204,7 @@ JsonObject *sgl_e2e_expect_guest_frames_on(const struct sgl_e2e *e, const struct
     /* An instrumented probe drops a burst of late frames as its decoder
      * starts (about 10): a longer window keeps that from being the figure. */
     if (sgl_test_sanitizers())
-        seconds *= 2;
+        seconds *= 3;
     const char *extra[] = {"--display", display, NULL};
     JsonObject *o = sgl_e2e_probe_run(e, d, seconds, extra, parser);
     double frames = sgl_e2e_num(o, "frames"), lost = sgl_e2e_num(o, "lost");
