@@ -38,9 +38,13 @@
 #include "common/psnr.h"
 #include "common/scene.h"
 
+#define RING_LEN 64
+
+/* When a buffer with this timestamp passed a point in spice-gtk's pipeline. */
 struct stamp {
     GstClockTime pts;
-    int64_t us;
+    int64_t us;        /* wall clock; 0: empty */
+    int64_t margin_us; /* pushes only: how far ahead its media time lay then */
 };
 
 struct probe {
@@ -64,20 +68,15 @@ struct probe {
     const char *codec;
     /* decoder output times by frame number (streaming thread -> main) */
     GMutex lock;
-    struct {
-        GstClockTime pts;
-        int64_t us;        /* wall clock when spice-gtk pushed it to its decoder */
-        int64_t margin_us; /* how far in the future its media time lay then */
-    } arrived[64];         /* by push order */
-    uint32_t n_arrived;
-    /* When each access unit went into the decoder (its bytes all arrived and
-     * parsed) and came out of it, by timestamp: the decoder keeps an access
-     * unit's timestamp, whichever message the parser took it from. */
-    struct stamp decoder_in[64], decoder_out[64];
-    uint32_t n_decoder_in, n_decoder_out;
+    /* Rings, oldest overwritten: each message spice-gtk pushed to GStreamer,
+     * and each access unit going into the decoder (its bytes all arrived and
+     * parsed) and coming out. The decoder keeps an access unit's timestamp,
+     * whichever message the parser took it from. */
+    struct stamp pushed[RING_LEN], decoder_in[RING_LEN], decoder_out[RING_LEN];
+    uint32_t n_pushed, n_decoder_in, n_decoder_out;
     struct {
         uint32_t frame;
-        int64_t arrived_us, decoded_us, margin_us;          /* decoded_us 0: empty */
+        int64_t in_us, out_us, margin_us;                   /* out_us 0: empty */
     } decoded[256];                                         /* by frame % 256 */
     GArray *margin_ms, *transport_ms, *decode_ms, *wait_ms; /* double */
     /* distinct pictures on the display, counted once per burst of updates */
@@ -155,13 +154,13 @@ static void measure(struct probe *p, const uint8_t *pixels, uint32_t w, uint32_t
     g_array_append_val(p->latency_ms, lat);
     g_mutex_lock(&p->lock);
     uint32_t slot = m.frame % G_N_ELEMENTS(p->decoded);
-    bool known = p->decoded[slot].frame == m.frame && p->decoded[slot].decoded_us;
-    int64_t arrived = p->decoded[slot].arrived_us, decoded = p->decoded[slot].decoded_us;
+    bool known = p->decoded[slot].frame == m.frame && p->decoded[slot].out_us;
+    int64_t in = p->decoded[slot].in_us, out = p->decoded[slot].out_us;
     int64_t margin = p->decoded[slot].margin_us;
     g_mutex_unlock(&p->lock);
-    if (known && arrived) {
-        double v[4] = {margin / 1000.0, (arrived - (int64_t)m.timestamp_us) / 1000.0,
-                       (decoded - arrived) / 1000.0, (now - decoded) / 1000.0};
+    if (known && in) {
+        double v[4] = {margin / 1000.0, (in - (int64_t)m.timestamp_us) / 1000.0,
+                       (out - in) / 1000.0, (now - out) / 1000.0};
         g_array_append_val(p->margin_ms, v[0]);
         g_array_append_val(p->transport_ms, v[1]);
         g_array_append_val(p->decode_ms, v[2]);
@@ -256,37 +255,36 @@ static void on_gl_draw(SpiceChannel *channel, guint x, guint y, guint w, guint h
     spice_display_channel_gl_draw_done(SPICE_DISPLAY_CHANNEL(channel));
 }
 
-static void note_time(struct probe *p, GstBuffer *buf, uint32_t *n, size_t len, struct stamp *ring)
+static void note(struct probe *p, struct stamp *ring, uint32_t *n, GstClockTime pts,
+                 int64_t margin_us)
 {
     g_mutex_lock(&p->lock);
-    uint32_t i = (*n)++ % len;
-    ring[i].pts = GST_BUFFER_PTS(buf);
-    ring[i].us = g_get_real_time();
+    ring[(*n)++ % RING_LEN] = (struct stamp){pts, g_get_real_time(), margin_us};
     g_mutex_unlock(&p->lock);
+}
+
+/* Under p->lock. */
+static const struct stamp *find(const struct stamp *ring, GstClockTime pts)
+{
+    static const struct stamp none = {0};
+    for (size_t i = 0; i < RING_LEN; i++)
+        if (ring[i].us && ring[i].pts == pts)
+            return &ring[i];
+    return &none;
 }
 
 static GstPadProbeReturn on_decoder_in(GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
     struct probe *p = data;
-    note_time(p, GST_PAD_PROBE_INFO_BUFFER(info), &p->n_decoder_in, G_N_ELEMENTS(p->decoder_in),
-              p->decoder_in);
+    note(p, p->decoder_in, &p->n_decoder_in, GST_BUFFER_PTS(GST_PAD_PROBE_INFO_BUFFER(info)), 0);
     return GST_PAD_PROBE_OK;
 }
 
 static GstPadProbeReturn on_decoder_out(GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
     struct probe *p = data;
-    note_time(p, GST_PAD_PROBE_INFO_BUFFER(info), &p->n_decoder_out, G_N_ELEMENTS(p->decoder_out),
-              p->decoder_out);
+    note(p, p->decoder_out, &p->n_decoder_out, GST_BUFFER_PTS(GST_PAD_PROBE_INFO_BUFFER(info)), 0);
     return GST_PAD_PROBE_OK;
-}
-
-static int64_t time_of(const struct stamp *ring, size_t len, GstClockTime pts)
-{
-    for (size_t i = 0; i < len; i++)
-        if (ring[i].us && ring[i].pts == pts)
-            return ring[i].us;
-    return 0;
 }
 
 /* Streaming thread: each decoded frame at spice-gtk's sink, which holds it
@@ -310,12 +308,9 @@ static GstPadProbeReturn on_decoded(GstPad *pad, GstPadProbeInfo *info, gpointer
         g_mutex_lock(&p->lock);
         GstClockTime pts = GST_BUFFER_PTS(buf);
         p->decoded[slot].frame = m.frame;
-        p->decoded[slot].arrived_us = time_of(p->decoder_in, G_N_ELEMENTS(p->decoder_in), pts);
-        p->decoded[slot].decoded_us = time_of(p->decoder_out, G_N_ELEMENTS(p->decoder_out), pts);
-        p->decoded[slot].margin_us = 0;
-        for (uint32_t i = 0; i < G_N_ELEMENTS(p->arrived); i++)
-            if (p->arrived[i].us && p->arrived[i].pts == pts)
-                p->decoded[slot].margin_us = p->arrived[i].margin_us;
+        p->decoded[slot].in_us = find(p->decoder_in, pts)->us;
+        p->decoded[slot].out_us = find(p->decoder_out, pts)->us;
+        p->decoded[slot].margin_us = find(p->pushed, pts)->margin_us;
         g_mutex_unlock(&p->lock);
     }
     gst_buffer_unmap(buf, &map);
@@ -336,12 +331,8 @@ GstFlowReturn gst_app_src_push_buffer(GstAppSrc *appsrc, GstBuffer *buffer)
     if (clock && GST_BUFFER_PTS_IS_VALID(buffer)) {
         GstClockTime running =
             gst_clock_get_time(clock) - gst_element_get_base_time(GST_ELEMENT(appsrc));
-        g_mutex_lock(&p->lock);
-        uint32_t i = p->n_arrived++ % G_N_ELEMENTS(p->arrived);
-        p->arrived[i].pts = GST_BUFFER_PTS(buffer);
-        p->arrived[i].us = g_get_real_time();
-        p->arrived[i].margin_us = ((int64_t)GST_BUFFER_PTS(buffer) - (int64_t)running) / 1000;
-        g_mutex_unlock(&p->lock);
+        note(p, p->pushed, &p->n_pushed, GST_BUFFER_PTS(buffer),
+             ((int64_t)GST_BUFFER_PTS(buffer) - (int64_t)running) / 1000);
     }
     return real(appsrc, buffer);
 }

@@ -72,10 +72,11 @@ static void connect_cycles(const struct sgl_e2e *e, const struct sgl_e2e_daemon 
     if (!g_spawn_sync(NULL, (char **)argv, NULL, 0, NULL, NULL, &out, &err, &status, &error))
         fail_msg("%s: %s", bin, error->message);
     print_message("# %d connect/disconnect cycles: %s", n, out);
-    /* Its own line, not what the sanitizers and spice-gtk printed before. */
-    const char *why = err ? g_strrstr(err, "sgl-connect-cycles:") : NULL;
-    if (!g_spawn_check_wait_status(status, NULL))
+    if (!g_spawn_check_wait_status(status, NULL)) {
+        /* Its own line, not what the sanitizers and spice-gtk printed before. */
+        const char *why = err ? g_strrstr(err, "sgl-connect-cycles:") : NULL;
         fail_msg("%s", why ? why : "sgl-connect-cycles failed with no message");
+    }
 }
 
 /* 200 clients connect, watch the stream start and leave: the daemon's
