@@ -66,7 +66,7 @@ echo "system,workload,pictures_per_s,markers_lost_pct,psnr_db,latency_p50_ms,byt
 
 run_one() { # system workload
   local system=$1 workload=$2 port vm=() start client=() log="$tmp/$1-$2.log"
-  local watch=(--seconds "$seconds") spice_watch=(--psnr-every 10)
+  local watch=(--seconds "$seconds")
   port=$(free_port 23000)
   case $workload in
   gl-*) # gl-WxH, or gl-WxH@FPS (default 60)
@@ -82,16 +82,18 @@ run_one() { # system workload
     start="@@SGL gl-hold"
     watch=(--seconds $((seconds + 5)) --settle 5) ;;
   esac
+  local probe=("$builddir/client-test/spicegl-probe" --json "${watch[@]}" --psnr-every 10)
+  local uri="spice://127.0.0.1:$port"
   case $system in
   spicegl)
     vm+=(--gpu spicegl --spice-port "$port")
-    client=("$builddir/client-test/spicegl-probe" --json "${watch[@]}" "${spice_watch[@]}" "spice://127.0.0.1:$port") ;;
+    client=("${probe[@]}" "$uri") ;;
   spicegl-ac)
     vm+=(--gpu spicegl --spice-port "$port" --daemon-arg=--audio-clock)
-    client=("$builddir/client-test/spicegl-probe" --json --audio "${watch[@]}" "${spice_watch[@]}" "spice://127.0.0.1:$port") ;;
+    client=("${probe[@]}" --audio "$uri") ;;
   stock-spice)
     vm+=(--gpu stock --spice-port "$port")
-    client=("$builddir/client-test/spicegl-probe" --json "${watch[@]}" "${spice_watch[@]}" "spice://127.0.0.1:$port") ;;
+    client=("${probe[@]}" "$uri") ;;
   stock-vnc)
     vm+=(--gpu stock --vnc-port "$port")
     client=("$builddir/client-test/sgl-vnc-probe" "${watch[@]}" "127.0.0.1:$port") ;;
@@ -158,12 +160,9 @@ done
       $4 == "nan" ? "–" : $4 "%", $5 == "nan" ? "–" : $5, $6 == "nan" ? "–" : $6, kb,
       sprintf("%.3f", $8),
       $9 == "nan" ? "–" : $9 }'
-  if grep -q '^[^,]*,idle,' "$out/results.csv"; then
-    echo
-    echo "| system | idle: pictures shown | KB in the first 5 s | bytes/s after them |"
-    echo "|---|---|---|---|"
-  fi
   tail -n +2 "$out/results.csv" | awk -F, '$2 == "idle" {
+    if (!heading++)
+      printf "\n| system | idle: pictures shown | KB in the first 5 s | bytes/s after them |\n|---|---|---|---|\n"
     printf "| %s | %d | %s | %.0f |\n", $1, $11, $12 == "nan" ? "–" : sprintf("%.1f", $12 / 1024),
       $8 * 1e6 / 8 }'
 } >"$out/table.md"
