@@ -76,12 +76,16 @@ static struct sgl_encoder_backend *x264_open(const struct sgl_encoder_config *c,
     p->b_intra_refresh = c->intra_refresh;
     if (c->intra_refresh && !c->keyint)
         p->i_keyint_max = (int)(2 * c->max_fps); /* the refresh wave's period */
-    /* libyuv converts with BT.601 limited range; say so, so that clients
-     * convert back with the same matrix. Primaries and transfer are sRGB's. */
+    /* libyuv converts with BT.601 full range (JPEG's); say so, so that
+     * clients convert back with the same matrix and range. Full range, not
+     * limited: GStreamer 1.22's videoconvert, which spice-gtk decodes
+     * through, maps limited-range Y 16..235 to 0..253, 2 to 3 levels dark
+     * across the board (40 dB at best); full range comes back exact
+     * (docs/colour.md). Primaries and transfer are sRGB's. */
     p->vui.i_colorprim = 1;
     p->vui.i_transfer = 13;
     p->vui.i_colmatrix = 6;
-    p->vui.b_fullrange = 0;
+    p->vui.b_fullrange = 1;
     set_rate(p, c, c->bitrate_kbps);
 
     b->x264 = x264_encoder_open(p);
@@ -125,10 +129,10 @@ static void convert_rect(struct sgl_encoder_backend *b, const struct sgl_encoder
     int w = (int)(x1 - x0), h = (int)(y1 - y0);
     /* libyuv names formats by 32-bit word: its "ARGB" is B,G,R,A in memory. */
     if (f->format == SGL_ENCODER_BGRX || f->format == SGL_ENCODER_BGRA)
-        ARGBToI420(src, (int)f->stride, dy, img->i_stride[0], du, img->i_stride[1], dv,
+        ARGBToJ420(src, (int)f->stride, dy, img->i_stride[0], du, img->i_stride[1], dv,
                    img->i_stride[2], w, h);
     else
-        ABGRToI420(src, (int)f->stride, dy, img->i_stride[0], du, img->i_stride[1], dv,
+        ABGRToJ420(src, (int)f->stride, dy, img->i_stride[0], du, img->i_stride[1], dv,
                    img->i_stride[2], w, h);
 }
 

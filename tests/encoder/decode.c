@@ -65,15 +65,19 @@ bool test_decoder_decode(struct test_decoder *d, const uint8_t *data, size_t siz
     if (avcodec_receive_frame(d->ctx, d->frame) < 0)
         return false;
     AVFrame *f = d->frame;
-    if (f->format != AV_PIX_FMT_YUV420P)
+    /* libavcodec gives full-range 4:2:0 as YUVJ420P, or YUV420P with the
+     * range set. */
+    bool full = f->format == AV_PIX_FMT_YUVJ420P || f->color_range == AVCOL_RANGE_JPEG;
+    if (f->format != AV_PIX_FMT_YUV420P && f->format != AV_PIX_FMT_YUVJ420P)
         return false;
     size_t need = (size_t)f->width * f->height * 4;
     if (d->bgrx_size < need) {
         d->bgrx_size = need;
         d->bgrx = realloc(d->bgrx, need);
     }
-    I420ToARGB(f->data[0], f->linesize[0], f->data[1], f->linesize[1], f->data[2], f->linesize[2],
-               d->bgrx, f->width * 4, f->width, f->height);
+    (full ? J420ToARGB : I420ToARGB)(f->data[0], f->linesize[0], f->data[1], f->linesize[1],
+                                     f->data[2], f->linesize[2], d->bgrx, f->width * 4, f->width,
+                                     f->height);
     *bgrx = d->bgrx;
     *width = (uint32_t)f->width;
     *height = (uint32_t)f->height;

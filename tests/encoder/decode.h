@@ -12,8 +12,8 @@ struct test_decoder *test_decoder_create(void);
 void test_decoder_destroy(struct test_decoder *decoder);
 
 /* Decodes one Annex-B access unit; true when a picture came out, given as
- * BGRX (BT.601 limited range, as the encoder converts) owned by the decoder
- * until the next call. */
+ * BGRX (BT.601, in the range the stream says) owned by the decoder until
+ * the next call. */
 bool test_decoder_decode(struct test_decoder *decoder, const uint8_t *data, size_t size,
                          const uint8_t **bgrx, uint32_t *width, uint32_t *height, uint32_t *stride);
 
