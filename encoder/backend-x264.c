@@ -17,6 +17,7 @@ struct sgl_encoder_backend {
     x264_picture_t picture; /* persistent I420: undamaged areas keep the last frame */
     uint32_t width, height; /* even */
     uint32_t fps;
+    int64_t last_pts_us;
 };
 
 static void set_rate(x264_param_t *p, const struct sgl_encoder_config *c, uint32_t kbps)
@@ -136,15 +137,14 @@ static void convert_rect(struct sgl_encoder_backend *b, const struct sgl_encoder
                    img->i_stride[2], w, h);
 }
 
-static enum sgl_encode_result x264_encode(struct sgl_encoder_backend *b,
-                                          const struct sgl_encoder_frame *f,
-                                          const struct sgl_encoder_rect *damage, uint32_t n_damage,
-                                          bool force_idr, struct sgl_encoder_au *au, GError **error)
+/* Codes the persistent picture: the last frame, with what changed since. */
+static enum sgl_encode_result code_picture(struct sgl_encoder_backend *b, int type, int qpplus1,
+                                           int64_t pts_us, struct sgl_encoder_au *au,
+                                           GError **error)
 {
-    for (uint32_t i = 0; i < n_damage; i++)
-        convert_rect(b, f, &damage[i]);
-    b->picture.i_pts = f->pts_us;
-    b->picture.i_type = force_idr ? X264_TYPE_IDR : X264_TYPE_AUTO;
+    b->picture.i_pts = pts_us;
+    b->picture.i_type = type;
+    b->picture.i_qpplus1 = qpplus1;
     x264_nal_t *nals = NULL;
     int n_nals = 0;
     x264_picture_t out;
@@ -165,6 +165,31 @@ static enum sgl_encode_result x264_encode(struct sgl_encoder_backend *b,
         .height = b->height,
     };
     return SGL_ENCODE_OK;
+}
+
+static enum sgl_encode_result x264_encode(struct sgl_encoder_backend *b,
+                                          const struct sgl_encoder_frame *f,
+                                          const struct sgl_encoder_rect *damage, uint32_t n_damage,
+                                          bool force_idr, struct sgl_encoder_au *au, GError **error)
+{
+    for (uint32_t i = 0; i < n_damage; i++)
+        convert_rect(b, f, &damage[i]);
+    b->last_pts_us = f->pts_us;
+    return code_picture(b, force_idr ? X264_TYPE_IDR : X264_TYPE_AUTO, X264_QP_AUTO, f->pts_us, au,
+                        error);
+}
+
+/* The same picture as a P-frame at a fixed QP: x264 codes only the
+ * difference between it and what the decoder shows. The VBV still raises
+ * the QP row by row where the frame would not fit one frame's budget; the
+ * next pass refines those rows. */
+static enum sgl_encode_result x264_refine(struct sgl_encoder_backend *b, uint32_t qp,
+                                          int64_t pts_us, struct sgl_encoder_au *au, GError **error)
+{
+    /* x264 wants timestamps that do not go back. */
+    int64_t pts = MAX(pts_us, b->last_pts_us + 1);
+    b->last_pts_us = pts;
+    return code_picture(b, X264_TYPE_P, (int)qp + 1, pts, au, error);
 }
 
 static bool x264_set_bitrate(struct sgl_encoder_backend *b, uint32_t kbps, GError **error)
@@ -199,6 +224,7 @@ const struct sgl_encoder_backend_ops sgl_encoder_x264_ops = {
     .open = x264_open,
     .close = x264_close,
     .encode = x264_encode,
+    .refine = x264_refine,
     .set_bitrate = x264_set_bitrate,
     .accepts_dmabuf = x264_accepts_dmabuf,
     .name = x264_name,

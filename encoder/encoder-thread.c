@@ -26,6 +26,7 @@ struct sgl_encoder_thread {
     void *user;
     bool wait_for_consumer;
     uint32_t max_fps;
+    int64_t refine_after_us; /* 0: never refine */
     GThread *thread;
 
     GMutex lock; /* everything below */
@@ -39,7 +40,10 @@ struct sgl_encoder_thread {
     bool awaiting_consumer;
     bool paused;
     int64_t next_encode_us;
-    uint32_t new_target; /* 0: none */
+    int64_t refine_at_us;   /* 0: nothing to refine */
+    uint32_t refine_passes; /* of the picture now shown */
+    uint32_t refine_small;  /* passes in a row that used little of the budget */
+    uint32_t new_target;    /* 0: none */
     struct sgl_adapt adapt;
     struct sgl_encoder_stats stats;
 
@@ -235,11 +239,46 @@ static bool last_frame(struct sgl_encoder_thread *t, struct sgl_encoder_frame *f
     return true;
 }
 
-static bool ready(struct sgl_encoder_thread *t)
+/* Caller holds the lock. When the thread may next encode: INT64_MAX while
+ * there is nothing to do or it may not. */
+static int64_t due_us(struct sgl_encoder_thread *t)
 {
     if (t->paused || (t->wait_for_consumer && t->awaiting_consumer))
-        return false;
-    return t->pending || (t->keyframe && (t->work.valid || t->work.dmabuf.fd >= 0));
+        return INT64_MAX;
+    if (t->pending || (t->keyframe && (t->work.valid || t->work.dmabuf.fd >= 0)))
+        return t->next_encode_us;
+    if (t->refine_at_us)
+        return MAX(t->refine_at_us, t->next_encode_us);
+    return INT64_MAX;
+}
+
+/* Caller holds the lock. A refine goes out only to a consumer that has kept
+ * up: while adaptation holds the bitrate down, a burst would only add to
+ * the backlog. */
+static bool may_refine(struct sgl_encoder_thread *t)
+{
+    return t->stats.bitrate_kbps >= t->stats.target_kbps;
+}
+
+/* Caller holds the lock, after an access unit of size bytes. The VBV keeps
+ * every refine pass within one frame's budget at the current bitrate, so a
+ * picture may take many passes, a frame interval apart. Once the picture is
+ * at the refine QP, passes cost next to nothing; x264's row-by-row VBV also
+ * makes the odd pass small before that, so it takes three in a row. */
+static void schedule_refine(struct sgl_encoder_thread *t, bool refine, size_t size, uint32_t kbps,
+                            int64_t started)
+{
+    if (!t->refine_after_us || t->pending)
+        return;
+    if (!refine) {
+        t->refine_at_us = started + t->refine_after_us;
+        t->refine_passes = t->refine_small = 0;
+        return;
+    }
+    size_t budget = (size_t)kbps * 1000 / 8 / t->max_fps;
+    t->refine_small = size < budget / 4 ? t->refine_small + 1 : 0;
+    if (++t->refine_passes < SGL_ENCODER_REFINE_SECONDS * t->max_fps && t->refine_small < 3)
+        t->refine_at_us = t->next_encode_us;
 }
 
 static gpointer run(gpointer data)
@@ -248,19 +287,24 @@ static gpointer run(gpointer data)
     struct sgl_encoder_rect rects[SGL_ENCODER_MAX_RECTS];
     g_mutex_lock(&t->lock);
     for (;;) {
-        while (!t->stop && !(ready(t) && now_us() >= t->next_encode_us)) {
-            if (ready(t))
-                g_cond_wait_until(&t->changed, &t->lock, t->next_encode_us);
-            else
+        int64_t due;
+        while (!t->stop && (due = due_us(t)) > now_us()) {
+            if (due == INT64_MAX)
                 g_cond_wait(&t->changed, &t->lock);
+            else
+                g_cond_wait_until(&t->changed, &t->lock, due);
         }
         if (t->stop)
             break;
+        bool refine = !t->pending && !t->keyframe;
+        t->refine_at_us = 0;
+        if (refine && !may_refine(t))
+            continue;
         struct sgl_encoder_frame frame;
         uint32_t n_rects = 0;
         if (t->pending)
             take_frame(t, &frame, rects, &n_rects);
-        else
+        else if (!refine)
             last_frame(t, &frame);
         bool keyframe = t->keyframe;
         t->keyframe = false;
@@ -283,16 +327,19 @@ static gpointer run(gpointer data)
         if (keyframe)
             sgl_encoder_request_keyframe(t->encoder);
         struct sgl_encoder_au au;
-        enum sgl_encode_result r = sgl_encoder_encode(t->encoder, &frame, &au, &error);
+        enum sgl_encode_result r = refine ? sgl_encoder_refine(t->encoder, started, &au, &error)
+                                          : sgl_encoder_encode(t->encoder, &frame, &au, &error);
 
         g_mutex_lock(&t->lock);
         t->stats.bitrate_kbps = sgl_encoder_get_bitrate(t->encoder);
         t->stats.bitrate_changes += bitrate_changed;
         if (r == SGL_ENCODE_OK) {
             t->stats.encoded++;
+            t->stats.refined += refine;
             t->stats.bytes += au.size;
             t->stats.keyframes += au.keyframe;
             t->awaiting_consumer = t->wait_for_consumer;
+            schedule_refine(t, refine, au.size, kbps, started);
         } else if (r == SGL_ENCODE_ERROR) {
             t->stats.errors++;
         }
@@ -322,6 +369,8 @@ struct sgl_encoder_thread *sgl_encoder_thread_create(const struct sgl_encoder_co
     t->user = user;
     t->wait_for_consumer = wait_for_consumer;
     t->max_fps = config && config->max_fps ? config->max_fps : 30;
+    if (config && config->refine_ms && sgl_encoder_can_refine(enc))
+        t->refine_after_us = (int64_t)config->refine_ms * 1000;
     t->mailbox.dmabuf.fd = t->work.dmabuf.fd = -1;
     g_mutex_init(&t->lock);
     g_cond_init(&t->changed);

@@ -12,6 +12,11 @@
  * never queued. Sustained drops of that kind lower the bitrate (adapt.h),
  * which recovers when the consumer keeps up.
  *
+ * With config->refine_ms, a picture that stays unchanged that long is coded
+ * again at high quality (sgl_encoder_refine), in passes of one frame's
+ * budget a frame interval apart (SGL_ENCODER_REFINE_SECONDS x max_fps at most), unless
+ * back-pressure holds the bitrate down. A new frame ends the refining.
+ *
  * Access units are handed to callbacks.access_unit on the encoder thread;
  * the data is valid during the call only. */
 #ifndef SGL_ENCODER_THREAD_H
@@ -32,6 +37,7 @@ struct sgl_encoder_stats {
     uint64_t dropped_pressure; /* replaced while the consumer was behind */
     uint64_t dropped_rate;     /* replaced while pacing to max_fps or encoding */
     uint64_t keyframes;
+    uint64_t refined; /* refine passes (refine_ms) */
     uint64_t bytes;
     uint64_t errors;
     uint32_t bitrate_kbps; /* in use now */

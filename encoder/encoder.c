@@ -22,11 +22,14 @@ struct sgl_encoder {
 static bool config_check(const struct sgl_encoder_config *c, GError **error)
 {
     if (c->bitrate_kbps > 1000000 || c->quality > 51 || c->max_fps > 1000 || c->threads > 128 ||
+        c->refine_qp > 51 || c->refine_ms > 60000 ||
         (c->rc != SGL_ENCODER_RC_BITRATE && c->rc != SGL_ENCODER_RC_QUALITY)) {
         g_set_error(error, SGL_ENCODER_ERROR, SGL_ENCODER_ERROR_INVALID,
                     "encoder settings out of range: bitrate %u kbit/s (max 1000000), quality %u "
-                    "(0..51), max_fps %u (max 1000), threads %u (max 128)",
-                    c->bitrate_kbps, c->quality, c->max_fps, c->threads);
+                    "(0..51), max_fps %u (max 1000), threads %u (max 128), refine QP %u (0..51), "
+                    "refine after %u ms (max 60000)",
+                    c->bitrate_kbps, c->quality, c->max_fps, c->threads, c->refine_qp,
+                    c->refine_ms);
         return false;
     }
     return true;
@@ -118,6 +121,8 @@ struct sgl_encoder *sgl_encoder_create(const struct sgl_encoder_config *config, 
         c.quality = 23;
     if (!c.max_fps)
         c.max_fps = 30;
+    if (!c.refine_qp)
+        c.refine_qp = SGL_ENCODER_REFINE_QP;
     c.backend = enc->backend_spec;
     c.preset = enc->preset;
     enc->config = c;
@@ -151,6 +156,20 @@ void sgl_encoder_destroy(struct sgl_encoder *enc)
 void sgl_encoder_request_keyframe(struct sgl_encoder *enc)
 {
     enc->force_idr = true;
+}
+
+bool sgl_encoder_can_refine(const struct sgl_encoder *enc)
+{
+    return enc->ops->refine != NULL;
+}
+
+enum sgl_encode_result sgl_encoder_refine(struct sgl_encoder *enc, int64_t pts_us,
+                                          struct sgl_encoder_au *au, GError **error)
+{
+    /* A keyframe owed is coded by the next encode, at the stream's quality. */
+    if (!enc->backend || !enc->ops->refine || enc->force_idr)
+        return SGL_ENCODE_UNCHANGED;
+    return enc->ops->refine(enc->backend, enc->config.refine_qp, pts_us, au, error);
 }
 
 bool sgl_encoder_set_bitrate(struct sgl_encoder *enc, uint32_t kbps, GError **error)

@@ -71,7 +71,20 @@ struct sgl_encoder_config {
     uint32_t keyint;       /* frames between IDRs; 0 = only on demand */
     bool intra_refresh;    /* periodic intra refresh waves instead of IDRs */
     uint32_t threads;      /* encoder threads; 0 = backend default */
+    /* The picture that stopped changing is coded once more at refine_qp
+     * (sgl_encoder_refine): a static desktop ends up near lossless rather
+     * than at the stream's quality. 0 = SGL_ENCODER_REFINE_QP. */
+    uint32_t refine_qp;
+    /* encoder-thread.h only: how long a picture must stay unchanged before
+     * it is refined; 0 = never. */
+    uint32_t refine_ms;
 };
+
+#define SGL_ENCODER_REFINE_QP 16u
+/* Refining one picture costs at most this many seconds of the stream: a
+ * pass is held to one frame's budget, so passes <= seconds x max_fps. A low
+ * bitrate takes many (500 kbit/s at 1280x800: about 40). */
+#define SGL_ENCODER_REFINE_SECONDS 2u
 
 struct sgl_encoder_au {
     const uint8_t *data; /* Annex-B, SPS/PPS before every IDR */
@@ -107,6 +120,15 @@ enum sgl_encode_result sgl_encoder_encode(struct sgl_encoder *encoder,
 
 /* The next frame is an IDR with SPS/PPS, even if nothing changed. */
 void sgl_encoder_request_keyframe(struct sgl_encoder *encoder);
+
+/* Codes the last encoded picture again at the config's refine_qp: a
+ * P-frame of corrections to what the stream showed of it. For a picture
+ * that stopped changing. SGL_ENCODE_UNCHANGED where nothing was encoded
+ * yet or the backend cannot (only x264 can: sgl_encoder_can_refine). */
+enum sgl_encode_result sgl_encoder_refine(struct sgl_encoder *encoder, int64_t pts_us,
+                                          struct sgl_encoder_au *au, GError **error);
+
+bool sgl_encoder_can_refine(const struct sgl_encoder *encoder);
 
 /* Changes the target bitrate from the next frame on. */
 bool sgl_encoder_set_bitrate(struct sgl_encoder *encoder, uint32_t kbps, GError **error);

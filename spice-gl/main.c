@@ -232,10 +232,11 @@ static gboolean log_stats(gpointer user)
                   ", encoded %" G_GUINT64_FORMAT ", sent %" G_GUINT64_FORMAT
                   ", dropped %" G_GUINT64_FORMAT " (back-pressure) + %" G_GUINT64_FORMAT
                   " (pacing), unchanged %" G_GUINT64_FORMAT ", %u of %u kbit/s, %" G_GUINT64_FORMAT
-                  " bytes",
+                  " bytes, refine passes %" G_GUINT64_FORMAT,
                   i, frames, st.encoder.submitted, st.encoder.encoded, st.sent,
                   st.encoder.dropped_pressure, st.encoder.dropped_rate, st.encoder.unchanged,
-                  st.encoder.bitrate_kbps, st.encoder.target_kbps, st.encoder.bytes);
+                  st.encoder.bitrate_kbps, st.encoder.target_kbps, st.encoder.bytes,
+                  st.encoder.refined);
     }
     for (guint i = 0; i < d->locals->len; i++) {
         struct sgl_local_stats st;
@@ -264,7 +265,8 @@ int main(int argc, char **argv)
                     *qmp = NULL, *sandbox = NULL, *user = NULL, *record_dir = NULL;
     gint gpu_fd = -1, gpu_fps = 30, gpu_memory_mb = 1024, scanouts = 2;
     gboolean print_capabilities = FALSE;
-    gint port = 5900, tls_port = 0, ticket_lifetime = 0, bitrate = 8000, stats_interval = 5;
+    gint port = 5900, tls_port = 0, ticket_lifetime = 0, bitrate = 8000, stats_interval = 5,
+         refine_after = 500, refine_qp = SGL_ENCODER_REFINE_QP;
     gboolean insecure = FALSE, no_tcp = FALSE, single_client = FALSE, synthetic_memfd = FALSE,
              audio_clock = FALSE;
     GOptionEntry entries[] = {
@@ -332,6 +334,13 @@ int main(int argc, char **argv)
         {"bitrate", 0, 0, G_OPTION_ARG_INT, &bitrate, "Target bitrate in kbit/s (default 8000)",
          "KBPS"},
         {"preset", 0, 0, G_OPTION_ARG_STRING, &preset, "x264 preset (default ultrafast)", "NAME"},
+        {"refine-after", 0, 0, G_OPTION_ARG_INT, &refine_after,
+         "A picture unchanged this long is sent again near lossless, within the stream's "
+         "bitrate (x264; default 500, 0: never)",
+         "MS"},
+        {"refine-qp", 0, 0, G_OPTION_ARG_INT, &refine_qp,
+         "The quantizer that refining aims at: lower is sharper and costs more (default 16)",
+         "0..51"},
         {"stats-interval", 0, 0, G_OPTION_ARG_INT, &stats_interval,
          "Seconds between stats lines (0: none)", "S"},
         {NULL},
@@ -423,6 +432,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "spicegl-gpu: --bitrate is 100..1000000 kbit/s, --stats-interval >= 0\n");
         return 2;
     }
+    if (refine_after < 0 || refine_after > 60000 || refine_qp < 1 || refine_qp > 51) {
+        fprintf(stderr, "spicegl-gpu: --refine-after is 0..60000 ms (0: never), --refine-qp "
+                        "1..51\n");
+        return 2;
+    }
     struct sgl_server_options so = {.addr = addr,
                                     .port = no_tcp ? 0 : port,
                                     .unix_path = unix_path,
@@ -435,8 +449,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "spicegl-gpu: %s\n", error->message);
         return 2;
     }
-    struct sgl_encoder_config ec = {
-        .backend = encoder, .bitrate_kbps = (uint32_t)bitrate, .max_fps = fps, .preset = preset};
+    struct sgl_encoder_config ec = {.backend = encoder,
+                                    .bitrate_kbps = (uint32_t)bitrate,
+                                    .max_fps = fps,
+                                    .preset = preset,
+                                    .refine_ms = (uint32_t)refine_after,
+                                    .refine_qp = (uint32_t)refine_qp};
     /* An encoder that cannot open is an option error: say so before listening. */
     struct sgl_encoder *probe = sgl_encoder_create(&ec, &error);
     if (!probe) {

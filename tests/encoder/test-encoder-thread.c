@@ -80,15 +80,29 @@ static guint wait_aus(struct sink *s, guint n)
     return len;
 }
 
+static struct sgl_encoder_thread *start_with(struct sink *s, bool wait_for_consumer,
+                                             const struct sgl_encoder_config *c)
+{
+    g_autoptr(GError) error = NULL;
+    s->thread = sgl_encoder_thread_create(c, wait_for_consumer, &callbacks, s, &error);
+    if (!s->thread)
+        fail_msg("%s", error->message);
+    return s->thread;
+}
+
 static struct sgl_encoder_thread *start(struct sink *s, bool wait_for_consumer, uint32_t kbps)
 {
     struct sgl_encoder_config c = {
         .backend = "x264", .bitrate_kbps = kbps, .max_fps = 30, .threads = 1};
-    g_autoptr(GError) error = NULL;
-    s->thread = sgl_encoder_thread_create(&c, wait_for_consumer, &callbacks, s, &error);
-    if (!s->thread)
-        fail_msg("%s", error->message);
-    return s->thread;
+    return start_with(s, wait_for_consumer, &c);
+}
+
+static gsize au_size(struct sink *s, guint i)
+{
+    g_mutex_lock(&s->lock);
+    gsize size = g_bytes_get_size(g_ptr_array_index(s->aus, i));
+    g_mutex_unlock(&s->lock);
+    return size;
 }
 
 static struct sgl_encoder_frame pixels_frame(uint8_t *px, uint32_t w, uint32_t h)
@@ -308,6 +322,90 @@ static void test_dmabuf_and_invalid(void **state)
     sink_free(s);
 }
 
+/* Waits until the thread has been idle for 500 ms; the access units so far. */
+static guint wait_quiet(struct sink *s)
+{
+    guint n = wait_aus(s, 1), before;
+    do {
+        before = n;
+        g_usleep(500 * 1000);
+        n = wait_aus(s, 1);
+    } while (n != before);
+    return n;
+}
+
+static double decoded_psnr(struct sink *s, const uint8_t *px, uint32_t w, uint32_t h)
+{
+    uint8_t *out = decode_all(s, w, h);
+    double psnr = sgl_psnr(out, w * 4, px, w * 4, w, h);
+    g_free(out);
+    return psnr;
+}
+
+/* A picture that stops changing is coded again 300 ms later, in P-frames
+ * that bring it near lossless, each within one frame's budget; then nothing
+ * more until it changes. A frame after the refine is coded as well as one
+ * before it. */
+static void test_idle_refine(void **state)
+{
+    const uint32_t w = 1280, h = 800, kbps = 1000;
+    const size_t budget = kbps * 1000 / 8 / 30;
+    struct sink *s = sink_new();
+    struct sgl_encoder_config c = {
+        .backend = "x264", .bitrate_kbps = kbps, .max_fps = 30, .threads = 1, .refine_ms = 300};
+    struct sgl_encoder_thread *t = start_with(s, false, &c);
+    uint8_t *px = g_malloc((size_t)w * h * 4);
+    test_content_desktop(px, w, h, w * 4, 0);
+    struct sgl_encoder_frame f = pixels_frame(px, w, h);
+    gint64 submitted = g_get_monotonic_time();
+    assert_true(sgl_encoder_thread_submit(t, &f, NULL));
+    assert_int_equal(wait_aus(s, 1), 1);
+    double before = decoded_psnr(s, px, w, h);
+    assert_int_equal(wait_aus(s, 2), 2);
+    gint64 first_pass = g_get_monotonic_time() - submitted;
+    guint n = wait_quiet(s);
+    double after = decoded_psnr(s, px, w, h);
+    size_t refine_bytes = 0, largest = 0;
+    for (guint i = 1; i < n; i++) {
+        refine_bytes += au_size(s, i);
+        largest = MAX(largest, au_size(s, i));
+    }
+    print_message("# stream quality %.2f dB (%zu bytes); refined from %.0f ms on in %u passes "
+                  "(%zu bytes, largest %zu, budget %zu): %.2f dB\n",
+                  before, au_size(s, 0), first_pass / 1e3, n - 1, refine_bytes, largest, budget,
+                  after);
+    assert_true(first_pass >= 300 * 1000);
+    g_mutex_lock(&s->lock);
+    for (guint i = 1; i < n; i++)
+        assert_false(g_array_index(s->keyframes, gboolean, i));
+    g_mutex_unlock(&s->lock);
+    /* It stopped because the last passes had little left to send. */
+    assert_in_range(n - 1, 1, 30 * SGL_ENCODER_REFINE_SECONDS);
+    assert_true(au_size(s, n - 1) < budget / 4);
+    /* x264 aims at the budget; it may pass it by a few percent. */
+    assert_true(largest <= budget * 1.25);
+    assert_true(after >= before + 6.0);
+    assert_true(after >= 40.0);
+
+    /* A change is coded at the stream's quality, then refined again. */
+    test_content_desktop(px, w, h, w * 4, 1);
+    f = pixels_frame(px, w, h);
+    assert_true(sgl_encoder_thread_submit(t, &f, NULL));
+    assert_int_equal(wait_aus(s, n + 1), n + 1);
+    double next = decoded_psnr(s, px, w, h);
+    print_message("# the next change: %.2f dB (%zu bytes)\n", next, au_size(s, n));
+    assert_true(next >= before - 1.0);
+    guint m = wait_quiet(s);
+    assert_true(m >= n + 2);
+    struct sgl_encoder_stats st;
+    sgl_encoder_thread_get_stats(t, &st);
+    assert_int_equal(st.refined, m - 2);
+    assert_int_equal(st.encoded, m);
+    sgl_encoder_thread_destroy(t);
+    sink_free(s);
+    g_free(px);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +414,7 @@ int main(void)
         cmocka_unit_test(test_unchanged_and_keyframe),
         cmocka_unit_test(test_pressure_lowers_bitrate),
         cmocka_unit_test(test_dmabuf_and_invalid),
+        cmocka_unit_test(test_idle_refine),
     };
     return cmocka_run_group_tests_name("encoder-thread", tests, NULL, NULL);
 }
