@@ -128,6 +128,20 @@ static bool write_png(const char *path, const uint8_t *bgrx, uint32_t w, uint32_
 
 static void maybe_act(struct probe *p);
 
+/* PSNR against the scene the guest drew for this marker (99: identical). */
+static double scene_psnr(struct probe *p, const uint8_t *pixels, uint32_t w, uint32_t h,
+                         uint32_t stride, const struct sgl_marker *m)
+{
+    size_t need = (size_t)w * h * 4;
+    if (p->reference_size != need) {
+        g_free(p->reference);
+        p->reference = g_malloc(need);
+        p->reference_size = need;
+    }
+    sgl_scene_render(p->reference, w, h, w * 4, SGL_SCENE_BGRX, m);
+    return MIN(sgl_psnr(pixels, stride, p->reference, w * 4, w, h), 99.0);
+}
+
 static void measure(struct probe *p, const uint8_t *pixels, uint32_t w, uint32_t h, uint32_t stride)
 {
     struct sgl_marker_image im = {pixels, w, h, stride};
@@ -174,16 +188,7 @@ static void measure(struct probe *p, const uint8_t *pixels, uint32_t w, uint32_t
      * behind the stream, which would count as frames lost. */
     if ((p->frames - 1) % p->psnr_every != 0)
         goto done;
-    size_t need = (size_t)w * h * 4;
-    if (p->reference_size != need) {
-        g_free(p->reference);
-        p->reference = g_malloc(need);
-        p->reference_size = need;
-    }
-    sgl_scene_render(p->reference, w, h, w * 4, SGL_SCENE_BGRX, &m);
-    double psnr = sgl_psnr(pixels, stride, p->reference, w * 4, w, h);
-    if (psnr > 99)
-        psnr = 99;
+    double psnr = scene_psnr(p, pixels, w, h, stride, &m);
     p->psnr_sum += psnr;
     p->psnr_min = p->psnr_n ? MIN(p->psnr_min, psnr) : psnr;
     p->psnr_n++;
@@ -218,6 +223,21 @@ static gboolean count_picture(gpointer data)
         p->picture_hash = h;
     }
     return G_SOURCE_REMOVE;
+}
+
+/* The picture on the display at the end, against its marker's scene: what a
+ * user looks at once the screen stopped changing. NAN: none readable. */
+static double final_psnr(struct probe *p)
+{
+    SpiceDisplayPrimary primary;
+    struct sgl_marker m;
+    if (!p->display || !get_primary(p->display, &primary))
+        return NAN;
+    struct sgl_marker_image im = {primary.data, (uint32_t)primary.width, (uint32_t)primary.height,
+                                  (uint32_t)primary.stride};
+    if (!sgl_marker_read(&im, SGL_SCENE_MARKER_X, SGL_SCENE_MARKER_Y, SGL_SCENE_MARKER_BLOCK, &m))
+        return NAN;
+    return scene_psnr(p, primary.data, im.width, im.height, im.stride, &m);
 }
 
 static void on_invalidate(SpiceChannel *channel, gint x, gint y, gint w, gint h, gpointer data)
@@ -675,6 +695,7 @@ int main(int argc, char **argv)
         add_number(b, "unreadable", p.unreadable);
         add_number(b, "pictures", p.pictures);
         add_number(b, "last_frame", p.have_first ? p.last : NAN);
+        add_number(b, "final_psnr", final_psnr(&p));
         json_builder_set_member_name(b, "codec");
         if (p.codec)
             json_builder_add_string_value(b, p.codec);

@@ -40,6 +40,33 @@ static struct vnc_probe *probe_of(rfbClient *cl)
     return rfbClientGetClientData(cl, (void *)probe_of);
 }
 
+/* PSNR against the scene the guest drew for this marker (99: identical). */
+static double scene_psnr(struct vnc_probe *p, const struct sgl_marker_image *im,
+                         const struct sgl_marker *m)
+{
+    if (im->width != p->width || im->height != p->height) {
+        g_free(p->reference);
+        p->reference = g_malloc((size_t)im->stride * im->height);
+        p->width = im->width;
+        p->height = im->height;
+    }
+    sgl_scene_render(p->reference, im->width, im->height, im->stride, SGL_SCENE_BGRX, m);
+    return MIN(99.0,
+               sgl_psnr(im->pixels, im->stride, p->reference, im->stride, im->width, im->height));
+}
+
+/* The picture shown at the end against its marker's scene; NAN: none. */
+static double final_psnr(struct vnc_probe *p, rfbClient *cl)
+{
+    uint32_t w = (uint32_t)cl->width, h = (uint32_t)cl->height;
+    struct sgl_marker_image im = {cl->frameBuffer, w, h, w * 4};
+    struct sgl_marker m;
+    if (!p->have_first ||
+        !sgl_marker_read(&im, SGL_SCENE_MARKER_X, SGL_SCENE_MARKER_Y, SGL_SCENE_MARKER_BLOCK, &m))
+        return NAN;
+    return scene_psnr(p, &im, &m);
+}
+
 static void on_update_done(rfbClient *cl)
 {
     struct vnc_probe *p = probe_of(cl);
@@ -68,14 +95,7 @@ static void on_update_done(rfbClient *cl)
     p->frames++;
     double lat = (now - (int64_t)m.timestamp_us) / 1000.0;
     g_array_append_val(p->latency_ms, lat);
-    if (w != p->width || h != p->height) {
-        g_free(p->reference);
-        p->reference = g_malloc((size_t)stride * h);
-        p->width = w;
-        p->height = h;
-    }
-    sgl_scene_render(p->reference, w, h, stride, SGL_SCENE_BGRX, &m);
-    double psnr = MIN(99.0, sgl_psnr(cl->frameBuffer, stride, p->reference, stride, w, h));
+    double psnr = scene_psnr(p, &im, &m);
     p->psnr_sum += psnr;
     p->psnr_min = p->psnr_n++ ? MIN(p->psnr_min, psnr) : psnr;
 }
@@ -181,6 +201,7 @@ int main(int argc, char **argv)
     number("settle_bytes", settle_bytes, false);
     number("updates", p.updates, false);
     number("pictures", p.pictures, false);
+    number("final_psnr", final_psnr(&p, cl), false);
     number("unreadable", p.unreadable, false);
     number("width", p.width, false);
     number("height", p.height, true);

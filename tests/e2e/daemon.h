@@ -22,6 +22,7 @@ struct sgl_e2e_daemon_options {
     bool measured_memory;       /* instrumented: ASan's quarantine kept small (its RSS is read) */
     const char *const *wrapper; /* run under this (valgrind ...), NULL-terminated */
     int start_timeout_ms;       /* 0: 30 s */
+    const char *const *args;    /* more spicegl-gpu options, NULL-terminated */
 };
 
 /* The guest's GL frame rate in these tests: halved under sanitizers, where
