@@ -97,7 +97,9 @@ static void test_200_connect_cycles(void **state)
     long after = rss_kib(d);
     print_message("# daemon's own RSS after 20 cycles %ld KiB, after 200 %ld KiB (%+.1f%%)\n", warm,
                   after, 100.0 * (after - warm) / warm);
-    assert_true(after < warm * 1.10);
+    if (after >= warm * 1.10)
+        fail_msg("the daemon's own RSS grew %+.1f%% over 180 cycles, want < 10%%",
+                 100.0 * (after - warm) / warm);
     expect_guest_frames(e, d, 3);
     g_autofree char *log = sgl_e2e_daemon_log(d);
     /* Every client's display channel came and went: 200 cycles, 1 probe. */
@@ -130,14 +132,19 @@ static void test_five_reboots(void **state)
             fail_msg("system_reset %d: %s", i, error->message);
         sgl_e2e_expect(vm, "boot", SGL_E2E_BOOT_MS);
         sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
-        expect_guest_frames(e, d, 2);
+        /* 3 s: a new client's start-up, a few frames at most, stays under
+         * the 10 % of frames it may miss. */
+        expect_guest_frames(e, d, 3);
         rss[i] = rss_kib(d);
         print_message("# reboot %d: streaming again, daemon's own RSS %ld KiB\n", i, rss[i]);
     }
     g_autofree char *log = sgl_e2e_daemon_log(d);
     assert_int_equal(count(log, "the guest's driver restarted"), 5);
     /* From the first reboot on, each boot allocates what the last freed. */
-    assert_true(rss[5] < rss[1] * 1.10);
+    if (rss[5] >= rss[1] * 1.10)
+        fail_msg("the daemon's own RSS grew from %ld KiB after the first reboot to %ld after "
+                 "the fifth (+%.1f%%, want < 10%%)",
+                 rss[1], rss[5], 100.0 * (rss[5] - rss[1]) / rss[1]);
     sgl_e2e_daemon_expect_clean_log(d);
 }
 
