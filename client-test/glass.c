@@ -17,12 +17,7 @@
 #include <glib.h>
 
 #include "common/marker.h"
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#include "client-test/percentile.h"
 
 static bool read_image(XImage *im, struct sgl_marker_image *out)
 {
@@ -96,11 +91,8 @@ int main(int argc, char **argv)
     }
     XCloseDisplay(dpy);
 
-    g_array_sort(lat, cmp_double);
-    double p50 = lat->len ? g_array_index(lat, double, lat->len / 2) : NAN;
-    double p95 =
-        lat->len ? g_array_index(lat, double, MIN(lat->len - 1, lat->len * 95 / 100)) : NAN;
-    double min = lat->len ? g_array_index(lat, double, 0) : NAN;
+    double p50 = sgl_percentile(lat, 0.5), p95 = sgl_percentile(lat, 0.95);
+    double min = sgl_percentile(lat, 0);
     double grab_ms = seconds * 1000.0 / grabs;
     if (json)
         printf("{\"frames\":%u,\"glass_p50_ms\":%.1f,\"glass_p95_ms\":%.1f,\"glass_min_ms\":%.1f,"

@@ -37,6 +37,7 @@
 #include "common/frame-hash.h"
 #include "common/psnr.h"
 #include "common/scene.h"
+#include "client-test/percentile.h"
 
 #define RING_LEN 64
 
@@ -539,20 +540,6 @@ static gboolean on_settled(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double percentile(GArray *a, double q)
-{
-    if (!a->len)
-        return NAN;
-    g_array_sort(a, cmp_double);
-    return g_array_index(a, double, MIN(a->len - 1, (guint)(q * a->len)));
-}
-
 static void add_number(JsonBuilder *b, const char *name, double v)
 {
     json_builder_set_member_name(b, name);
@@ -673,7 +660,7 @@ int main(int argc, char **argv)
     uint32_t lost = expected - MIN(expected, p.frames);
     double fps = span_s > 0 ? (p.frames - 1) / span_s : 0;
     double bytes_per_s = (bytes - p.settle_bytes) / (double)(seconds - settle);
-    double p50 = percentile(p.latency_ms, 0.5), p95 = percentile(p.latency_ms, 0.95);
+    double p50 = sgl_percentile(p.latency_ms, 0.5), p95 = sgl_percentile(p.latency_ms, 0.95);
     if (json) {
         g_autoptr(JsonBuilder) b = json_builder_new();
         json_builder_begin_object(b);
@@ -684,10 +671,10 @@ int main(int argc, char **argv)
         add_number(b, "psnr_min", p.psnr_n ? p.psnr_min : NAN);
         add_number(b, "latency_p50_ms", p50);
         add_number(b, "latency_p95_ms", p95);
-        add_number(b, "mmtime_offset_ms", percentile(p.margin_ms, 0.5));
-        add_number(b, "transport_p50_ms", percentile(p.transport_ms, 0.5));
-        add_number(b, "decode_p50_ms", percentile(p.decode_ms, 0.5));
-        add_number(b, "clock_wait_p50_ms", percentile(p.wait_ms, 0.5));
+        add_number(b, "mmtime_offset_ms", sgl_percentile(p.margin_ms, 0.5));
+        add_number(b, "transport_p50_ms", sgl_percentile(p.transport_ms, 0.5));
+        add_number(b, "decode_p50_ms", sgl_percentile(p.decode_ms, 0.5));
+        add_number(b, "clock_wait_p50_ms", sgl_percentile(p.wait_ms, 0.5));
         add_number(b, "bytes_per_s", bytes_per_s);
         add_number(b, "settle_bytes", p.settle_bytes);
         add_number(b, "width", p.width);

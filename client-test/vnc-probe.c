@@ -23,6 +23,7 @@
 #include "common/marker.h"
 #include "common/psnr.h"
 #include "common/scene.h"
+#include "client-test/percentile.h"
 
 struct vnc_probe {
     bool have_first;
@@ -98,20 +99,6 @@ static void on_update_done(rfbClient *cl)
     double psnr = scene_psnr(p, &im, &m);
     p->psnr_sum += psnr;
     p->psnr_min = p->psnr_n++ ? MIN(p->psnr_min, psnr) : psnr;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double percentile(GArray *a, double q)
-{
-    if (!a->len)
-        return NAN;
-    g_array_sort(a, cmp_double);
-    return g_array_index(a, double, (guint)((a->len - 1) * q + 0.5));
 }
 
 static void number(const char *name, double v, bool last)
@@ -195,8 +182,8 @@ int main(int argc, char **argv)
     number("fps", span_s > 0 ? (p.frames - 1) / span_s : 0, false);
     number("psnr_avg", p.psnr_n ? p.psnr_sum / p.psnr_n : NAN, false);
     number("psnr_min", p.psnr_n ? p.psnr_min : NAN, false);
-    number("latency_p50_ms", percentile(p.latency_ms, 0.5), false);
-    number("latency_p95_ms", percentile(p.latency_ms, 0.95), false);
+    number("latency_p50_ms", sgl_percentile(p.latency_ms, 0.5), false);
+    number("latency_p95_ms", sgl_percentile(p.latency_ms, 0.95), false);
     number("bytes_per_s", (bytes - settle_bytes) / (seconds - settle), false);
     number("settle_bytes", settle_bytes, false);
     number("updates", p.updates, false);
