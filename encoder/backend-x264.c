@@ -18,6 +18,7 @@ struct sgl_encoder_backend {
     uint32_t width, height; /* even */
     uint32_t fps;
     int64_t last_pts_us;
+    int slices; /* sliced threads: one slice each */
 };
 
 static void set_rate(x264_param_t *p, const struct sgl_encoder_config *c, uint32_t kbps)
@@ -96,6 +97,9 @@ static struct sgl_encoder_backend *x264_open(const struct sgl_encoder_config *c,
         g_free(b);
         return NULL;
     }
+    x264_param_t resolved;
+    x264_encoder_parameters(b->x264, &resolved);
+    b->slices = MAX(1, MAX(resolved.i_threads, resolved.i_slice_count));
     if (x264_picture_alloc(&b->picture, X264_CSP_I420, (int)cw, (int)ch) < 0) {
         x264_encoder_close(b->x264);
         g_set_error(error, SGL_ENCODER_ERROR, SGL_ENCODER_ERROR_FAILED, "out of memory");
@@ -182,14 +186,19 @@ static enum sgl_encode_result x264_encode(struct sgl_encoder_backend *b,
 /* The same picture as a P-frame at a fixed QP: x264 codes only the
  * difference between it and what the decoder shows. The VBV still raises
  * the QP row by row where the frame would not fit one frame's budget; the
- * next pass refines those rows. */
+ * next pass refines those rows. It raises none until 5 % of the planned
+ * bits are spent, so a pass that is all skipped macroblocks (about 12
+ * bytes a slice) found nothing left to code at this QP. */
 static enum sgl_encode_result x264_refine(struct sgl_encoder_backend *b, uint32_t qp,
-                                          int64_t pts_us, struct sgl_encoder_au *au, GError **error)
+                                          int64_t pts_us, struct sgl_encoder_au *au, bool *settled,
+                                          GError **error)
 {
     /* x264 wants timestamps that do not go back. */
     int64_t pts = MAX(pts_us, b->last_pts_us + 1);
     b->last_pts_us = pts;
-    return code_picture(b, X264_TYPE_P, (int)qp + 1, pts, au, error);
+    enum sgl_encode_result r = code_picture(b, X264_TYPE_P, (int)qp + 1, pts, au, error);
+    *settled = r == SGL_ENCODE_OK && au->size <= 16 + 16 * (size_t)b->slices;
+    return r;
 }
 
 static bool x264_set_bitrate(struct sgl_encoder_backend *b, uint32_t kbps, GError **error)

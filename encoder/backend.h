@@ -22,10 +22,11 @@ struct sgl_encoder_backend_ops {
                                      const struct sgl_encoder_frame *frame,
                                      const struct sgl_encoder_rect *damage, uint32_t n_damage,
                                      bool force_idr, struct sgl_encoder_au *au, GError **error);
-    /* Codes the last picture again at this QP (see sgl_encoder_refine).
-     * NULL: the backend cannot. */
+    /* Codes the last picture again at this QP (see sgl_encoder_refine);
+     * *settled: the pass coded next to nothing. NULL: the backend cannot. */
     enum sgl_encode_result (*refine)(struct sgl_encoder_backend *backend, uint32_t qp,
-                                     int64_t pts_us, struct sgl_encoder_au *au, GError **error);
+                                     int64_t pts_us, struct sgl_encoder_au *au, bool *settled,
+                                     GError **error);
     bool (*set_bitrate)(struct sgl_encoder_backend *backend, uint32_t kbps, GError **error);
     bool (*accepts_dmabuf)(struct sgl_encoder_backend *backend, uint32_t fourcc, uint64_t modifier);
     const char *(*name)(struct sgl_encoder_backend *backend);

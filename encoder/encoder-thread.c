@@ -42,7 +42,6 @@ struct sgl_encoder_thread {
     int64_t next_encode_us;
     int64_t refine_at_us;   /* 0: nothing to refine */
     uint32_t refine_passes; /* of the picture now shown */
-    uint32_t refine_small;  /* passes in a row that used little of the budget */
     uint32_t new_target;    /* 0: none */
     struct sgl_adapt adapt;
     struct sgl_encoder_stats stats;
@@ -260,24 +259,20 @@ static bool may_refine(struct sgl_encoder_thread *t)
     return t->stats.bitrate_kbps >= t->stats.target_kbps;
 }
 
-/* Caller holds the lock, after an access unit of size bytes. The VBV keeps
- * every refine pass within one frame's budget at the current bitrate, so a
- * picture may take many passes, a frame interval apart. Once the picture is
- * at the refine QP, passes cost next to nothing; x264's row-by-row VBV also
- * makes the odd pass small before that, so it takes three in a row. */
-static void schedule_refine(struct sgl_encoder_thread *t, bool refine, size_t size, uint32_t kbps,
+/* Caller holds the lock, after an access unit. Refine passes go a frame
+ * interval apart until one settles the picture, or the passes reach
+ * SGL_ENCODER_REFINE_SECONDS of frames. */
+static void schedule_refine(struct sgl_encoder_thread *t, bool refine, bool settled,
                             int64_t started)
 {
     if (!t->refine_after_us || t->pending)
         return;
     if (!refine) {
         t->refine_at_us = started + t->refine_after_us;
-        t->refine_passes = t->refine_small = 0;
+        t->refine_passes = 0;
         return;
     }
-    size_t budget = (size_t)kbps * 1000 / 8 / t->max_fps;
-    t->refine_small = size < budget / 4 ? t->refine_small + 1 : 0;
-    if (++t->refine_passes < SGL_ENCODER_REFINE_SECONDS * t->max_fps && t->refine_small < 3)
+    if (!settled && ++t->refine_passes < SGL_ENCODER_REFINE_SECONDS * t->max_fps)
         t->refine_at_us = t->next_encode_us;
 }
 
@@ -327,8 +322,10 @@ static gpointer run(gpointer data)
         if (keyframe)
             sgl_encoder_request_keyframe(t->encoder);
         struct sgl_encoder_au au;
-        enum sgl_encode_result r = refine ? sgl_encoder_refine(t->encoder, started, &au, &error)
-                                          : sgl_encoder_encode(t->encoder, &frame, &au, &error);
+        bool settled = false;
+        enum sgl_encode_result r =
+            refine ? sgl_encoder_refine(t->encoder, started, &au, &settled, &error)
+                   : sgl_encoder_encode(t->encoder, &frame, &au, &error);
 
         g_mutex_lock(&t->lock);
         t->stats.bitrate_kbps = sgl_encoder_get_bitrate(t->encoder);
@@ -339,7 +336,7 @@ static gpointer run(gpointer data)
             t->stats.bytes += au.size;
             t->stats.keyframes += au.keyframe;
             t->awaiting_consumer = t->wait_for_consumer;
-            schedule_refine(t, refine, au.size, kbps, started);
+            schedule_refine(t, refine, settled, started);
         } else if (r == SGL_ENCODE_ERROR) {
             t->stats.errors++;
         }

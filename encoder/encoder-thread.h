@@ -14,7 +14,8 @@
  *
  * With config->refine_ms, a picture that stays unchanged that long is coded
  * again at high quality (sgl_encoder_refine), in passes of one frame's
- * budget a frame interval apart (SGL_ENCODER_REFINE_SECONDS x max_fps at most), unless
+ * budget a frame interval apart until one settles it
+ * (SGL_ENCODER_REFINE_SECONDS x max_fps passes at most), unless
  * back-pressure holds the bitrate down. A new frame ends the refining.
  *
  * Access units are handed to callbacks.access_unit on the encoder thread;

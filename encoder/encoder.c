@@ -164,12 +164,13 @@ bool sgl_encoder_can_refine(const struct sgl_encoder *enc)
 }
 
 enum sgl_encode_result sgl_encoder_refine(struct sgl_encoder *enc, int64_t pts_us,
-                                          struct sgl_encoder_au *au, GError **error)
+                                          struct sgl_encoder_au *au, bool *settled, GError **error)
 {
+    *settled = false;
     /* A keyframe owed is coded by the next encode, at the stream's quality. */
     if (!enc->backend || !enc->ops->refine || enc->force_idr)
         return SGL_ENCODE_UNCHANGED;
-    return enc->ops->refine(enc->backend, enc->config.refine_qp, pts_us, au, error);
+    return enc->ops->refine(enc->backend, enc->config.refine_qp, pts_us, au, settled, error);
 }
 
 bool sgl_encoder_set_bitrate(struct sgl_encoder *enc, uint32_t kbps, GError **error)

@@ -83,7 +83,8 @@ struct sgl_encoder_config {
 #define SGL_ENCODER_REFINE_QP 16u
 /* Refining one picture costs at most this many seconds of the stream: a
  * pass is held to one frame's budget, so passes <= seconds x max_fps. A low
- * bitrate takes many (500 kbit/s at 1280x800: about 40). */
+ * bitrate takes many (500 kbit/s at 1280x800: about 40); at 8 Mbit/s the
+ * first pass settles it. */
 #define SGL_ENCODER_REFINE_SECONDS 2u
 
 struct sgl_encoder_au {
@@ -123,10 +124,14 @@ void sgl_encoder_request_keyframe(struct sgl_encoder *encoder);
 
 /* Codes the last encoded picture again at the config's refine_qp: a
  * P-frame of corrections to what the stream showed of it. For a picture
- * that stopped changing. SGL_ENCODE_UNCHANGED where nothing was encoded
- * yet or the backend cannot (only x264 can: sgl_encoder_can_refine). */
+ * that stopped changing. The rate control still holds the pass to one
+ * frame's budget, so it may take several; *settled says this one coded
+ * next to nothing (every macroblock was already as good as the QP makes
+ * it), and more passes would add nothing. SGL_ENCODE_UNCHANGED where
+ * nothing was encoded yet or the backend cannot (only x264 can:
+ * sgl_encoder_can_refine). */
 enum sgl_encode_result sgl_encoder_refine(struct sgl_encoder *encoder, int64_t pts_us,
-                                          struct sgl_encoder_au *au, GError **error);
+                                          struct sgl_encoder_au *au, bool *settled, GError **error);
 
 bool sgl_encoder_can_refine(const struct sgl_encoder *encoder);
 
