@@ -17,7 +17,6 @@ struct sgl_encoder_backend {
     x264_picture_t picture; /* persistent I420: undamaged areas keep the last frame */
     uint32_t width, height; /* even */
     uint32_t fps;
-    int64_t last_pts_us;
     int slices; /* sliced threads: one slice each */
 };
 
@@ -178,7 +177,6 @@ static enum sgl_encode_result x264_encode(struct sgl_encoder_backend *b,
 {
     for (uint32_t i = 0; i < n_damage; i++)
         convert_rect(b, f, &damage[i]);
-    b->last_pts_us = f->pts_us;
     return code_picture(b, force_idr ? X264_TYPE_IDR : X264_TYPE_AUTO, X264_QP_AUTO, f->pts_us, au,
                         error);
 }
@@ -193,9 +191,8 @@ static enum sgl_encode_result x264_refine(struct sgl_encoder_backend *b, uint32_
                                           int64_t pts_us, struct sgl_encoder_au *au, bool *settled,
                                           GError **error)
 {
-    /* x264 wants timestamps that do not go back. */
-    int64_t pts = MAX(pts_us, b->last_pts_us + 1);
-    b->last_pts_us = pts;
+    /* x264 wants timestamps that do not go back; the picture keeps the last. */
+    int64_t pts = MAX(pts_us, b->picture.i_pts + 1);
     enum sgl_encode_result r = code_picture(b, X264_TYPE_P, (int)qp + 1, pts, au, error);
     *settled = r == SGL_ENCODE_OK && au->size <= 16 + 16 * (size_t)b->slices;
     return r;

@@ -71,7 +71,7 @@ struct sgl_encoder_config {
     uint32_t keyint;       /* frames between IDRs; 0 = only on demand */
     bool intra_refresh;    /* periodic intra refresh waves instead of IDRs */
     uint32_t threads;      /* encoder threads; 0 = backend default */
-    /* The picture that stopped changing is coded once more at refine_qp
+    /* A picture that stopped changing is coded again at refine_qp
      * (sgl_encoder_refine): a static desktop ends up near lossless rather
      * than at the stream's quality. 0 = SGL_ENCODER_REFINE_QP. */
     uint32_t refine_qp;

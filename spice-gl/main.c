@@ -340,7 +340,7 @@ int main(int argc, char **argv)
          "MS"},
         {"refine-qp", 0, 0, G_OPTION_ARG_INT, &refine_qp,
          "The quantizer that refining aims at: lower is sharper and costs more (default 16)",
-         "0..51"},
+         "1..51"},
         {"stats-interval", 0, 0, G_OPTION_ARG_INT, &stats_interval,
          "Seconds between stats lines (0: none)", "S"},
         {NULL},
