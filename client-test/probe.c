@@ -35,9 +35,9 @@
 #include <spice/vd_agent.h>
 
 #include "common/frame-hash.h"
-#include "common/psnr.h"
 #include "common/scene.h"
 #include "client-test/percentile.h"
+#include "client-test/reference.h"
 
 #define RING_LEN 64
 
@@ -62,8 +62,7 @@ struct probe {
     GArray *latency_ms; /* double */
     double psnr_sum, psnr_min;
     uint32_t psnr_n, psnr_every, unreadable, width, height;
-    uint8_t *reference;
-    size_t reference_size;
+    struct sgl_reference reference;
     const char *screenshot;
     bool shot_taken;
     const char *codec;
@@ -129,20 +128,6 @@ static bool write_png(const char *path, const uint8_t *bgrx, uint32_t w, uint32_
 
 static void maybe_act(struct probe *p);
 
-/* PSNR against the scene the guest drew for this marker (99: identical). */
-static double scene_psnr(struct probe *p, const uint8_t *pixels, uint32_t w, uint32_t h,
-                         uint32_t stride, const struct sgl_marker *m)
-{
-    size_t need = (size_t)w * h * 4;
-    if (p->reference_size != need) {
-        g_free(p->reference);
-        p->reference = g_malloc(need);
-        p->reference_size = need;
-    }
-    sgl_scene_render(p->reference, w, h, w * 4, SGL_SCENE_BGRX, m);
-    return MIN(sgl_psnr(pixels, stride, p->reference, w * 4, w, h), 99.0);
-}
-
 static void measure(struct probe *p, const uint8_t *pixels, uint32_t w, uint32_t h, uint32_t stride)
 {
     struct sgl_marker_image im = {pixels, w, h, stride};
@@ -189,7 +174,7 @@ static void measure(struct probe *p, const uint8_t *pixels, uint32_t w, uint32_t
      * behind the stream, which would count as frames lost. */
     if ((p->frames - 1) % p->psnr_every != 0)
         goto done;
-    double psnr = scene_psnr(p, pixels, w, h, stride, &m);
+    double psnr = sgl_reference_psnr(&p->reference, &im, &m);
     p->psnr_sum += psnr;
     p->psnr_min = p->psnr_n ? MIN(p->psnr_min, psnr) : psnr;
     p->psnr_n++;
@@ -231,14 +216,11 @@ static gboolean count_picture(gpointer data)
 static double final_psnr(struct probe *p)
 {
     SpiceDisplayPrimary primary;
-    struct sgl_marker m;
     if (!p->display || !get_primary(p->display, &primary))
         return NAN;
     struct sgl_marker_image im = {primary.data, (uint32_t)primary.width, (uint32_t)primary.height,
                                   (uint32_t)primary.stride};
-    if (!sgl_marker_read(&im, SGL_SCENE_MARKER_X, SGL_SCENE_MARKER_Y, SGL_SCENE_MARKER_BLOCK, &m))
-        return NAN;
-    return scene_psnr(p, primary.data, im.width, im.height, im.stride, &m);
+    return sgl_reference_psnr_marked(&p->reference, &im);
 }
 
 static void on_invalidate(SpiceChannel *channel, gint x, gint y, gint w, gint h, gpointer data)
@@ -732,7 +714,7 @@ int main(int argc, char **argv)
     g_array_unref(p.decode_ms);
     g_array_unref(p.wait_ms);
     g_mutex_clear(&p.lock);
-    g_free(p.reference);
+    sgl_reference_finish(&p.reference);
     g_main_loop_unref(p.loop);
     int status = p.failure ? 1 : 0;
     g_free(p.failure);

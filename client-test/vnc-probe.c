@@ -21,9 +21,9 @@
 
 #include "common/frame-hash.h"
 #include "common/marker.h"
-#include "common/psnr.h"
 #include "common/scene.h"
 #include "client-test/percentile.h"
+#include "client-test/reference.h"
 
 struct vnc_probe {
     bool have_first;
@@ -33,7 +33,7 @@ struct vnc_probe {
     GArray *latency_ms; /* double */
     double psnr_sum, psnr_min;
     uint32_t psnr_n;
-    uint8_t *reference;
+    struct sgl_reference reference;
 };
 
 static struct vnc_probe *probe_of(rfbClient *cl)
@@ -41,31 +41,12 @@ static struct vnc_probe *probe_of(rfbClient *cl)
     return rfbClientGetClientData(cl, (void *)probe_of);
 }
 
-/* PSNR against the scene the guest drew for this marker (99: identical). */
-static double scene_psnr(struct vnc_probe *p, const struct sgl_marker_image *im,
-                         const struct sgl_marker *m)
-{
-    if (im->width != p->width || im->height != p->height) {
-        g_free(p->reference);
-        p->reference = g_malloc((size_t)im->stride * im->height);
-        p->width = im->width;
-        p->height = im->height;
-    }
-    sgl_scene_render(p->reference, im->width, im->height, im->stride, SGL_SCENE_BGRX, m);
-    return MIN(99.0,
-               sgl_psnr(im->pixels, im->stride, p->reference, im->stride, im->width, im->height));
-}
-
 /* The picture shown at the end against its marker's scene; NAN: none. */
 static double final_psnr(struct vnc_probe *p, rfbClient *cl)
 {
     uint32_t w = (uint32_t)cl->width, h = (uint32_t)cl->height;
     struct sgl_marker_image im = {cl->frameBuffer, w, h, w * 4};
-    struct sgl_marker m;
-    if (!p->have_first ||
-        !sgl_marker_read(&im, SGL_SCENE_MARKER_X, SGL_SCENE_MARKER_Y, SGL_SCENE_MARKER_BLOCK, &m))
-        return NAN;
-    return scene_psnr(p, &im, &m);
+    return p->have_first ? sgl_reference_psnr_marked(&p->reference, &im) : NAN;
 }
 
 static void on_update_done(rfbClient *cl)
@@ -96,7 +77,9 @@ static void on_update_done(rfbClient *cl)
     p->frames++;
     double lat = (now - (int64_t)m.timestamp_us) / 1000.0;
     g_array_append_val(p->latency_ms, lat);
-    double psnr = scene_psnr(p, &im, &m);
+    p->width = w;
+    p->height = h;
+    double psnr = sgl_reference_psnr(&p->reference, &im, &m);
     p->psnr_sum += psnr;
     p->psnr_min = p->psnr_n++ ? MIN(p->psnr_min, psnr) : psnr;
 }
@@ -195,6 +178,6 @@ int main(int argc, char **argv)
     printf("}\n");
     rfbClientCleanup(cl);
     g_array_unref(p.latency_ms);
-    g_free(p.reference);
+    sgl_reference_finish(&p.reference);
     return failed ? 1 : 0;
 }
