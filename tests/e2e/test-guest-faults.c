@@ -10,7 +10,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -93,9 +92,11 @@ static int connect_cycles(const struct sgl_e2e *e, const struct sgl_e2e_daemon *
         const char *why = err ? g_strrstr(err, "sgl-connect-cycles:") : NULL;
         fail_msg("%s", why ? why : "sgl-connect-cycles failed with no message");
     }
-    const char *relinked = out ? strstr(out, "\"relinked\":") : NULL;
-    int r = relinked ? atoi(relinked + strlen("\"relinked\":")) : -1;
-    assert_true(r >= 0);
+    g_autoptr(JsonParser) parser = json_parser_new();
+    if (!out || !json_parser_load_from_data(parser, out, -1, NULL) ||
+        !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+        fail_msg("sgl-connect-cycles printed no JSON object: %s", out ? out : "");
+    int r = (int)sgl_e2e_num(json_node_get_object(json_parser_get_root(parser)), "relinked");
     if (r)
         print_link_trouble(err);
     return r;

@@ -132,6 +132,15 @@ static uint8_t *decode_all(struct sink *s, uint32_t w, uint32_t h)
     return last;
 }
 
+/* PSNR of the last decoded picture against px. */
+static double decoded_psnr(struct sink *s, const uint8_t *px, uint32_t w, uint32_t h)
+{
+    uint8_t *out = decode_all(s, w, h);
+    double psnr = sgl_psnr(out, w * 4, px, w * 4, w, h);
+    g_free(out);
+    return psnr;
+}
+
 static void test_latest_wins_damage_merged(void **state)
 {
     const uint32_t w = 640, h = 360;
@@ -166,12 +175,10 @@ static void test_latest_wins_damage_merged(void **state)
     assert_int_equal(st.submitted, 41);
     assert_int_equal(st.encoded, 2);
     assert_int_equal(st.dropped_pressure, 39);
-    uint8_t *out = decode_all(s, w, h);
     /* Every block painted by a dropped frame is in the one that was sent. */
-    double p = sgl_psnr(out, w * 4, px, w * 4, w, h);
+    double p = decoded_psnr(s, px, w, h);
     print_message("# merged frame PSNR %.2f dB\n", p);
     assert_true(p >= 38.0);
-    g_free(out);
     sgl_encoder_thread_destroy(t);
     sink_free(s);
     g_free(px);
@@ -205,9 +212,7 @@ static void test_paused_resumes_with_newest(void **state)
     g_mutex_lock(&s->lock);
     assert_true(g_array_index(s->keyframes, gboolean, 1));
     g_mutex_unlock(&s->lock);
-    uint8_t *out = decode_all(s, w, h);
-    assert_true(sgl_psnr(out, w * 4, now, w * 4, w, h) >= 30.0);
-    g_free(out);
+    assert_true(decoded_psnr(s, now, w, h) >= 30.0);
     sgl_encoder_thread_destroy(t);
     sink_free(s);
     g_free(old);
@@ -304,9 +309,7 @@ static void test_dmabuf_and_invalid(void **state)
                                              .stride = w * 4}};
     assert_true(sgl_encoder_thread_submit(t, &f, NULL));
     assert_int_equal(wait_aus(s, 1), 1);
-    uint8_t *out = decode_all(s, w, h);
-    assert_true(sgl_psnr(out, w * 4, map, w * 4, w, h) >= 38.0);
-    g_free(out);
+    assert_true(decoded_psnr(s, map, w, h) >= 38.0);
 
     g_autoptr(GError) error = NULL;
     f.dmabuf.stride = 4;
@@ -332,14 +335,6 @@ static guint wait_quiet(struct sink *s)
         n = wait_aus(s, 1);
     } while (n != before);
     return n;
-}
-
-static double decoded_psnr(struct sink *s, const uint8_t *px, uint32_t w, uint32_t h)
-{
-    uint8_t *out = decode_all(s, w, h);
-    double psnr = sgl_psnr(out, w * 4, px, w * 4, w, h);
-    g_free(out);
-    return psnr;
 }
 
 /* A picture that stops changing is coded again 300 ms later, in P-frames
