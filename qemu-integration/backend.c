@@ -13,7 +13,7 @@ struct vgpu_backend {
     struct vgpu_backend_config config;
     struct vgpu_backend_callbacks cb;
     void *user;
-    char *socket_path; /* ours to unlink */
+    char *socket_path; /* ours to unlink once QEMU is connected */
     int listen_fd, conn_fd;
     GMainContext *main_context, *context;
     GMainLoop *loop;
@@ -25,10 +25,13 @@ struct vgpu_backend {
     /* start-up hand-shake and stats, under lock */
     GMutex lock;
     GCond started;
-    bool start_done;
+    bool start_done, serving;
     GError *start_error;
     char *renderer;
     struct vgpu_stats stats;
+    /* The guest's latest cursor shape not yet taken by the main context:
+     * one at most, the newest wins (under lock). */
+    struct cursor_msg *cursor_shape;
 };
 
 /* ---- to the main context ------------------------------------------------ */
@@ -40,22 +43,34 @@ struct cursor_msg {
     uint32_t *argb; /* NULL: a move */
 };
 
-static gboolean deliver_cursor(gpointer data)
+static void cursor_msg_free(gpointer data)
 {
     struct cursor_msg *m = data;
-    if (m->argb && m->b->cb.cursor_set)
-        m->b->cb.cursor_set(m->b->user, m->scanout, m->width, m->height, m->hot_x, m->hot_y,
-                            m->argb);
-    else if (!m->argb && m->b->cb.cursor_move)
+    if (m) {
+        g_free(m->argb);
+        g_free(m);
+    }
+}
+
+static gboolean deliver_cursor_move(gpointer data)
+{
+    struct cursor_msg *m = data;
+    if (m->b->cb.cursor_move)
         m->b->cb.cursor_move(m->b->user, m->scanout, m->x, m->y);
     return G_SOURCE_REMOVE;
 }
 
-static void cursor_msg_free(gpointer data)
+static gboolean deliver_cursor_shape(gpointer data)
 {
-    struct cursor_msg *m = data;
-    g_free(m->argb);
-    g_free(m);
+    struct vgpu_backend *b = data;
+    g_mutex_lock(&b->lock);
+    struct cursor_msg *m = b->cursor_shape;
+    b->cursor_shape = NULL;
+    g_mutex_unlock(&b->lock);
+    if (m && b->cb.cursor_set)
+        b->cb.cursor_set(b->user, m->scanout, m->width, m->height, m->hot_x, m->hot_y, m->argb);
+    cursor_msg_free(m);
+    return G_SOURCE_REMOVE;
 }
 
 static void post(struct vgpu_backend *b, GSourceFunc fn, gpointer data, GDestroyNotify free_fn)
@@ -67,6 +82,8 @@ static void post(struct vgpu_backend *b, GSourceFunc fn, gpointer data, GDestroy
     g_source_unref(s);
 }
 
+/* Shapes are up to 256 KiB and the guest sends them as fast as it likes:
+ * the main context gets the newest, and one delivery is queued at most. */
 static void on_cursor_set(void *user, uint32_t scanout, uint32_t w, uint32_t h, uint32_t hot_x,
                           uint32_t hot_y, const uint32_t *argb)
 {
@@ -74,7 +91,14 @@ static void on_cursor_set(void *user, uint32_t scanout, uint32_t w, uint32_t h, 
     struct cursor_msg *m = g_new0(struct cursor_msg, 1);
     *m = (struct cursor_msg){
         b, scanout, w, h, hot_x, hot_y, 0, 0, g_memdup2(argb, (gsize)w * h * 4)};
-    post(b, deliver_cursor, m, cursor_msg_free);
+    g_mutex_lock(&b->lock);
+    struct cursor_msg *old = b->cursor_shape;
+    b->cursor_shape = m;
+    g_mutex_unlock(&b->lock);
+    if (old)
+        cursor_msg_free(old); /* a delivery is already queued: it takes m */
+    else
+        post(b, deliver_cursor_shape, b, NULL);
 }
 
 static void on_cursor_move(void *user, uint32_t scanout, int32_t x, int32_t y)
@@ -82,7 +106,7 @@ static void on_cursor_move(void *user, uint32_t scanout, int32_t x, int32_t y)
     struct vgpu_backend *b = user;
     struct cursor_msg *m = g_new0(struct cursor_msg, 1);
     *m = (struct cursor_msg){.b = b, .scanout = scanout, .x = x, .y = y};
-    post(b, deliver_cursor, m, cursor_msg_free);
+    post(b, deliver_cursor_move, m, cursor_msg_free);
 }
 
 struct gone_msg {
@@ -134,6 +158,10 @@ static void on_disconnected(void *user, const char *why)
 static void take_connection(struct vgpu_backend *b, int fd)
 {
     b->conn_fd = -1;
+    /* One QEMU per backend: nothing else may connect, and the path is
+     * removed now, while the daemon may still remove files. */
+    if (b->socket_path && unlink(b->socket_path) < 0)
+        g_debug("vhost-user: unlink %s: %s", b->socket_path, g_strerror(errno));
     b->dev = vu_dev_create(fd, b->context, vgpu_vu_iface(b->gpu), b->gpu);
     vgpu_set_dev(b->gpu, b->dev);
     post(b, deliver_connected, b, NULL);
@@ -182,14 +210,6 @@ static gpointer run(gpointer data)
     g_mutex_unlock(&b->lock);
     if (!b->gpu)
         goto out;
-    if (b->conn_fd >= 0) {
-        take_connection(b, b->conn_fd);
-    } else {
-        b->accept_source = g_unix_fd_source_new(b->listen_fd, G_IO_IN);
-        g_source_set_callback(b->accept_source, G_SOURCE_FUNC(on_accept), b, NULL);
-        g_source_attach(b->accept_source, b->context);
-        g_source_unref(b->accept_source);
-    }
     GSource *stats = g_timeout_source_new(250);
     g_source_set_callback(stats, copy_stats, b, NULL);
     g_source_attach(stats, b->context);
@@ -206,6 +226,22 @@ static gpointer run(gpointer data)
 out:
     g_main_context_pop_thread_default(b->context);
     return NULL;
+}
+
+/* Starts serving QEMU: runs on the backend thread once vgpu_backend_start
+ * says the sandbox is in place. */
+static gboolean start_serving(gpointer data)
+{
+    struct vgpu_backend *b = data;
+    if (b->conn_fd >= 0) {
+        take_connection(b, b->conn_fd);
+    } else {
+        b->accept_source = g_unix_fd_source_new(b->listen_fd, G_IO_IN);
+        g_source_set_callback(b->accept_source, G_SOURCE_FUNC(on_accept), b, NULL);
+        g_source_attach(b->accept_source, b->context);
+        g_source_unref(b->accept_source);
+    }
+    return G_SOURCE_REMOVE;
 }
 
 /* ---- main side ---------------------------------------------------------- */
@@ -292,11 +328,10 @@ void vgpu_backend_destroy(struct vgpu_backend *b)
         close(b->listen_fd);
     if (b->conn_fd >= 0)
         close(b->conn_fd);
-    if (b->socket_path)
-        unlink(b->socket_path);
     /* Messages posted to the main context hold b: run them out first. */
     while (g_main_context_iteration(b->main_context, FALSE))
         ;
+    cursor_msg_free(b->cursor_shape);
     g_free(b->socket_path);
     g_free(b->renderer);
     g_clear_error(&b->start_error);
@@ -306,6 +341,14 @@ void vgpu_backend_destroy(struct vgpu_backend *b)
     g_mutex_clear(&b->lock);
     g_cond_clear(&b->started);
     g_free(b);
+}
+
+void vgpu_backend_start(struct vgpu_backend *b)
+{
+    if (b->serving)
+        return;
+    b->serving = true;
+    g_main_context_invoke(b->context, start_serving, b);
 }
 
 struct mode_msg {

@@ -31,11 +31,19 @@ struct vgpu_backend_callbacks {
 
 struct vgpu_backend;
 
-/* Starts listening and the renderer (errors here are start-up errors). */
+/* Starts listening and the renderer (errors here are start-up errors).
+ * Nothing from QEMU is read until vgpu_backend_start. */
 struct vgpu_backend *vgpu_backend_create(const struct vgpu_backend_config *config,
                                          const struct vgpu_backend_callbacks *cb, void *user,
                                          GError **error);
 void vgpu_backend_destroy(struct vgpu_backend *b);
+
+/* Accepts QEMU's connection (or takes the inherited one) and serves it:
+ * call once the daemon's sandbox and user drop are in place, so that no
+ * byte from QEMU or the guest is parsed before them. The listening path
+ * is removed when QEMU connects; a daemon that stops before that leaves
+ * it, and the next start removes it. */
+void vgpu_backend_start(struct vgpu_backend *b);
 
 /* From any thread. */
 void vgpu_backend_request_mode(struct vgpu_backend *b, uint32_t scanout, uint32_t width,

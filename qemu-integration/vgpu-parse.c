@@ -54,14 +54,28 @@ bool vgpu_check_transfer_2d(const struct virtio_gpu_transfer_to_host_2d *t, uint
     return t->offset <= backing_bytes && end <= backing_bytes && end >= t->offset;
 }
 
-bool vgpu_check_box(const struct virtio_gpu_box *b, uint32_t level, uint32_t width, uint32_t height,
-                    uint32_t depth)
+#define PIPE_TEXTURE_3D       3
+#define PIPE_TEXTURE_1D_ARRAY 6
+
+static uint64_t at_level(uint32_t size, uint32_t level)
+{
+    return size >> level ? size >> level : 1;
+}
+
+bool vgpu_check_box(const struct virtio_gpu_box *b, uint32_t level, const struct vgpu_texture *t)
 {
     if (level > 15)
         return false;
-    uint32_t w = width >> level ? width >> level : 1, h = height >> level ? height >> level : 1;
-    return (uint64_t)b->x + b->w <= w && (uint64_t)b->y + b->h <= h &&
-           (uint64_t)b->z + b->d <= (depth ? depth : 1);
+    uint64_t layers = t->array_size ? t->array_size : 1;
+    uint64_t w = at_level(t->width, level), h = at_level(t->height, level);
+    /* Only a 3D texture's depth shrinks with the level. */
+    uint64_t d =
+        t->target == PIPE_TEXTURE_3D ? at_level(t->depth, level) : (t->depth ? t->depth : 1);
+    if (t->target == PIPE_TEXTURE_1D_ARRAY)
+        h = layers;
+    else
+        d *= layers;
+    return (uint64_t)b->x + b->w <= w && (uint64_t)b->y + b->h <= h && (uint64_t)b->z + b->d <= d;
 }
 
 uint64_t vgpu_resource_3d_bytes(const struct virtio_gpu_resource_create_3d *c)

@@ -77,9 +77,15 @@ bool vgpu_check_rect(const struct virtio_gpu_rect *r, uint32_t width, uint32_t h
 bool vgpu_check_transfer_2d(const struct virtio_gpu_transfer_to_host_2d *t, uint32_t width,
                             uint32_t height, uint32_t bpp, uint64_t backing_bytes);
 
-/* A 3D box inside a resource of these dimensions at this mip level. */
-bool vgpu_check_box(const struct virtio_gpu_box *b, uint32_t level, uint32_t width, uint32_t height,
-                    uint32_t depth);
+/* A 3D resource's shape: gallium's target (PIPE_TEXTURE_*), its base
+ * level's size, and its array layers (cube faces are 6 layers). */
+struct vgpu_texture {
+    uint32_t target, width, height, depth, array_size;
+};
+
+/* A 3D box inside the resource at this mip level. Layers count as depth
+ * (box.z), except in 1D arrays, where they are its rows (box.y). */
+bool vgpu_check_box(const struct virtio_gpu_box *b, uint32_t level, const struct vgpu_texture *t);
 
 /* Host bytes a 3D resource may take (all levels and layers, 16 bytes a
  * texel at most); 0 when the arithmetic would overflow. */

@@ -8,6 +8,7 @@
 
 #include "edid.h"
 #include "qemu-display.h"
+#include "ratelimit.h"
 #include "record.h"
 #include "renderer.h"
 #include "vgpu-parse.h"
@@ -16,7 +17,12 @@
 #define CONTROL_QUEUE 0
 #define CURSOR_QUEUE  1
 #define MAX_RESOURCES 16384
-#define FENCE_POLL_MS 1
+/* 3D contexts: each holds a GL context and its state in the renderer,
+ * about 2.3 MiB on llvmpipe. Charged at this much against the cap, and at
+ * most this many, so a guest cannot create them without end. */
+#define MAX_CONTEXTS       512
+#define CONTEXT_HOST_BYTES (3u << 20)
+#define FENCE_POLL_MS      1
 /* QEMU's console is a secondary view (its display, screendump): it gets
  * at most 10 updates a second, so it costs QEMU little. */
 #define QEMU_CONSOLE_PERIOD_US 100000
@@ -32,11 +38,16 @@ struct virgl_box {
 
 struct resource {
     uint32_t id;
-    uint32_t width, height, depth, format, bpp;
+    uint32_t target, width, height, depth, array_size, format, bpp;
     bool is_3d;
     uint64_t host_bytes;
-    struct iovec *iov; /* backing in guest memory, owned array */
-    uint32_t n_iov;
+    /* Backing: the guest's pages as guest addresses (owned, n_entries),
+     * and their host translation while the renderer holds it (owned, NULL
+     * when detached). A memory-map change detaches it; the next use
+     * translates the entries again. */
+    struct vgpu_mem_entry *entries;
+    uint32_t n_entries;
+    struct iovec *iov;
     uint64_t backing_bytes;
 };
 
@@ -54,10 +65,12 @@ struct scanout {
     int64_t qemu_sent_us;
 };
 
+/* A request whose answer waits for the renderer's fence. */
 struct pending {
     struct vu_virtq *vq;
-    struct vu_elem *elem;
-    uint64_t fence_id;
+    struct vu_reply *reply;
+    uint64_t host_bytes; /* this and reply, charged */
+    uint32_t fence;      /* the renderer's fence id: ours, not the guest's */
     uint8_t resp[sizeof(struct virtio_gpu_ctrl_hdr)];
 };
 
@@ -72,7 +85,10 @@ struct vgpu {
     GHashTable *resources; /* id -> struct resource */
     struct scanout scanouts[VGPU_MAX_SCANOUTS];
     uint32_t events_read;
-    GQueue fenced; /* struct pending, in fence order */
+    GQueue fenced;        /* struct pending, in fence order */
+    uint32_t next_fence;  /* the renderer's 32-bit fence ids, wrapping */
+    GHashTable *contexts; /* the guest's 3D context ids */
+    struct vgpu_ratelimit log_limit;
     GSource *fence_poll;
     GSource *qemu_flush; /* a console update held back by the period */
     uint8_t *request;    /* MAX_REQUEST bytes */
@@ -90,7 +106,13 @@ static void resource_free(gpointer p)
     }
     virgl_renderer_resource_unref(res->id);
     g_free(res->iov);
+    g_free(res->entries);
     g_free(res);
+}
+
+static void context_free(gpointer key)
+{
+    virgl_renderer_context_destroy(GPOINTER_TO_UINT(key));
 }
 
 static const char *cmd_name(uint32_t type)
@@ -170,10 +192,32 @@ static void respond(struct response *r, const struct vgpu_cmd *cmd, uint32_t typ
     }
 }
 
+/* Logs a guest-caused problem, at most a few lines a second per kind. */
+static void guest_warning(struct vgpu *g, uint32_t kind, const char *what, const char *why)
+{
+    uint64_t held_back = 0;
+    if (!vgpu_ratelimit_allow(&g->log_limit, kind, g_get_monotonic_time(), &held_back))
+        return;
+    if (held_back)
+        g_warning("virtio-gpu: %s: %s (and %" G_GUINT64_FORMAT " more not logged)", what, why,
+                  held_back);
+    else
+        g_warning("virtio-gpu: %s: %s", what, why);
+}
+
+/* Command types 0x100.., 0x200.., 0x300..: one log kind each. */
+static uint32_t log_kind(uint32_t type)
+{
+    return ((type >> 8) & 3) * 16 + (type & 15);
+}
+
+#define LOG_KIND_QUEUE (VGPU_RATELIMIT_KINDS - 1)
+
 static uint32_t reject(struct vgpu *g, const struct vgpu_cmd *cmd, uint32_t code, const char *why)
 {
     g->stats.errors++;
-    g_warning("virtio-gpu: %s rejected: %s", cmd_name(cmd->hdr.type), why);
+    g_autofree char *what = g_strdup_printf("%s rejected", cmd_name(cmd->hdr.type));
+    guest_warning(g, log_kind(cmd->hdr.type), what, why);
     return code;
 }
 
@@ -184,13 +228,18 @@ static struct resource *lookup(struct vgpu *g, uint32_t id)
     return id ? g_hash_table_lookup(g->resources, GUINT_TO_POINTER(id)) : NULL;
 }
 
+/* Every host allocation the guest causes goes through here. */
 static bool charge(struct vgpu *g, uint64_t bytes)
 {
-    if (bytes > g->config.max_host_bytes - g->stats.host_bytes ||
-        g_hash_table_size(g->resources) >= MAX_RESOURCES)
+    if (bytes > g->config.max_host_bytes - g->stats.host_bytes)
         return false;
     g->stats.host_bytes += bytes;
     return true;
+}
+
+static void uncharge(struct vgpu *g, uint64_t bytes)
+{
+    g->stats.host_bytes -= MIN(bytes, g->stats.host_bytes);
 }
 
 static uint32_t add_resource(struct vgpu *g, const struct vgpu_cmd *cmd, struct resource *res,
@@ -200,13 +249,13 @@ static uint32_t add_resource(struct vgpu *g, const struct vgpu_cmd *cmd, struct 
         g_free(res);
         return reject(g, cmd, VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID, "resource id in use");
     }
-    if (!charge(g, res->host_bytes)) {
+    if (g_hash_table_size(g->resources) >= MAX_RESOURCES || !charge(g, res->host_bytes)) {
         g_free(res);
         return reject(g, cmd, VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY,
                       "over the host memory cap (--gpu-memory-mb)");
     }
     if (virgl_renderer_resource_create(args, NULL, 0) != 0) {
-        g->stats.host_bytes -= res->host_bytes;
+        uncharge(g, res->host_bytes);
         g_free(res);
         return reject(g, cmd, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
                       "the renderer refused the resource");
@@ -220,9 +269,11 @@ static uint32_t create_2d(struct vgpu *g, const struct vgpu_cmd *cmd)
     const struct virtio_gpu_resource_create_2d *c = &cmd->u.create_2d;
     struct resource *res = g_new0(struct resource, 1);
     *res = (struct resource){.id = c->resource_id,
+                             .target = 2,
                              .width = c->width,
                              .height = c->height,
                              .depth = 1,
+                             .array_size = 1,
                              .format = c->format,
                              .bpp = vgpu_format_bpp(c->format),
                              .host_bytes = (uint64_t)c->width * c->height * 4};
@@ -245,9 +296,11 @@ static uint32_t create_3d(struct vgpu *g, const struct vgpu_cmd *cmd)
     const struct virtio_gpu_resource_create_3d *c = &cmd->u.create_3d;
     struct resource *res = g_new0(struct resource, 1);
     *res = (struct resource){.id = c->resource_id,
+                             .target = c->target,
                              .width = c->width,
                              .height = c->height,
                              .depth = c->depth,
+                             .array_size = c->array_size,
                              .format = c->format,
                              .bpp = 4,
                              .is_3d = true,
@@ -268,17 +321,63 @@ static uint32_t create_3d(struct vgpu *g, const struct vgpu_cmd *cmd)
     return add_resource(g, cmd, res, &args);
 }
 
-static void detach(struct vgpu *g, struct resource *res)
+/* Backing costs its entries and their translation. */
+static uint64_t backing_host_bytes(uint32_t n_entries)
+{
+    return (uint64_t)n_entries * (sizeof(struct vgpu_mem_entry) + sizeof(struct iovec));
+}
+
+/* Takes the host translation back from the renderer; the entries stay. */
+static void unmap_backing(struct resource *res)
 {
     if (!res->iov)
         return;
     struct iovec *iov = NULL;
     int n = 0;
     virgl_renderer_resource_detach_iov((int)res->id, &iov, &n);
-    g->stats.host_bytes -= (uint64_t)res->n_iov * sizeof(struct iovec);
     g_clear_pointer(&res->iov, g_free);
-    res->n_iov = 0;
+}
+
+static void detach(struct vgpu *g, struct resource *res)
+{
+    if (!res->entries)
+        return;
+    unmap_backing(res);
+    uncharge(g, backing_host_bytes(res->n_entries));
+    g_clear_pointer(&res->entries, g_free);
+    res->n_entries = 0;
     res->backing_bytes = 0;
+}
+
+/* The backing translated in today's memory map and attached to the
+ * renderer, or false when a page is no longer in guest memory (the
+ * backing is then detached, and the guest must attach it again). */
+static bool map_backing(struct vgpu *g, struct resource *res)
+{
+    if (res->iov)
+        return true;
+    if (!res->entries)
+        return false;
+    struct iovec *iov = g_new(struct iovec, res->n_entries);
+    for (uint32_t i = 0; i < res->n_entries; i++) {
+        void *p =
+            g->dev ? vu_dev_gpa_to_va(g->dev, res->entries[i].addr, res->entries[i].length) : NULL;
+        if (!p) {
+            g_free(iov);
+            guest_warning(g, LOG_KIND_QUEUE, "backing lost",
+                          "a resource's pages left guest memory; its backing is detached");
+            detach(g, res);
+            return false;
+        }
+        iov[i] = (struct iovec){p, res->entries[i].length};
+    }
+    if (virgl_renderer_resource_attach_iov((int)res->id, iov, (int)res->n_entries) != 0) {
+        g_free(iov);
+        detach(g, res);
+        return false;
+    }
+    res->iov = iov;
+    return true;
 }
 
 static uint32_t unref(struct vgpu *g, const struct vgpu_cmd *cmd)
@@ -290,7 +389,7 @@ static uint32_t unref(struct vgpu *g, const struct vgpu_cmd *cmd)
         if (g->scanouts[i].resource_id == res->id)
             g->scanouts[i].resource_id = 0;
     detach(g, res);
-    g->stats.host_bytes -= res->host_bytes;
+    uncharge(g, res->host_bytes);
     g_hash_table_remove(g->resources, GUINT_TO_POINTER(res->id));
     return 0;
 }
@@ -300,31 +399,22 @@ static uint32_t attach_backing(struct vgpu *g, const struct vgpu_cmd *cmd)
     struct resource *res = lookup(g, cmd->u.attach.resource_id);
     if (!res)
         return reject(g, cmd, VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID, "no such resource");
-    if (res->iov)
+    if (res->entries)
         return reject(g, cmd, VIRTIO_GPU_RESP_ERR_UNSPEC, "resource already has backing");
     uint32_t n = cmd->u.attach.nr_entries;
-    if (!charge(g, (uint64_t)n * sizeof(struct iovec)))
+    if (!charge(g, backing_host_bytes(n)))
         return reject(g, cmd, VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY, "over the host memory cap");
-    struct iovec *iov = g_new(struct iovec, n);
-    for (uint32_t i = 0; i < n; i++) {
-        struct vgpu_mem_entry e;
-        memcpy(&e, (const uint8_t *)cmd->entries + i * sizeof(e), sizeof(e));
-        void *p = g->dev ? vu_dev_gpa_to_va(g->dev, e.addr, e.length) : NULL;
-        if (!p) {
-            g_free(iov);
-            g->stats.host_bytes -= (uint64_t)n * sizeof(struct iovec);
+    /* Kept as guest addresses: host pointers die with the memory map. */
+    res->entries = g_memdup2(cmd->entries, (gsize)n * sizeof(struct vgpu_mem_entry));
+    res->n_entries = n;
+    res->backing_bytes = cmd->backing_bytes;
+    for (uint32_t i = 0; i < n; i++)
+        if (!g->dev || !vu_dev_gpa_to_va(g->dev, res->entries[i].addr, res->entries[i].length)) {
+            detach(g, res);
             return reject(g, cmd, VIRTIO_GPU_RESP_ERR_UNSPEC, "backing page outside guest RAM");
         }
-        iov[i] = (struct iovec){p, e.length};
-    }
-    if (virgl_renderer_resource_attach_iov((int)res->id, iov, (int)n) != 0) {
-        g_free(iov);
-        g->stats.host_bytes -= (uint64_t)n * sizeof(struct iovec);
+    if (!map_backing(g, res))
         return reject(g, cmd, VIRTIO_GPU_RESP_ERR_UNSPEC, "the renderer refused the backing");
-    }
-    res->iov = iov;
-    res->n_iov = n;
-    res->backing_bytes = cmd->backing_bytes;
     return 0;
 }
 
@@ -343,7 +433,7 @@ static uint32_t transfer_2d(struct vgpu *g, const struct vgpu_cmd *cmd)
     struct resource *res = lookup(g, t->resource_id);
     if (!res)
         return reject(g, cmd, VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID, "no such resource");
-    if (!res->iov)
+    if (!map_backing(g, res))
         return reject(g, cmd, VIRTIO_GPU_RESP_ERR_UNSPEC, "resource has no backing");
     if (!vgpu_check_transfer_2d(t, res->width, res->height, res->bpp, res->backing_bytes))
         return reject(g, cmd, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
@@ -359,9 +449,10 @@ static uint32_t transfer_3d(struct vgpu *g, const struct vgpu_cmd *cmd, bool to_
     struct resource *res = lookup(g, t->resource_id);
     if (!res)
         return reject(g, cmd, VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID, "no such resource");
-    if (!res->iov)
+    if (!map_backing(g, res))
         return reject(g, cmd, VIRTIO_GPU_RESP_ERR_UNSPEC, "resource has no backing");
-    if (!vgpu_check_box(&t->box, t->level, res->width, res->height, res->depth))
+    struct vgpu_texture tex = {res->target, res->width, res->height, res->depth, res->array_size};
+    if (!vgpu_check_box(&t->box, t->level, &tex))
         return reject(g, cmd, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER, "box outside the resource");
     /* virglrenderer checks the bytes against the attached backing. */
     struct virgl_box box = {t->box.x, t->box.y, t->box.z, t->box.w, t->box.h, t->box.d};
@@ -393,15 +484,21 @@ static uint32_t set_scanout(struct vgpu *g, const struct vgpu_cmd *cmd)
     if (!vgpu_check_rect(&s->r, res->width, res->height) || s->r.width < 16 || s->r.height < 16)
         return reject(g, cmd, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
                       "scanout rectangle outside the resource");
-    bool resized = so->r.width != s->r.width || so->r.height != s->r.height || !so->resource_id;
-    so->resource_id = s->resource_id;
-    so->r = s->r;
+    /* The read-back buffer is host memory the guest sizes: charged. */
     size_t need = (size_t)s->r.width * s->r.height * 4;
     if (so->pixels_size != need) {
+        if (need > so->pixels_size && !charge(g, need - so->pixels_size))
+            return reject(g, cmd, VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY,
+                          "scanout read-back buffer over the host memory cap");
+        if (need < so->pixels_size)
+            uncharge(g, so->pixels_size - need);
         g_free(so->pixels);
         so->pixels = g_malloc0(need);
         so->pixels_size = need;
     }
+    bool resized = so->r.width != s->r.width || so->r.height != s->r.height || !so->resource_id;
+    so->resource_id = s->resource_id;
+    so->r = s->r;
     if (resized) {
         /* Zero copy needs the buffer as a dmabuf; llvmpipe has none to give. */
         g_message("virtio-gpu: scanout %u shows resource %u at %ux%u (%s)", s->scanout_id,
@@ -560,13 +657,32 @@ static uint32_t edid(struct vgpu *g, const struct vgpu_cmd *cmd, struct response
 static uint32_t ctx_create(struct vgpu *g, const struct vgpu_cmd *cmd)
 {
     const struct virtio_gpu_ctx_create *c = &cmd->u.ctx_create;
+    gpointer key = GUINT_TO_POINTER(cmd->hdr.ctx_id);
+    if (!cmd->hdr.ctx_id || g_hash_table_contains(g->contexts, key))
+        return reject(g, cmd, VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID, "context id in use");
+    if (g_hash_table_size(g->contexts) >= MAX_CONTEXTS)
+        return reject(g, cmd, VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY, "too many 3D contexts");
+    if (!charge(g, CONTEXT_HOST_BYTES))
+        return reject(g, cmd, VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY,
+                      "a 3D context over the host memory cap (--gpu-memory-mb)");
     uint32_t capset = c->context_init & VIRTIO_GPU_CONTEXT_INIT_CAPSET_ID_MASK;
     int rc = capset ? virgl_renderer_context_create_with_flags(cmd->hdr.ctx_id, c->context_init,
                                                                c->nlen, c->debug_name)
                     : virgl_renderer_context_create(cmd->hdr.ctx_id, c->nlen, c->debug_name);
-    if (rc != 0)
+    if (rc != 0) {
+        uncharge(g, CONTEXT_HOST_BYTES);
         return reject(g, cmd, VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID,
                       "the renderer refused the context");
+    }
+    g_hash_table_add(g->contexts, key);
+    return 0;
+}
+
+static uint32_t ctx_destroy(struct vgpu *g, const struct vgpu_cmd *cmd)
+{
+    if (!g_hash_table_remove(g->contexts, GUINT_TO_POINTER(cmd->hdr.ctx_id)))
+        return reject(g, cmd, VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID, "no such context");
+    uncharge(g, CONTEXT_HOST_BYTES);
     return 0;
 }
 
@@ -616,7 +732,8 @@ static void cursor(struct vgpu *g, const struct vgpu_cmd *cmd)
                                          c->hot_y, w, h, data);
         } else if (c->resource_id) {
             g->stats.errors++;
-            g_warning("virtio-gpu: UPDATE_CURSOR rejected: no usable cursor image");
+            guest_warning(g, log_kind(cmd->hdr.type), "UPDATE_CURSOR rejected",
+                          "no usable cursor image");
         }
         free(data);
     } else if (g->qemu) {
@@ -655,8 +772,7 @@ static uint32_t execute(struct vgpu *g, const struct vgpu_cmd *cmd, struct respo
     case VIRTIO_GPU_CMD_CTX_CREATE:
         return ctx_create(g, cmd);
     case VIRTIO_GPU_CMD_CTX_DESTROY:
-        virgl_renderer_context_destroy(cmd->hdr.ctx_id);
-        return 0;
+        return ctx_destroy(g, cmd);
     case VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE:
         return ctx_resource(g, cmd, true);
     case VIRTIO_GPU_CMD_CTX_DETACH_RESOURCE:
@@ -688,21 +804,59 @@ static gboolean poll_fences(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+static void pending_free(struct vgpu *g, struct pending *p)
+{
+    uncharge(g, p->host_bytes);
+    g_free(p->reply);
+    g_free(p);
+}
+
+/* The renderer's fences signal in the order they were created, and it
+ * reports the latest: every pending request up to it is answered, in
+ * order. Its ids are 32 bits and ours wrap; at most two rings of requests
+ * are pending, so "up to" is a signed 32-bit difference. */
 static void on_write_fence(void *user, uint32_t fence)
 {
     struct vgpu *g = user;
     while (!g_queue_is_empty(&g->fenced)) {
         struct pending *p = g_queue_peek_head(&g->fenced);
-        if (p->fence_id > fence)
+        if ((int32_t)(p->fence - fence) > 0)
             break;
         g_queue_pop_head(&g->fenced);
-        size_t n = vu_iov_from_buf(p->elem->iov + p->elem->out_num, p->elem->in_num, 0, p->resp,
-                                   sizeof(p->resp));
-        vu_virtq_push(p->vq, p->elem, (uint32_t)n);
+        vu_virtq_reply(p->vq, p->reply, p->resp, sizeof(p->resp));
         g->stats.fences++;
-        g_free(p->elem);
-        g_free(p);
+        pending_free(g, p);
     }
+}
+
+/* The guest's fence ids are 64 bits and its own business: the renderer
+ * gets ids of ours, in request order, and the answer carries the guest's.
+ * False when the request cannot wait (over the memory cap). */
+static bool wait_for_fence(struct vgpu *g, struct vu_virtq *vq, struct vu_elem *elem,
+                           const uint8_t *resp)
+{
+    size_t reply_bytes = 0;
+    struct vu_reply *reply = vu_reply_create(elem, &reply_bytes);
+    uint64_t bytes = reply_bytes + sizeof(struct pending);
+    if (!charge(g, bytes)) {
+        g_free(reply);
+        return false;
+    }
+    struct pending *p = g_new0(struct pending, 1);
+    *p = (struct pending){.vq = vq, .reply = reply, .host_bytes = bytes, .fence = g->next_fence++};
+    memcpy(p->resp, resp, sizeof(p->resp));
+    g_queue_push_tail(&g->fenced, p);
+    if (virgl_renderer_create_fence((int)p->fence, 0) != 0) {
+        /* Nothing will signal it: answer now rather than never. */
+        on_write_fence(g, p->fence);
+        return true;
+    }
+    if (!g->fence_poll) {
+        g->fence_poll = g_timeout_source_new(FENCE_POLL_MS);
+        g_source_set_callback(g->fence_poll, poll_fences, g, NULL);
+        g_source_attach(g->fence_poll, g_main_context_get_thread_default());
+    }
+    return true;
 }
 
 /* ---- queues ------------------------------------------------------------- */
@@ -745,18 +899,19 @@ static void on_kick(void *user, struct vu_virtq *vq)
         const char *why = NULL;
         enum vu_pop_result pr = vu_virtq_pop(vq, elem, &why);
         if (pr != VU_POP_OK) {
-            if (pr == VU_POP_BROKEN)
+            if (pr == VU_POP_BROKEN) {
+                g->stats.errors++;
                 g_warning("virtio-gpu: queue %u is broken (%s): no more requests are taken "
                           "from it until the guest resets the device",
                           vq->index, why);
+            }
             g_free(elem);
             return;
         }
         size_t len = elem->out_len;
         if (len > MAX_REQUEST) {
             g->stats.errors++;
-            g_warning("virtio-gpu: request of %zu bytes over the %zu limit dropped", len,
-                      (size_t)MAX_REQUEST);
+            guest_warning(g, LOG_KIND_QUEUE, "request dropped", "over the size limit");
             len = sizeof(struct virtio_gpu_ctrl_hdr); /* answered as unknown */
         }
         vu_iov_to_buf(elem->iov, elem->out_num, 0, g->request, len);
@@ -771,25 +926,23 @@ static void on_kick(void *user, struct vu_virtq *vq)
         const struct virtio_gpu_ctrl_hdr *rh = (const struct virtio_gpu_ctrl_hdr *)resp;
         bool fenced = !cursor_queue && n >= sizeof(h) && (h.flags & VIRTIO_GPU_FLAG_FENCE) &&
                       rh->type == VIRTIO_GPU_RESP_OK_NODATA;
-        if (fenced) {
-            /* The guest waits for the renderer's work, not for our parsing. */
-            struct pending *p = g_new0(struct pending, 1);
-            p->vq = vq;
-            p->elem = elem;
-            p->fence_id = h.fence_id;
-            memcpy(p->resp, resp, sizeof(p->resp));
-            g_queue_push_tail(&g->fenced, p);
-            virgl_renderer_create_fence((int)h.fence_id, h.ctx_id);
-            if (!g->fence_poll) {
-                g->fence_poll = g_timeout_source_new(FENCE_POLL_MS);
-                g_source_set_callback(g->fence_poll, poll_fences, g, NULL);
-                g_source_attach(g->fence_poll, g_main_context_get_thread_default());
-            }
-        } else {
+        /* The guest waits for the renderer's work, not for our parsing. */
+        if (fenced && !wait_for_fence(g, vq, elem, resp)) {
+            g->stats.errors++;
+            guest_warning(g, LOG_KIND_QUEUE, "fenced request answered at once",
+                          "waiting requests over the host memory cap");
+            fenced = false;
+            struct virtio_gpu_ctrl_hdr oom = {.type = VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY,
+                                              .flags = VIRTIO_GPU_FLAG_FENCE,
+                                              .fence_id = h.fence_id,
+                                              .ctx_id = h.ctx_id};
+            memcpy(resp, &oom, sizeof(oom));
+        }
+        if (!fenced) {
             n = vu_iov_from_buf(elem->iov + elem->out_num, elem->in_num, 0, resp, n);
             vu_virtq_push(vq, elem, (uint32_t)n);
-            g_free(elem);
         }
+        g_free(elem);
         if (resp != resp_small)
             g_free(resp);
     }
@@ -805,8 +958,7 @@ static void on_queue_stopped(void *user, uint32_t index)
         GList *next = l->next;
         struct pending *p = l->data;
         if (p->vq->index == index) {
-            g_free(p->elem);
-            g_free(p);
+            pending_free(g, p);
             g_queue_delete_link(&g->fenced, l);
         }
         l = next;
@@ -818,21 +970,49 @@ static void on_queue_stopped(void *user, uint32_t index)
 static void on_queue_started(void *user, uint32_t index, bool fresh)
 {
     struct vgpu *g = user;
-    if (index != CONTROL_QUEUE || !fresh || !g_hash_table_size(g->resources))
+    if (index != CONTROL_QUEUE || !fresh ||
+        (!g_hash_table_size(g->resources) && !g_hash_table_size(g->contexts)))
         return;
     g_message("virtio-gpu: the guest's driver restarted (reset or reboot): dropping its %u "
-              "resources",
-              g_hash_table_size(g->resources));
+              "resources and %u 3D contexts",
+              g_hash_table_size(g->resources), g_hash_table_size(g->contexts));
     vgpu_reset(g);
 }
 
 void vgpu_reset(struct vgpu *g)
 {
-    for (uint32_t i = 0; i < g->config.num_scanouts; i++)
-        g->scanouts[i].resource_id = 0;
-    g_hash_table_remove_all(g->resources);
-    g->stats.host_bytes = 0;
+    for (uint32_t i = 0; i < g->config.num_scanouts; i++) {
+        struct scanout *so = &g->scanouts[i];
+        so->resource_id = 0;
+        uncharge(g, so->pixels_size);
+        g_clear_pointer(&so->pixels, g_free);
+        so->pixels_size = 0;
+        so->r = (struct virtio_gpu_rect){0};
+    }
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, g->resources);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        struct resource *res = value;
+        detach(g, res);
+        uncharge(g, res->host_bytes);
+        g_hash_table_iter_remove(&it);
+    }
+    uncharge(g, (uint64_t)g_hash_table_size(g->contexts) * CONTEXT_HOST_BYTES);
+    g_hash_table_remove_all(g->contexts);
     virgl_renderer_reset();
+}
+
+/* Guest memory is being unmapped: the renderer must not keep a pointer
+ * into it. Each backing is translated again when next used. */
+static void on_mem_unmapping(void *user)
+{
+    struct vgpu *g = user;
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, g->resources);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        unmap_backing(value);
 }
 
 /* ---- config space and vhost-user ---------------------------------------- */
@@ -901,6 +1081,7 @@ struct vgpu *vgpu_create(const struct vgpu_config *config, const struct vgpu_cal
         g->cb = *cb;
     g->user = user;
     g->resources = g_hash_table_new_full(NULL, NULL, NULL, resource_free);
+    g->contexts = g_hash_table_new_full(NULL, NULL, context_free, NULL);
     g->request = g_malloc(MAX_REQUEST);
     g_queue_init(&g->fenced);
     g->scanouts[0].width = config->width;
@@ -928,6 +1109,7 @@ struct vgpu *vgpu_create(const struct vgpu_config *config, const struct vgpu_cal
         .set_config = set_config,
         .kick = on_kick,
         .device_request = device_request,
+        .mem_unmapping = on_mem_unmapping,
         .queue_stopped = on_queue_stopped,
         .queue_started = on_queue_started,
         .disconnected = on_disconnected,
@@ -940,10 +1122,8 @@ void vgpu_destroy(struct vgpu *g)
     if (!g)
         return;
     struct pending *p;
-    while ((p = g_queue_pop_head(&g->fenced))) {
-        g_free(p->elem);
-        g_free(p);
-    }
+    while ((p = g_queue_pop_head(&g->fenced)))
+        pending_free(g, p);
     if (g->fence_poll) {
         g_source_destroy(g->fence_poll);
         g_source_unref(g->fence_poll);
@@ -952,8 +1132,11 @@ void vgpu_destroy(struct vgpu *g)
         g_source_destroy(g->qemu_flush);
         g_source_unref(g->qemu_flush);
     }
-    /* Resources before the renderer that holds their textures. */
-    g_hash_table_destroy(g->resources);
+    /* Resources and contexts before the renderer that holds them. */
+    if (g->resources)
+        g_hash_table_destroy(g->resources);
+    if (g->contexts)
+        g_hash_table_destroy(g->contexts);
     vgpu_renderer_destroy(g->renderer);
     vgpu_qemu_display_destroy(g->qemu);
     vgpu_record_destroy(g->record);
@@ -998,4 +1181,6 @@ void vgpu_get_stats(const struct vgpu *g, struct vgpu_stats *stats)
 {
     *stats = g->stats;
     stats->resources = g_hash_table_size(g->resources);
+    stats->contexts = g_hash_table_size(g->contexts);
+    stats->pending = g_queue_get_length((GQueue *)&g->fenced);
 }

@@ -6,8 +6,11 @@
  * the callbacks below are called there too and must not block. Guest
  * commands are checked by vgpu-parse.h before anything here uses them; a
  * bad one gets a virtio-gpu error response and a log line, and the guest
- * goes on. Host memory the guest makes us hold (resources, backing tables)
- * is counted against config.max_host_bytes. */
+ * goes on, and the log line is rate-limited. Every host allocation the
+ * guest can cause (resources, backing tables, 3D contexts, scanout
+ * read-back buffers, requests waiting for a fence) is charged against
+ * config.max_host_bytes, and each kind is bounded in number too. The
+ * guest's fence ids are 64 bits and never reach the renderer. */
 #ifndef VGPU_H
 #define VGPU_H
 
@@ -50,8 +53,8 @@ struct vgpu_callbacks {
 
 struct vgpu_stats {
     uint64_t commands, errors, flushes, frames, fences;
-    uint64_t host_bytes;
-    uint32_t resources;
+    uint64_t host_bytes;                   /* charged against max_host_bytes */
+    uint32_t resources, contexts, pending; /* pending: requests waiting for a fence */
 };
 
 struct vgpu;

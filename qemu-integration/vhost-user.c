@@ -105,6 +105,7 @@ static void queue_stop(struct vu_dev *dev, struct vu_virtq *vq)
         close(vq->kick_fd);
     vq->kick_fd = -1;
     vq->started = false;
+    vu_virtq_forget_inflight(vq);
     if (was && dev->iface.queue_stopped)
         dev->iface.queue_stopped(dev->user, vq->index);
 }
@@ -168,20 +169,37 @@ static bool map_region(struct vu_dev *dev, const struct mem_region_msg *m, int f
     return true;
 }
 
+/* Before any region goes: nothing may keep a pointer into it. The rings
+ * are mapped again by remap_queues once the new map is in place. */
+static void mem_unmapping(struct vu_dev *dev)
+{
+    for (uint32_t i = 0; i < dev->iface.num_queues; i++)
+        vu_virtq_unmap(&dev->queues[i]);
+    if (dev->iface.mem_unmapping)
+        dev->iface.mem_unmapping(dev->user);
+}
+
 static void unmap_all(struct vu_dev *dev)
 {
+    mem_unmapping(dev);
     for (uint32_t i = 0; i < dev->n_regions; i++)
         region_unmap(&dev->regions[i]);
     dev->n_regions = 0;
 }
 
-/* Started rings point into memory that was just replaced: map them again. */
-static bool remap_queues(struct vu_dev *dev, const char **why)
+/* After every change of the memory map: started rings are mapped in the
+ * new one. A ring the new map lacks takes nothing until a later change
+ * maps it (or the queue is set up again). */
+static void remap_queues(struct vu_dev *dev)
 {
-    for (uint32_t i = 0; i < dev->iface.num_queues; i++)
-        if (dev->queues[i].started && !vu_virtq_map(&dev->queues[i], why))
-            return false;
-    return true;
+    for (uint32_t i = 0; i < dev->iface.num_queues; i++) {
+        struct vu_virtq *vq = &dev->queues[i];
+        const char *why = NULL;
+        if (vq->started && !vu_virtq_map(vq, &why))
+            g_warning("vhost-user: queue %u: %s after a memory-map change; it is paused until "
+                      "its rings are mapped again",
+                      i, why);
+    }
 }
 
 static bool want(bool ok, const char *reason, const char **why)
@@ -264,7 +282,7 @@ bool vu_dev_handle(struct vu_dev *dev, const struct vu_msg_header *hdr, const ui
             memcpy(&m, p + 8 + i * sizeof(m), sizeof(m));
             ok = map_region(dev, &m, fds[i], why);
         }
-        ok = ok && remap_queues(dev, why);
+        remap_queues(dev);
         break;
     }
     case VU_ADD_MEM_REG: {
@@ -275,6 +293,7 @@ bool vu_dev_handle(struct vu_dev *dev, const struct vu_msg_header *hdr, const ui
         }
         memcpy(&m, p + 8, sizeof(m));
         ok = map_region(dev, &m, fds[0], why);
+        remap_queues(dev);
         break;
     }
     case VU_REM_MEM_REG: {
@@ -288,11 +307,13 @@ bool vu_dev_handle(struct vu_dev *dev, const struct vu_msg_header *hdr, const ui
         for (uint32_t i = 0; i < dev->n_regions && !found; i++) {
             struct region *r = &dev->regions[i];
             if (r->gpa == m.gpa && r->size == m.size) {
+                mem_unmapping(dev);
                 region_unmap(r);
                 dev->regions[i] = dev->regions[--dev->n_regions];
                 found = true;
             }
         }
+        remap_queues(dev);
         ack = !found;
         break;
     }

@@ -90,6 +90,10 @@ struct vu_iface {
      * (0 ok) or -1 when it does not know the request. */
     int (*device_request)(void *user, uint32_t request, const uint8_t *payload, uint32_t size,
                           int *fds, size_t n_fds);
+    /* Guest memory is about to be unmapped (SET_MEM_TABLE, REM_MEM_REG):
+     * forget every host pointer translated from it; keep guest addresses
+     * and translate them again when needed. Optional. */
+    void (*mem_unmapping)(void *user);
     /* Rings stopped (GET_VRING_BASE, reset): drop what refers to guest
      * memory of that queue. Optional. */
     void (*queue_stopped)(void *user, uint32_t index);
@@ -113,7 +117,8 @@ bool vu_dev_handle(struct vu_dev *dev, const struct vu_msg_header *hdr, const ui
                    int *fds, size_t n_fds, const char **why);
 
 /* Host pointer for guest-physical [gpa, gpa + len) when it lies in one
- * mapped region; NULL otherwise. */
+ * mapped region; NULL otherwise. Valid until the next memory-map change:
+ * keep it no longer than the current callback (mem_unmapping above). */
 void *vu_dev_gpa_to_va(struct vu_dev *dev, uint64_t gpa, uint64_t len);
 
 /* The same for an address in QEMU's own address space (ring addresses). */

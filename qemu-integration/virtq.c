@@ -12,21 +12,45 @@ bool vu_virtq_map(struct vu_virtq *vq, const char **why)
 {
     uint64_t n = vq->num;
     if (!n || n > VU_VIRTQ_MAX_SIZE || (n & (n - 1))) {
+        vu_virtq_unmap(vq);
         *why = "ring size is not a power of two up to 1024";
         return false;
     }
     if ((vq->desc_qva & 15) || (vq->avail_qva & 1) || (vq->used_qva & 3)) {
+        vu_virtq_unmap(vq);
         *why = "ring address misaligned";
         return false;
     }
-    vq->desc = vu_dev_qva_to_va(vq->dev, vq->desc_qva, 16 * n);
-    vq->avail = vu_dev_qva_to_va(vq->dev, vq->avail_qva, 6 + 2 * n);
-    vq->used = vu_dev_qva_to_va(vq->dev, vq->used_qva, 6 + 8 * n);
-    if (!vq->desc || !vq->avail || !vq->used) {
+    void *desc = vu_dev_qva_to_va(vq->dev, vq->desc_qva, 16 * n);
+    void *avail = vu_dev_qva_to_va(vq->dev, vq->avail_qva, 6 + 2 * n);
+    void *used = vu_dev_qva_to_va(vq->dev, vq->used_qva, 6 + 8 * n);
+    if (!desc || !avail || !used) {
+        vu_virtq_unmap(vq);
         *why = "ring outside guest memory";
         return false;
     }
+    vq->desc = desc;
+    vq->avail = avail;
+    vq->used = used;
     return true;
+}
+
+void vu_virtq_unmap(struct vu_virtq *vq)
+{
+    vq->desc = NULL;
+    vq->avail = NULL;
+    vq->used = NULL;
+}
+
+void vu_virtq_forget_inflight(struct vu_virtq *vq)
+{
+    memset(vq->inflight, 0, sizeof(vq->inflight));
+    vq->n_inflight = 0;
+}
+
+static bool inflight(const struct vu_virtq *vq, uint16_t head)
+{
+    return vq->inflight[head / 64] & (1ull << (head % 64));
 }
 
 /* avail_event sits after the used ring's entries; writing it is harmless
@@ -64,6 +88,10 @@ enum vu_pop_result vu_virtq_pop(struct vu_virtq *vq, struct vu_elem *elem, const
     uint16_t head = vq->avail->ring[vq->last_avail % vq->num];
     if (head >= vq->num)
         return broken(vq, "head descriptor index out of range", why);
+    /* The same head again before it was used: more requests than the ring
+     * holds, which a guest can repeat without end. */
+    if (inflight(vq, head))
+        return broken(vq, "descriptor head made available again while in flight", why);
     elem->head = head;
     elem->out_num = elem->in_num = 0;
     elem->out_len = elem->in_len = 0;
@@ -99,6 +127,7 @@ enum vu_pop_result vu_virtq_pop(struct vu_virtq *vq, struct vu_elem *elem, const
         if (d.len && !p)
             return broken(vq, "buffer outside guest memory", why);
         if (d.len) {
+            elem->addr[elem->out_num + elem->in_num] = d.addr;
             elem->iov[elem->out_num + elem->in_num] = (struct iovec){p, d.len};
             if (write) {
                 elem->in_num++;
@@ -115,15 +144,21 @@ enum vu_pop_result vu_virtq_pop(struct vu_virtq *vq, struct vu_elem *elem, const
         i = d.next;
     }
     vq->last_avail++;
+    vq->inflight[head / 64] |= 1ull << (head % 64);
+    vq->n_inflight++;
     return VU_POP_OK;
 }
 
-void vu_virtq_push(struct vu_virtq *vq, const struct vu_elem *elem, uint32_t len)
+static void push_used(struct vu_virtq *vq, uint16_t head, uint32_t len)
 {
+    if (head >= VU_VIRTQ_MAX_SIZE || !inflight(vq, head))
+        return; /* the queue was reset since: the guest forgot it too */
+    vq->inflight[head / 64] &= ~(1ull << (head % 64));
+    vq->n_inflight--;
     if (!vq->used)
         return;
     volatile struct vring_used_elem *u = &vq->used->ring[vq->used_idx % vq->num];
-    u->id = elem->head;
+    u->id = head;
     u->len = len;
     __atomic_thread_fence(__ATOMIC_RELEASE); /* the entry before the index */
     vq->used_idx++;
@@ -134,6 +169,44 @@ void vu_virtq_push(struct vu_virtq *vq, const struct vu_elem *elem, uint32_t len
         if (write(vq->call_fd, &one, sizeof(one)) < 0)
             g_debug("vhost-user: queue %u: call eventfd write failed", vq->index);
     }
+}
+
+void vu_virtq_push(struct vu_virtq *vq, const struct vu_elem *elem, uint32_t len)
+{
+    push_used(vq, elem->head, len);
+}
+
+struct vu_reply *vu_reply_create(const struct vu_elem *elem, size_t *bytes)
+{
+    size_t size = sizeof(struct vu_reply) + elem->in_num * sizeof(((struct vu_reply *)0)->buf[0]);
+    struct vu_reply *r = g_malloc(size);
+    r->head = elem->head;
+    r->n = elem->in_num;
+    for (uint32_t i = 0; i < elem->in_num; i++) {
+        r->buf[i].addr = elem->addr[elem->out_num + i];
+        r->buf[i].len = (uint32_t)elem->iov[elem->out_num + i].iov_len;
+    }
+    *bytes = size;
+    return r;
+}
+
+void vu_virtq_reply(struct vu_virtq *vq, const struct vu_reply *reply, const void *buf, size_t len)
+{
+    size_t done = 0;
+    for (uint32_t i = 0; i < reply->n && done < len; i++) {
+        size_t k = MIN((size_t)reply->buf[i].len, len - done);
+        void *p = vu_dev_gpa_to_va(vq->dev, reply->buf[i].addr, k);
+        if (!p) {
+            g_warning("vhost-user: queue %u: a reply's buffer left guest memory; the guest "
+                      "gets the request back with nothing written",
+                      vq->index);
+            done = 0;
+            break;
+        }
+        memcpy(p, (const uint8_t *)buf + done, k);
+        done += k;
+    }
+    push_used(vq, reply->head, (uint32_t)done);
 }
 
 /* Copies between iov (from offset on) and buf, in the direction asked. */

@@ -584,6 +584,9 @@ int main(int argc, char **argv)
         g_message("sandbox: no_new_privs and seccomp filter on%s%s", user ? ", running as " : "",
                   user ? user : "");
     }
+    /* Only now is anything from QEMU or the guest read. */
+    if (d.gpu)
+        vgpu_backend_start(d.gpu);
     guint sources[3] = {
         g_unix_signal_add(SIGINT, on_signal, &d), g_unix_signal_add(SIGTERM, on_signal, &d),
         stats_interval ? g_timeout_add_seconds((guint)stats_interval, log_stats, &d) : 0};

@@ -62,7 +62,9 @@ static void test_print_capabilities(void **state)
 }
 
 /* spicegl-gpu --fd 3 on one end of a socketpair: it answers vhost-user on
- * it, and exits cleanly when the other end (QEMU) closes. */
+ * it, and exits cleanly when the other end (QEMU) closes. QEMU's first
+ * message is already waiting when the daemon starts, and it is read only
+ * once the sandbox is on. */
 static void test_inherited_fd(void **state)
 {
     int sv[2];
@@ -72,6 +74,7 @@ static void test_inherited_fd(void **state)
     g_autoptr(GSubprocessLauncher) l =
         g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
     g_subprocess_launcher_take_fd(l, sv[0], 3);
+    g_subprocess_launcher_setenv(l, "G_MESSAGES_DEBUG", "all", TRUE);
     if (g_getenv("SGL_SANITIZERS") && g_str_equal(g_getenv("SGL_SANITIZERS"), "yes"))
         g_subprocess_launcher_setenv(l, "ASAN_OPTIONS", "fast_unwind_on_malloc=1:detect_leaks=0",
                                      TRUE);
@@ -95,6 +98,12 @@ static void test_inherited_fd(void **state)
     assert_true(g_subprocess_get_if_exited(d));
     assert_int_equal(g_subprocess_get_exit_status(d), 0);
     assert_non_null(strstr(out, "QEMU went away (QEMU closed the connection): exiting"));
+    const char *sandbox = strstr(out, "sandbox: no_new_privs and seccomp filter on");
+    const char *first = strstr(out, "vhost-user: request 1,");
+    assert_non_null(sandbox);
+    assert_non_null(first);
+    if (first < sandbox)
+        fail_msg("QEMU's first message was read before the sandbox was on:\n%s", out);
 }
 
 int main(void)

@@ -183,15 +183,38 @@ static void test_3d_commands(void **state)
 /* The state-dependent checks the device makes with them. */
 static void test_boxes_and_transfers(void **state)
 {
+    const struct vgpu_texture tex2d = {2 /* PIPE_TEXTURE_2D */, 64, 64, 1, 1};
     struct virtio_gpu_box b = {0, 0, 0, 64, 64, 1};
-    assert_true(vgpu_check_box(&b, 0, 64, 64, 1));
-    assert_false(vgpu_check_box(&b, 1, 64, 64, 1)); /* level 1 is 32x32 */
+    assert_true(vgpu_check_box(&b, 0, &tex2d));
+    assert_false(vgpu_check_box(&b, 1, &tex2d)); /* level 1 is 32x32 */
     b.w = 32;
     b.h = 32;
-    assert_true(vgpu_check_box(&b, 1, 64, 64, 1));
+    assert_true(vgpu_check_box(&b, 1, &tex2d));
     b.x = 1;
-    assert_false(vgpu_check_box(&b, 1, 64, 64, 1));
-    assert_false(vgpu_check_box(&b, 16, 64, 64, 1));
+    assert_false(vgpu_check_box(&b, 1, &tex2d));
+    assert_false(vgpu_check_box(&b, 16, &tex2d));
+
+    /* Layers of arrays and cube faces are in range, up to the last. */
+    const struct vgpu_texture cube = {4 /* PIPE_TEXTURE_CUBE */, 64, 64, 1, 6};
+    const struct vgpu_texture array2d = {7 /* PIPE_TEXTURE_2D_ARRAY */, 64, 64, 1, 8};
+    const struct vgpu_texture array1d = {6 /* PIPE_TEXTURE_1D_ARRAY */, 64, 1, 1, 8};
+    const struct vgpu_texture tex3d = {3 /* PIPE_TEXTURE_3D */, 64, 64, 16, 1};
+    b = (struct virtio_gpu_box){0, 0, 5, 64, 64, 1};
+    assert_true(vgpu_check_box(&b, 0, &cube));
+    b.z = 6;
+    assert_false(vgpu_check_box(&b, 0, &cube));
+    b = (struct virtio_gpu_box){0, 0, 1, 32, 32, 7};
+    assert_true(vgpu_check_box(&b, 1, &array2d)); /* layers do not shrink with the level */
+    b.d = 8;
+    assert_false(vgpu_check_box(&b, 1, &array2d));
+    b = (struct virtio_gpu_box){0, 7, 0, 64, 1, 1};
+    assert_true(vgpu_check_box(&b, 0, &array1d)); /* a 1D array's layers are its rows */
+    b.y = 8;
+    assert_false(vgpu_check_box(&b, 0, &array1d));
+    b = (struct virtio_gpu_box){0, 0, 0, 32, 32, 8};
+    assert_true(vgpu_check_box(&b, 1, &tex3d)); /* a 3D texture's depth halves */
+    b.d = 9;
+    assert_false(vgpu_check_box(&b, 1, &tex3d));
 
     struct virtio_gpu_transfer_to_host_2d t = {.r = {0, 0, 64, 64}, .offset = 0};
     assert_true(vgpu_check_transfer_2d(&t, 64, 64, 4, 64 * 64 * 4));

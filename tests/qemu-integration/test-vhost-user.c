@@ -22,22 +22,11 @@
 #include "qemu-integration/vgpu.h"
 #include "qemu-integration/vhost-user.h"
 #include "qemu-integration/virtq.h"
+#include "tests/qemu-integration/vu-test-guest.h"
 #include "tests/test-util.h"
 
-#define RAM_SIZE  (4u << 20)
-#define RAM_GPA   0x100000ull       /* guest-physical base */
-#define RAM_QVA   0x7f0000000000ull /* where "QEMU" has it */
-#define QSIZE     16
-#define DESC_OFF  0x0000
-#define AVAIL_OFF 0x1000
-#define USED_OFF  0x2000
-
 struct fixture {
-    int peer; /* QEMU's end */
-    int ram_fd;
-    uint8_t *ram;
-    GMainContext *context;
-    struct vu_dev *dev;
+    struct vu_test_guest g;
     char *why; /* disconnected */
     unsigned kicks;
     struct vu_virtq *kicked;
@@ -72,61 +61,10 @@ static const struct vu_iface iface = {
     .disconnected = on_disconnected,
 };
 
-static void send_msg(struct fixture *f, uint32_t request, uint32_t flags, const void *payload,
-                     uint32_t size, const int *fds, size_t n_fds)
-{
-    struct vu_msg_header h = {request, VU_FLAG_VERSION | flags, size};
-    struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)payload, size}};
-    union {
-        char buf[CMSG_SPACE(8 * sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    struct msghdr m = {.msg_iov = iov, .msg_iovlen = size ? 2 : 1};
-    if (n_fds) {
-        m.msg_control = control.buf;
-        m.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
-        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
-        memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
-    }
-    assert_int_equal(sendmsg(f->peer, &m, 0), (ssize_t)(sizeof(h) + size));
-    /* Let the device handle it. */
-    for (int i = 0; i < 10; i++)
-        g_main_context_iteration(f->context, FALSE);
-}
-
-static uint64_t reply_u64(struct fixture *f, uint32_t request)
-{
-    struct {
-        struct vu_msg_header h;
-        uint64_t v;
-    } __attribute__((packed)) r;
-    assert_int_equal(recv(f->peer, &r, sizeof(r), 0), sizeof(r));
-    assert_int_equal(r.h.request, request);
-    assert_true(r.h.flags & VU_FLAG_REPLY);
-    return r.v;
-}
-
-static void set_u64(struct fixture *f, uint32_t request, uint64_t v)
-{
-    send_msg(f, request, 0, &v, sizeof(v), NULL, 0);
-}
-
 static int setup(void **state)
 {
     struct fixture *f = g_new0(struct fixture, 1);
-    int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    f->peer = sv[1];
-    f->ram_fd = memfd_create("guest-ram", MFD_CLOEXEC);
-    assert_true(f->ram_fd >= 0);
-    assert_int_equal(ftruncate(f->ram_fd, RAM_SIZE), 0);
-    f->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f->ram_fd, 0);
-    assert_true(f->ram != MAP_FAILED);
-    f->context = g_main_context_new();
-    f->dev = vu_dev_create(sv[0], f->context, &iface, f);
+    vu_test_guest_init(&f->g, &iface, f);
     *state = f;
     return 0;
 }
@@ -134,11 +72,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    vu_dev_destroy(f->dev);
-    g_main_context_unref(f->context);
-    munmap(f->ram, RAM_SIZE);
-    close(f->ram_fd);
-    close(f->peer);
+    vu_test_guest_finish(&f->g);
     g_free(f->why);
     g_free(f);
     return 0;
@@ -146,77 +80,44 @@ static int teardown(void **state)
 
 static void map_ram(struct fixture *f)
 {
-    struct {
-        uint32_t n, pad;
-        uint64_t gpa, size, qva, offset;
-    } t = {1, 0, RAM_GPA, RAM_SIZE, RAM_QVA, 0};
-    send_msg(f, VU_SET_MEM_TABLE, 0, &t, sizeof(t), &f->ram_fd, 1);
+    vu_test_map_ram(&f->g, f->g.ram_fd);
     assert_null(f->why);
 }
 
-/* Negotiation as QEMU does it, then a ring started and enabled. */
 static int kick_fd_for(struct fixture *f, uint32_t index)
 {
-    set_u64(f, VU_SET_FEATURES, (1ull << VU_F_PROTOCOL_FEATURES) | (1ull << VU_F_VERSION_1));
-    set_u64(f, VU_SET_PROTOCOL_FEATURES, 1ull << VU_PF_REPLY_ACK);
-    map_ram(f);
-    uint32_t num[2] = {index, QSIZE};
-    send_msg(f, VU_SET_VRING_NUM, 0, num, sizeof(num), NULL, 0);
-    struct {
-        uint32_t index, flags;
-        uint64_t desc, used, avail, log;
-    } a = {index, 0, RAM_QVA + DESC_OFF, RAM_QVA + USED_OFF, RAM_QVA + AVAIL_OFF, 0};
-    send_msg(f, VU_SET_VRING_ADDR, 0, &a, sizeof(a), NULL, 0);
-    int call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), kick = eventfd(0, EFD_CLOEXEC);
-    uint64_t idx = index;
-    send_msg(f, VU_SET_VRING_CALL, 0, &idx, 8, &call, 1);
-    send_msg(f, VU_SET_VRING_KICK, 0, &idx, 8, &kick, 1);
-    uint32_t enable[2] = {index, 1};
-    send_msg(f, VU_SET_VRING_ENABLE, 0, enable, sizeof(enable), NULL, 0);
-    close(call);
+    int kick = vu_test_start_queue(&f->g, index);
     assert_null(f->why);
     return kick;
-}
-
-static volatile struct vring_desc *desc(struct fixture *f)
-{
-    return (volatile struct vring_desc *)(f->ram + DESC_OFF);
-}
-
-static void make_available(struct fixture *f, uint16_t head)
-{
-    volatile struct vring_avail *avail = (volatile struct vring_avail *)(f->ram + AVAIL_OFF);
-    avail->ring[avail->idx % QSIZE] = head;
-    avail->idx++;
 }
 
 static void test_negotiation_replies(void **state)
 {
     struct fixture *f = *state;
-    send_msg(f, VU_GET_FEATURES, 0, NULL, 0, NULL, 0);
-    uint64_t features = reply_u64(f, VU_GET_FEATURES);
+    vu_test_send(&f->g, VU_GET_FEATURES, 0, NULL, 0, NULL, 0);
+    uint64_t features = vu_test_reply_u64(&f->g, VU_GET_FEATURES);
     assert_true(features & (1ull << VU_F_PROTOCOL_FEATURES));
     assert_true(features & (1ull << VU_F_VERSION_1));
     assert_true(features & 1);
-    send_msg(f, VU_GET_PROTOCOL_FEATURES, 0, NULL, 0, NULL, 0);
-    uint64_t pf = reply_u64(f, VU_GET_PROTOCOL_FEATURES);
+    vu_test_send(&f->g, VU_GET_PROTOCOL_FEATURES, 0, NULL, 0, NULL, 0);
+    uint64_t pf = vu_test_reply_u64(&f->g, VU_GET_PROTOCOL_FEATURES);
     assert_true(pf & (1ull << VU_PF_CONFIG)); /* QEMU insists on it for GPUs */
     assert_true(pf & (1ull << VU_PF_REPLY_ACK));
-    send_msg(f, VU_GET_QUEUE_NUM, 0, NULL, 0, NULL, 0);
-    assert_int_equal(reply_u64(f, VU_GET_QUEUE_NUM), 2);
+    vu_test_send(&f->g, VU_GET_QUEUE_NUM, 0, NULL, 0, NULL, 0);
+    assert_int_equal(vu_test_reply_u64(&f->g, VU_GET_QUEUE_NUM), 2);
 
-    set_u64(f, VU_SET_PROTOCOL_FEATURES, 1ull << VU_PF_REPLY_ACK);
+    vu_test_set_u64(&f->g, VU_SET_PROTOCOL_FEATURES, 1ull << VU_PF_REPLY_ACK);
     /* A request we do not know is answered as failed, not fatal. */
-    send_msg(f, 99, VU_FLAG_NEED_REPLY, NULL, 0, NULL, 0);
-    assert_int_equal(reply_u64(f, 99), 1);
+    vu_test_send(&f->g, 99, VU_FLAG_NEED_REPLY, NULL, 0, NULL, 0);
+    assert_int_equal(vu_test_reply_u64(&f->g, 99), 1);
     /* Config reads come back with their header. */
     uint8_t cfg[12 + 4] = {4, 0, 0, 0, 4, 0, 0, 0};
-    send_msg(f, VU_GET_CONFIG, 0, cfg, sizeof(cfg), NULL, 0);
+    vu_test_send(&f->g, VU_GET_CONFIG, 0, cfg, sizeof(cfg), NULL, 0);
     struct {
         struct vu_msg_header h;
         uint8_t body[16];
     } __attribute__((packed)) r;
-    assert_int_equal(recv(f->peer, &r, sizeof(r), 0), sizeof(r));
+    assert_int_equal(recv(f->g.peer, &r, sizeof(r), 0), sizeof(r));
     assert_int_equal(r.body[12], 4);
     assert_int_equal(r.body[15], 7);
     assert_null(f->why);
@@ -244,16 +145,16 @@ static void test_malformed_messages(void **state)
         const char *why = NULL;
         struct vu_msg_header h = {cases[i].request, VU_FLAG_VERSION, cases[i].size};
         int no_fds[1] = {-1};
-        assert_false(vu_dev_handle(f->dev, &h, cases[i].payload, no_fds, 0, &why));
+        assert_false(vu_dev_handle(f->g.dev, &h, cases[i].payload, no_fds, 0, &why));
         assert_non_null(why);
         if (!strstr(why, cases[i].reason))
             fail_msg("case %zu: '%s' does not say '%s'", i, why, cases[i].reason);
     }
     /* Over the socket: a payload larger than any message. */
     struct vu_msg_header h = {VU_SET_FEATURES, VU_FLAG_VERSION, VU_MAX_PAYLOAD + 1};
-    assert_int_equal(send(f->peer, &h, sizeof(h), 0), sizeof(h));
+    assert_int_equal(send(f->g.peer, &h, sizeof(h), 0), sizeof(h));
     for (int i = 0; i < 10; i++)
-        g_main_context_iteration(f->context, FALSE);
+        g_main_context_iteration(f->g.context, FALSE);
     assert_non_null(f->why);
 }
 
@@ -261,54 +162,54 @@ static void test_memory_translation(void **state)
 {
     struct fixture *f = *state;
     map_ram(f);
-    assert_non_null(vu_dev_gpa_to_va(f->dev, RAM_GPA, 16));
-    uint8_t *p = vu_dev_gpa_to_va(f->dev, RAM_GPA + 100, 4);
+    assert_non_null(vu_dev_gpa_to_va(f->g.dev, RAM_GPA, 16));
+    uint8_t *p = vu_dev_gpa_to_va(f->g.dev, RAM_GPA + 100, 4);
     assert_non_null(p);
-    f->ram[100] = 0x5a;
+    f->g.ram[100] = 0x5a;
     assert_int_equal(*p, 0x5a); /* the same memory */
-    assert_non_null(vu_dev_gpa_to_va(f->dev, RAM_GPA + RAM_SIZE - 4, 4));
-    assert_null(vu_dev_gpa_to_va(f->dev, RAM_GPA + RAM_SIZE - 4, 5)); /* runs off the end */
-    assert_null(vu_dev_gpa_to_va(f->dev, RAM_GPA - 1, 2));            /* starts before */
-    assert_null(vu_dev_gpa_to_va(f->dev, RAM_GPA + 8, UINT64_MAX));   /* wraps */
-    assert_null(vu_dev_gpa_to_va(f->dev, UINT64_MAX - 1, 8));
-    assert_non_null(vu_dev_qva_to_va(f->dev, RAM_QVA, 16));
-    assert_null(vu_dev_qva_to_va(f->dev, RAM_GPA, 16));
+    assert_non_null(vu_dev_gpa_to_va(f->g.dev, RAM_GPA + RAM_SIZE - 4, 4));
+    assert_null(vu_dev_gpa_to_va(f->g.dev, RAM_GPA + RAM_SIZE - 4, 5)); /* runs off the end */
+    assert_null(vu_dev_gpa_to_va(f->g.dev, RAM_GPA - 1, 2));            /* starts before */
+    assert_null(vu_dev_gpa_to_va(f->g.dev, RAM_GPA + 8, UINT64_MAX));   /* wraps */
+    assert_null(vu_dev_gpa_to_va(f->g.dev, UINT64_MAX - 1, 8));
+    assert_non_null(vu_dev_qva_to_va(f->g.dev, RAM_QVA, 16));
+    assert_null(vu_dev_qva_to_va(f->g.dev, RAM_GPA, 16));
 }
 
 static void test_ring_chains(void **state)
 {
     struct fixture *f = *state;
     int kick = kick_fd_for(f, 0);
-    struct vu_virtq *vq = vu_dev_queue(f->dev, 0);
+    struct vu_virtq *vq = vu_dev_queue(f->g.dev, 0);
     struct vu_elem *elem = g_new(struct vu_elem, 1);
     const char *why = NULL;
     assert_int_equal(vu_virtq_pop(vq, elem, &why), VU_POP_EMPTY);
 
     /* A request: 24 readable bytes, then 24 writable. */
-    desc(f)[0] = (struct vring_desc){RAM_GPA + 0x10000, 24, VRING_DESC_F_NEXT, 1};
-    desc(f)[1] = (struct vring_desc){RAM_GPA + 0x11000, 24, VRING_DESC_F_WRITE, 0};
-    make_available(f, 0);
+    vu_test_desc(&f->g)[0] = (struct vring_desc){RAM_GPA + 0x10000, 24, VRING_DESC_F_NEXT, 1};
+    vu_test_desc(&f->g)[1] = (struct vring_desc){RAM_GPA + 0x11000, 24, VRING_DESC_F_WRITE, 0};
+    vu_test_make_available(&f->g, 0);
     uint64_t one = 1;
     assert_int_equal(write(kick, &one, 8), 8);
     for (int i = 0; i < 10 && !f->kicks; i++)
-        g_main_context_iteration(f->context, FALSE);
+        g_main_context_iteration(f->g.context, FALSE);
     assert_int_equal(f->kicks, 1);
     assert_int_equal(vu_virtq_pop(vq, elem, &why), VU_POP_OK);
     assert_int_equal(elem->out_num, 1);
     assert_int_equal(elem->in_num, 1);
     assert_int_equal(elem->out_len, 24);
     vu_virtq_push(vq, elem, 24);
-    volatile struct vring_used *used = (volatile struct vring_used *)(f->ram + USED_OFF);
+    volatile struct vring_used *used = (volatile struct vring_used *)(f->g.ram + USED_OFF);
     assert_int_equal(used->idx, 1);
     assert_int_equal(used->ring[0].id, 0);
     assert_int_equal(used->ring[0].len, 24);
 
     /* An indirect table. */
-    struct vring_desc *table = (struct vring_desc *)(f->ram + 0x12000);
+    struct vring_desc *table = (struct vring_desc *)(f->g.ram + 0x12000);
     table[0] = (struct vring_desc){RAM_GPA + 0x10000, 8, VRING_DESC_F_NEXT, 1};
     table[1] = (struct vring_desc){RAM_GPA + 0x11000, 8, VRING_DESC_F_WRITE, 0};
-    desc(f)[2] = (struct vring_desc){RAM_GPA + 0x12000, 32, VRING_DESC_F_INDIRECT, 0};
-    make_available(f, 2);
+    vu_test_desc(&f->g)[2] = (struct vring_desc){RAM_GPA + 0x12000, 32, VRING_DESC_F_INDIRECT, 0};
+    vu_test_make_available(&f->g, 2);
     assert_int_equal(vu_virtq_pop(vq, elem, &why), VU_POP_OK);
     assert_int_equal(elem->out_num + elem->in_num, 2);
     vu_virtq_push(vq, elem, 0);
@@ -341,10 +242,10 @@ static void test_broken_rings(void **state)
         setup(&st);
         struct fixture *f = st;
         int kick = kick_fd_for(f, 0);
-        struct vu_virtq *vq = vu_dev_queue(f->dev, 0);
-        desc(f)[0] = cases[i].d[0];
-        desc(f)[1] = cases[i].d[1];
-        make_available(f, cases[i].head);
+        struct vu_virtq *vq = vu_dev_queue(f->g.dev, 0);
+        vu_test_desc(&f->g)[0] = cases[i].d[0];
+        vu_test_desc(&f->g)[1] = cases[i].d[1];
+        vu_test_make_available(&f->g, cases[i].head);
         struct vu_elem *elem = g_new(struct vu_elem, 1);
         const char *why = NULL;
         assert_int_equal(vu_virtq_pop(vq, elem, &why), VU_POP_BROKEN);
@@ -361,10 +262,10 @@ static void test_broken_rings(void **state)
     setup(&st);
     struct fixture *f = st;
     int kick = kick_fd_for(f, 0);
-    ((volatile struct vring_avail *)(f->ram + AVAIL_OFF))->idx = QSIZE + 1;
+    ((volatile struct vring_avail *)(f->g.ram + AVAIL_OFF))->idx = QSIZE + 1;
     struct vu_elem *elem = g_new(struct vu_elem, 1);
     const char *why = NULL;
-    assert_int_equal(vu_virtq_pop(vu_dev_queue(f->dev, 0), elem, &why), VU_POP_BROKEN);
+    assert_int_equal(vu_virtq_pop(vu_dev_queue(f->g.dev, 0), elem, &why), VU_POP_BROKEN);
     g_free(elem);
     close(kick);
     teardown(&st);
@@ -409,7 +310,7 @@ static void test_gpu_commands(void **state)
     struct fixture *f = *state;
     map_ram(f);
     struct vgpu *g = gpu_new(256u << 20);
-    vgpu_set_dev(g, f->dev);
+    vgpu_set_dev(g, f->g.dev);
     struct virtio_gpu_ctrl_hdr r;
 
     struct virtio_gpu_ctrl_hdr info = {.type = VIRTIO_GPU_CMD_GET_DISPLAY_INFO};
