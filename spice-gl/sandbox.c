@@ -138,12 +138,13 @@ static const int allowed[] = {
     SCMP_SYS(getcwd),
     SCMP_SYS(uname),
     SCMP_SYS(sysinfo),
-    /* frames to QEMU's console; the stale socket path on exit */
+    /* the render node's requests; the terminal filter below refuses the
+     * ones that type into a terminal */
+    SCMP_SYS(ioctl),
+    /* frames to QEMU's console */
     SCMP_SYS(memfd_create),
     SCMP_SYS(ftruncate),
     SCMP_SYS(fallocate),
-    SCMP_SYS(unlink),
-    SCMP_SYS(unlinkat),
     /* waiting */
     SCMP_SYS(poll),
     SCMP_SYS(ppoll),
@@ -269,6 +270,10 @@ static const int fatal[] = {
     SCMP_SYS(clock_settime),
 };
 
+/* The open flags that write, append, create, truncate or make an unnamed
+ * file (O_TMPFILE without the O_DIRECTORY it shares with opendir). */
+#define OPEN_WRITING (O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | (O_TMPFILE & ~O_DIRECTORY))
+
 static int add_rules(scmp_filter_ctx f)
 {
     int rc = 0;
@@ -286,17 +291,18 @@ static int add_rules(scmp_filter_ctx f)
     if ((rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
                                SCMP_A0(SCMP_CMP_MASKED_EQ, ns | CLONE_THREAD, CLONE_THREAD))) ||
         (rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0)) ||
-        /* Opening without creating or truncating: Mesa reads /sys and /proc. */
+        /* Opening for reading only: Mesa reads /sys and /proc. Writing,
+         * appending, creating, truncating and unnamed files trap, and so
+         * do the older open and creat (glibc opens with openat). openat2
+         * keeps its flags in memory: ENOSYS makes callers use openat. */
         (rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-                               SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT | O_TRUNC | O_WRONLY, 0))) ||
+                               SCMP_A2(SCMP_CMP_MASKED_EQ, OPEN_WRITING, 0))) ||
+        (rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(openat2), 0)) ||
         /* Unix sockets only: QMP reconnecting, D-Bus's socket pair. */
         (rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
                                SCMP_A0(SCMP_CMP_EQ, AF_UNIX))) ||
         (rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
                                SCMP_A0(SCMP_CMP_EQ, AF_UNIX))) ||
-        /* The render node's ioctls, but no typing into a terminal. */
-        (rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                               SCMP_A1(SCMP_CMP_NE, TIOCSTI))) ||
         /* Signals to itself only (raise, abort). */
         (rc =
              seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_EQ, pid))) ||
@@ -317,6 +323,42 @@ static int add_rules(scmp_filter_ctx f)
     return 0;
 }
 
+/* Requests that type into a terminal: TIOCSTI pushes input, TIOCLINUX
+ * pastes the console's selection. The kernel reads an ioctl's request as
+ * 32 bits, so the filter compares the low 32 only: compared whole,
+ * TIOCSTI | 1 << 32 would pass and still run (CVE-2019-10063). */
+static const scmp_datum_t terminal_ioctls[] = {TIOCSTI, TIOCLINUX};
+
+/* A filter of their own: in one filter libseccomp lets an unconditional
+ * allow absorb a conditional rule for the same call, and refuses a rule
+ * whose action is the default one. This filter allows everything else, the
+ * main one allows ioctl, and the kernel, running both, takes the stricter
+ * answer. */
+static int add_terminal_rules(scmp_filter_ctx f)
+{
+    int rc = 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(terminal_ioctls) && rc == 0; i++)
+        rc = seccomp_rule_add(f, SANDBOX_DEFAULT, SCMP_SYS(ioctl), 1,
+                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffff, terminal_ioctls[i]));
+    return rc;
+}
+
+/* Builds a filter and loads it on every thread; *step names what failed. */
+static int load_filter(uint32_t default_action, int (*add)(scmp_filter_ctx), const char **step)
+{
+    scmp_filter_ctx f = seccomp_init(default_action);
+    int rc = f ? 0 : -ENOMEM;
+    *step = "init";
+    if (rc == 0 && (rc = seccomp_attr_set(f, SCMP_FLTATR_CTL_TSYNC, 1)))
+        *step = "thread sync";
+    if (rc == 0 && (rc = add(f)))
+        *step = "rules";
+    if (rc == 0 && (rc = seccomp_load(f)))
+        *step = "load";
+    seccomp_release(f);
+    return rc;
+}
+
 bool sgl_sandbox_enter(GError **error)
 {
     struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
@@ -329,16 +371,11 @@ bool sgl_sandbox_enter(GError **error)
         g_set_error(error, SANDBOX_ERROR, 0, "sandbox: no_new_privs: %s", g_strerror(errno));
         return false;
     }
-    scmp_filter_ctx f = seccomp_init(SANDBOX_DEFAULT);
-    int rc = f ? 0 : -ENOMEM;
-    const char *step = "init";
-    if (rc == 0 && (rc = seccomp_attr_set(f, SCMP_FLTATR_CTL_TSYNC, 1)))
-        step = "thread sync";
-    if (rc == 0 && (rc = add_rules(f)))
-        step = "rules";
-    if (rc == 0 && (rc = seccomp_load(f)))
-        step = "load";
-    seccomp_release(f);
+    /* The terminal filter first: the main one forbids loading another. */
+    const char *step = NULL;
+    int rc = load_filter(SCMP_ACT_ALLOW, add_terminal_rules, &step);
+    if (rc == 0)
+        rc = load_filter(SANDBOX_DEFAULT, add_rules, &step);
     if (rc) {
         g_set_error(error, SANDBOX_ERROR, 0,
                     "sandbox: seccomp %s: %s (a kernel without seccomp filters: run with "

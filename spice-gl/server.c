@@ -49,12 +49,25 @@ bool sgl_server_options_check(const struct sgl_server_options *o, GError **error
                     "--ticket-lifetime is seconds >= 0");
         return false;
     }
-    bool plain_tcp_exposed = o->port && !is_loopback(addr);
-    if (plain_tcp_exposed && !o->ticket && !o->insecure) {
+    if (o->ticket && strlen(o->ticket) > SGL_SERVER_TICKET_MAX) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "refusing to serve %s:%d without authentication: set a --ticket (or "
-                    "--ticket-file), use --tls-port with --tls-dir, or say --insecure",
-                    addr, o->port);
+                    "--ticket is %zu bytes; spice-server takes at most %d: use a shorter password",
+                    strlen(o->ticket), SGL_SERVER_TICKET_MAX);
+        return false;
+    }
+    /* The password is the only authentication: TLS proves the server to
+     * the client, never the client to the server. */
+    bool exposed = (o->port || o->tls_port) && !is_loopback(addr);
+    if (exposed && !o->ticket && !o->insecure) {
+        g_autofree char *port = o->port ? g_strdup_printf(":%d", o->port) : g_strdup("");
+        g_autofree char *tls_port =
+            o->tls_port ? g_strdup_printf(" (TLS port %d)", o->tls_port) : g_strdup("");
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "refusing to serve %s%s%s without a password: %s; set --ticket-file (or "
+                    "--ticket), or say --insecure",
+                    addr, port, tls_port,
+                    o->tls_port ? "TLS encrypts but does not authenticate clients"
+                                : "whoever reaches it gets the display and the keyboard");
         return false;
     }
     return true;
@@ -78,21 +91,29 @@ SpiceServer *sgl_server_create(const struct sgl_server_options *o, bool use_unix
             spice_server_set_tls(s, o->tls_port, ca, cert, key, NULL, NULL, NULL) != 0) {
             g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "TLS setup failed for %s",
                         o->tls_dir);
-            spice_server_destroy(s);
-            return NULL;
+            goto fail;
         }
     }
-    if (o->ticket)
-        spice_server_set_ticket(s, o->ticket, o->ticket_lifetime_s, 0, 0);
-    else
+    if (o->ticket) {
+        if (spice_server_set_ticket(s, o->ticket, o->ticket_lifetime_s, 0, 0) != 0) {
+            g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                        "spice-server refused the ticket (%zu bytes; at most %d)",
+                        strlen(o->ticket), SGL_SERVER_TICKET_MAX);
+            goto fail;
+        }
+    } else {
         spice_server_set_noauth(s);
+    }
     if (spice_server_init(s, (SpiceCoreInterface *)sgl_spice_core_interface()) != 0) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
                     "spice-server did not start on %s%s%d (in use?)",
                     use_unix ? o->unix_path : (o->addr ? o->addr : "127.0.0.1"),
                     use_unix ? "" : ":", use_unix ? 0 : o->port);
-        spice_server_destroy(s);
-        return NULL;
+        goto fail;
     }
     return s;
+
+fail:
+    spice_server_destroy(s);
+    return NULL;
 }

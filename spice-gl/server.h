@@ -1,6 +1,7 @@
 /* The VM's SPICE server: listening (TCP and/or a unix socket), and
- * authentication. A non-loopback TCP address needs a ticket or TLS unless
- * `insecure` says otherwise: the network is hostile. */
+ * authentication. A non-loopback address, plain or TLS, needs a ticket
+ * unless `insecure` says otherwise: the network is hostile, and TLS
+ * authenticates no client. */
 #ifndef SGL_SERVER_H
 #define SGL_SERVER_H
 
@@ -9,6 +10,13 @@
 
 #include <glib.h>
 #include <spice.h>
+#include <spice/protocol.h>
+
+/* The longest ticket: spice-server keeps it in SPICE_MAX_PASSWORD_LENGTH
+ * bytes with its terminating NUL. It refuses a longer one, and cuts one of
+ * exactly SPICE_MAX_PASSWORD_LENGTH bytes short, which no client's password
+ * then matches. */
+#define SGL_SERVER_TICKET_MAX (SPICE_MAX_PASSWORD_LENGTH - 1)
 
 struct sgl_server_options {
     const char *addr;      /* TCP address; NULL: 127.0.0.1 */
@@ -18,7 +26,7 @@ struct sgl_server_options {
     int ticket_lifetime_s; /* 0: no expiry */
     const char *tls_dir;   /* x509 directory (ca-cert.pem, server-cert.pem, server-key.pem) */
     int tls_port;
-    bool insecure; /* allow a non-loopback address without ticket or TLS */
+    bool insecure; /* allow a non-loopback address without a ticket */
 };
 
 /* Checks the options (the start-up errors say what to change). */

@@ -519,6 +519,13 @@ static void test_bad_options(void **state)
     expect_refused((const char *[]){"--synthetic", "640x480@0", NULL}, "1..240 fps");
     expect_refused((const char *[]){"--synthetic", "640x480@30", "--addr", "0.0.0.0", NULL},
                    "--ticket");
+    expect_refused((const char *[]){"--synthetic", "640x480@30", "--addr", "0.0.0.0", "--no-tcp",
+                                    "--tls-port", "5999", "--tls-dir", "/nonexistent", NULL},
+                   "TLS encrypts but does not authenticate clients");
+    expect_refused((const char *[]){"--synthetic", "640x480@30", "--ticket",
+                                    "0123456789012345678901234567890123456789012345678901234567890",
+                                    NULL},
+                   "spice-server takes at most 59");
     expect_refused((const char *[]){"--synthetic", "640x480@30", "--no-tcp", NULL},
                    "nothing to listen on");
     expect_refused((const char *[]){"--synthetic", "640x480@30", "--tls-port", "5999", NULL},
