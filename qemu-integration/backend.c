@@ -13,7 +13,6 @@ struct vgpu_backend {
     struct vgpu_backend_config config;
     struct vgpu_backend_callbacks cb;
     void *user;
-    char *socket_path; /* ours to unlink once QEMU is connected */
     int listen_fd, conn_fd;
     GMainContext *main_context, *context;
     GMainLoop *loop;
@@ -158,10 +157,6 @@ static void on_disconnected(void *user, const char *why)
 static void take_connection(struct vgpu_backend *b, int fd)
 {
     b->conn_fd = -1;
-    /* One QEMU per backend: nothing else may connect, and the path is
-     * removed now, while the daemon may still remove files. */
-    if (b->socket_path && unlink(b->socket_path) < 0)
-        g_debug("vhost-user: unlink %s: %s", b->socket_path, g_strerror(errno));
     b->dev = vu_dev_create(fd, b->context, vgpu_vu_iface(b->gpu), b->gpu);
     vgpu_set_dev(b->gpu, b->dev);
     post(b, deliver_connected, b, NULL);
@@ -286,7 +281,6 @@ struct vgpu_backend *vgpu_backend_create(const struct vgpu_backend_config *confi
         b->listen_fd = listen_on(config->socket_path, error);
         if (b->listen_fd < 0)
             goto fail;
-        b->socket_path = g_strdup(config->socket_path);
     } else {
         int listening = 0;
         socklen_t len = sizeof(listening);
@@ -332,7 +326,6 @@ void vgpu_backend_destroy(struct vgpu_backend *b)
     while (g_main_context_iteration(b->main_context, FALSE))
         ;
     cursor_msg_free(b->cursor_shape);
-    g_free(b->socket_path);
     g_free(b->renderer);
     g_clear_error(&b->start_error);
     g_main_loop_unref(b->loop);

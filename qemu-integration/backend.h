@@ -41,8 +41,8 @@ void vgpu_backend_destroy(struct vgpu_backend *b);
 /* Accepts QEMU's connection (or takes the inherited one) and serves it:
  * call once the daemon's sandbox and user drop are in place, so that no
  * byte from QEMU or the guest is parsed before them. The listening path
- * is removed when QEMU connects; a daemon that stops before that leaves
- * it, and the next start removes it. */
+ * stays (the sandboxed daemon may not remove files); the next start on
+ * the same path removes it. */
 void vgpu_backend_start(struct vgpu_backend *b);
 
 /* From any thread. */

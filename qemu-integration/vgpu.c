@@ -1172,7 +1172,7 @@ void vgpu_request_mode(struct vgpu *g, uint32_t scanout, uint32_t width, uint32_
     so->width = width;
     so->height = height;
     so->enabled = true;
-    /* The guest learns of it from QEMU (qemu-ui.h), whose config space
+    /* The guest learns of it from QEMU (qemu-control.h), whose config space
      * events it is; it then asks for the display info, which says this. */
     g->events_read |= VIRTIO_GPU_EVENT_DISPLAY;
 }

@@ -74,7 +74,7 @@ void vgpu_set_dev(struct vgpu *g, struct vu_dev *dev);
 const char *vgpu_renderer_description(const struct vgpu *g);
 
 /* A client asked for this mode: display info says it from now on (QEMU
- * tells the guest to ask: qemu-ui.h). */
+ * tells the guest to ask: qemu-control.h). */
 void vgpu_request_mode(struct vgpu *g, uint32_t scanout, uint32_t width, uint32_t height);
 
 void vgpu_get_stats(const struct vgpu *g, struct vgpu_stats *stats);

@@ -562,8 +562,11 @@ void vu_dev_destroy(struct vu_dev *dev)
         g_source_destroy(dev->source);
         g_source_unref(dev->source);
     }
+    /* The device drops what it holds for the queues before they go. */
     for (uint32_t i = 0; i < VU_MAX_QUEUES; i++) {
         struct vu_virtq *vq = &dev->queues[i];
+        if (i < dev->iface.num_queues)
+            queue_stop(dev, vq);
         if (vq->kick_source) {
             g_source_destroy(vq->kick_source);
             g_source_unref(vq->kick_source);

@@ -11,8 +11,7 @@
 
 #include "audio-clock.h"
 #include "qemu-integration/backend.h"
-#include "qemu-integration/qemu-ui.h"
-#include "qemu-integration/qmp-input.h"
+#include "qemu-integration/qemu-control.h"
 #include "input.h"
 #include "local.h"
 #include "remote.h"
@@ -31,9 +30,7 @@ struct daemon {
     /* Remotes per server: one per scanout, remotes[server * scanouts + k]
      * streams scanout k as the server's display k. */
     uint32_t scanouts;
-    struct vgpu_qmp *qmp_conn;  /* --qmp */
-    struct vgpu_qmp_input *qmp; /* input to the guest */
-    struct vgpu_qemu_ui *ui;    /* display size through QEMU */
+    struct vgpu_qemu_control *qemu; /* --qmp: input and display sizes to QEMU */
 };
 
 /* The remotes that stream scanout k: one per server (see struct daemon).
@@ -90,7 +87,10 @@ static void on_gpu_cursor_move(void *user, uint32_t scanout, int32_t x, int32_t 
 
 static void on_gpu_connected(void *user)
 {
+    struct daemon *d = user;
     g_message("QEMU connected: the guest's GPU is up");
+    if (d->qemu)
+        vgpu_qemu_control_start(d->qemu);
 }
 
 static void on_gpu_gone(void *user, const char *why)
@@ -133,7 +133,7 @@ static void on_cursor_move(int32_t x, int32_t y, void *user)
     remotes_cursor_move(user, 0, x, y);
 }
 
-/* Input goes to the guest through QMP (--qmp). It is also logged at debug
+/* Input goes to the guest through QEMU's D-Bus display (--qmp). It is also logged at debug
  * level (keystrokes are private), which is how tests of the synthetic
  * source, with no guest, see it; the synthetic source takes a client's
  * monitor size as its new frame size. */
@@ -141,19 +141,19 @@ static void on_key(uint32_t code, bool down, void *user)
 {
     struct daemon *d = user;
     g_debug("input: key 0x%x %s", code, down ? "down" : "up");
-    if (d->qmp)
-        vgpu_qmp_input_key(d->qmp, code, down);
+    if (d->qemu)
+        vgpu_qemu_control_key(d->qemu, code, down);
 }
 
 static void on_pointer_rel(int dx, int dy, int dz, uint32_t buttons, void *user)
 {
     struct daemon *d = user;
     g_debug("input: pointer moved %+d,%+d wheel %+d buttons 0x%x", dx, dy, dz, buttons);
-    if (d->qmp) {
-        vgpu_qmp_input_motion(d->qmp, dx, dy);
+    if (d->qemu) {
+        vgpu_qemu_control_motion(d->qemu, dx, dy);
         if (dz)
-            vgpu_qmp_input_wheel(d->qmp, dz);
-        vgpu_qmp_input_buttons(d->qmp, buttons);
+            vgpu_qemu_control_wheel(d->qemu, dz);
+        vgpu_qemu_control_buttons(d->qemu, buttons);
     }
 }
 
@@ -161,9 +161,9 @@ static void on_pointer_abs(int x, int y, int w, int h, uint32_t buttons, void *u
 {
     struct daemon *d = user;
     g_debug("input: pointer at %d,%d of %dx%d buttons 0x%x", x, y, w, h, buttons);
-    if (d->qmp) {
-        vgpu_qmp_input_position(d->qmp, x, y, w, h);
-        vgpu_qmp_input_buttons(d->qmp, buttons);
+    if (d->qemu) {
+        vgpu_qemu_control_position(d->qemu, 0, x, y);
+        vgpu_qemu_control_buttons(d->qemu, buttons);
     }
 }
 
@@ -171,8 +171,8 @@ static void on_buttons(uint32_t buttons, void *user)
 {
     struct daemon *d = user;
     g_debug("input: buttons 0x%x", buttons);
-    if (d->qmp)
-        vgpu_qmp_input_buttons(d->qmp, buttons);
+    if (d->qemu)
+        vgpu_qemu_control_buttons(d->qemu, buttons);
 }
 
 static void on_monitors(const struct sgl_agent_monitor *m, uint32_t n, void *user)
@@ -185,10 +185,10 @@ static void on_monitors(const struct sgl_agent_monitor *m, uint32_t n, void *use
             g_message("a client asks for %ux%u on monitor %u: telling the guest", m[i].width,
                       m[i].height, i);
             vgpu_backend_request_mode(d->gpu, i, m[i].width, m[i].height);
-            if (d->ui)
-                vgpu_qemu_ui_set_size(d->ui, i, m[i].width, m[i].height);
+            if (d->qemu)
+                vgpu_qemu_control_set_size(d->qemu, i, m[i].width, m[i].height);
         }
-        if (!d->ui)
+        if (!d->qemu)
             g_message("without --qmp the guest cannot be told: it keeps its mode");
         return;
     }
@@ -285,8 +285,9 @@ int main(int argc, char **argv)
         {"gpu-memory-mb", 0, 0, G_OPTION_ARG_INT, &gpu_memory_mb,
          "Host memory the guest may make the GPU hold (default 1024)", "MB"},
         {"qmp", 0, 0, G_OPTION_ARG_FILENAME, &qmp,
-         "QEMU's QMP socket: the clients' keyboard and mouse go to the guest through it "
-         "(-qmp unix:PATH,server=on,wait=off)",
+         "QEMU's QMP socket (-qmp unix:PATH,server=on,wait=off), used once QEMU is up to "
+         "attach to its D-Bus display (-display dbus,p2p=yes; QEMU 7.2+), then closed: "
+         "clients' keyboard, mouse and monitor sizes reach the guest through that display",
          "PATH"},
         {"qemu-console", 0, 0, G_OPTION_ARG_STRING, &qemu_console,
          "Also feed QEMU's own console (its display, screendump): on (default) or off", "on|off"},
@@ -322,7 +323,7 @@ int main(int argc, char **argv)
          "x509 directory: ca-cert.pem, server-cert.pem, server-key.pem", "DIR"},
         {"tls-port", 0, 0, G_OPTION_ARG_INT, &tls_port, "TLS port", "PORT"},
         {"insecure", 0, 0, G_OPTION_ARG_NONE, &insecure,
-         "Allow a non-loopback address without ticket or TLS", NULL},
+         "Allow a non-loopback address without a ticket (any client gets the VM)", NULL},
         {"single-client", 0, 0, G_OPTION_ARG_NONE, &single_client,
          "A new client replaces the connected one (spice-server's default)", NULL},
         {"audio-clock", 0, 0, G_OPTION_ARG_NONE, &audio_clock,
@@ -527,12 +528,8 @@ int main(int argc, char **argv)
             g_message("listening on spice://%s:%d%s", addr ? addr : "127.0.0.1", so.port,
                       ticket ? " (ticket required)" : "");
     }
-    if (qmp) {
-        d.qmp_conn = vgpu_qmp_create(qmp);
-        d.qmp = vgpu_qmp_input_create(d.qmp_conn);
-        if (gpu)
-            d.ui = vgpu_qemu_ui_create(d.qmp_conn);
-    }
+    if (qmp)
+        d.qemu = vgpu_qemu_control_create(qmp);
     /* Mesa's on-disk shader cache creates files as shaders compile, which
      * the sandbox forbids: it is off in a sandboxed daemon. */
     if (sandboxed) {
@@ -602,9 +599,7 @@ out:
     sgl_synthetic_destroy(d.synthetic);
     /* Before the encoders it feeds. */
     vgpu_backend_destroy(d.gpu);
-    g_clear_pointer(&d.ui, vgpu_qemu_ui_destroy);
-    g_clear_pointer(&d.qmp, vgpu_qmp_input_destroy);
-    g_clear_pointer(&d.qmp_conn, vgpu_qmp_destroy);
+    g_clear_pointer(&d.qemu, vgpu_qemu_control_destroy);
     for (guint i = 0; i < servers->len; i++)
         spice_server_vm_stop(g_ptr_array_index(servers, i));
     g_ptr_array_unref(d.remotes);

@@ -25,6 +25,9 @@ static char *read_reply(GDataInputStream *in, GError **error)
 char *sgl_qmp_run(const char *socket_path, const char *command, GError **error)
 {
     g_autoptr(GSocketClient) client = g_socket_client_new();
+    /* QEMU serves one QMP client at a time: a second one waits for a
+     * greeting that never comes. */
+    g_socket_client_set_timeout(client, 10);
     g_autoptr(GSocketAddress) addr = g_unix_socket_address_new(socket_path);
     g_autoptr(GSocketConnection) conn =
         g_socket_client_connect(client, G_SOCKET_CONNECTABLE(addr), NULL, error);

@@ -134,12 +134,12 @@ static GPtrArray *qemu_argv(const struct sgl_vm_config *c)
             add(argv, "vhost-user-vga,chardev=gpu,max_outputs=2,xres=%u,yres=%u", c->xres, c->yres);
         else
             add(argv, "vhost-user-vga,chardev=gpu,max_outputs=2");
-        /* QEMU's D-Bus display, peer to peer: what spicegl-gpu asks to
-         * resize the guest through (qemu-integration/qemu-ui.h). It wants
-         * GL for this console; llvmpipe will do. */
+        /* QEMU's D-Bus display, peer to peer: what spicegl-gpu sends
+         * input and monitor sizes through (qemu-integration/qemu-control.h).
+         * It wants GL for this console; llvmpipe will do. */
         add(argv, "-display");
         add(argv, "dbus,p2p=yes,gl=on,rendernode=/dev/null");
-        /* What a client's keyboard and mouse reach through QMP. */
+        /* What a client's keyboard and mouse reach through that display. */
         add(argv, "-device");
         add(argv, "virtio-keyboard-pci");
         add(argv, "-device");

@@ -1,0 +1,303 @@
+#include "config.h"
+
+#include "qemu-control.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "qmp.h"
+
+/* How long QMP stays open waiting for the D-Bus display to answer. */
+#define DBUS_TIMEOUT_S 5
+/* QEMU makes its QMP socket after the GPU's: wait this long for it. */
+#define QMP_WAIT_MS  15000
+#define QMP_RETRY_MS 100
+#define MAX_HEADS    4
+
+/* QEMU's InputButton numbers, in SPICE's button-mask order. */
+enum { BUTTON_WHEEL_UP = 3, BUTTON_WHEEL_DOWN = 4, N_BUTTONS = 7 };
+
+struct vgpu_qemu_control {
+    char *qmp_path;
+    struct vgpu_qmp *qmp; /* only while obtaining the display */
+    GDBusConnection *bus; /* NULL until QEMU's display answers */
+    GCancellable *cancel;
+    guint timeout, retry;
+    int64_t qmp_deadline_us;
+    bool started, connecting, refused_logged;
+    uint32_t buttons;
+    /* per head, the size to set once connected; width 0: none */
+    struct {
+        uint32_t width, height;
+    } pending[MAX_HEADS];
+};
+
+static void close_qmp(struct vgpu_qemu_control *c)
+{
+    if (c->timeout)
+        g_source_remove(c->timeout);
+    c->timeout = 0;
+    if (c->qmp)
+        g_message("QMP: closed; the daemon holds no QMP connection from here on");
+    g_clear_pointer(&c->qmp, vgpu_qmp_destroy);
+}
+
+static void on_call_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GVariant) v = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &error);
+    if (!v && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        struct vgpu_qemu_control *c = data;
+        if (!c->refused_logged)
+            g_message("display: QEMU refused a call (%s); further refusals are not logged",
+                      error->message);
+        c->refused_logged = true;
+    }
+}
+
+static void call(struct vgpu_qemu_control *c, uint32_t head, const char *iface, const char *method,
+                 GVariant *args)
+{
+    if (!c->bus) {
+        g_variant_unref(g_variant_ref_sink(args));
+        return;
+    }
+    /* QEMU's console N is head N of the one GPU. */
+    g_autofree char *path = g_strdup_printf("/org/qemu/Display1/Console_%u", head);
+    g_autofree char *name = g_strdup_printf("org.qemu.Display1.%s", iface);
+    g_dbus_connection_call(c->bus, NULL, path, name, method, args, NULL, G_DBUS_CALL_FLAGS_NONE,
+                           5000, c->cancel, on_call_done, c);
+}
+
+static void apply_sizes(struct vgpu_qemu_control *c)
+{
+    for (uint32_t head = 0; c->bus && head < MAX_HEADS; head++) {
+        uint32_t w = c->pending[head].width, h = c->pending[head].height;
+        if (!w)
+            continue;
+        /* Physical size for ~96 dpi. */
+        uint16_t wmm = (uint16_t)MIN(w * 254 / 960, 65535u);
+        uint16_t hmm = (uint16_t)MIN(h * 254 / 960, 65535u);
+        call(c, head, "Console", "SetUIInfo", g_variant_new("(qqiiuu)", wmm, hmm, 0, 0, w, h));
+        g_message("display: asked QEMU for %ux%u on head %u", w, h, head);
+        c->pending[head].width = 0;
+    }
+}
+
+static void on_closed(GDBusConnection *bus, gboolean remote, GError *error, gpointer data)
+{
+    struct vgpu_qemu_control *c = data;
+    g_message("display: QEMU's D-Bus display connection closed");
+    g_signal_handlers_disconnect_by_data(c->bus, c);
+    g_clear_object(&c->bus);
+}
+
+static void say_what_is_lost(const char *why)
+{
+    g_warning("display: QEMU's D-Bus display did not answer (%s): it needs QEMU 7.2 or later "
+              "with -display dbus,p2p=yes. Until QEMU is started that way, clients' keyboard "
+              "and mouse do not reach the guest and their monitor sizes do not resize it",
+              why);
+}
+
+static gboolean on_timeout(gpointer data)
+{
+    struct vgpu_qemu_control *c = data;
+    c->timeout = 0;
+    g_cancellable_cancel(c->cancel); /* on_connected reports it */
+    return G_SOURCE_REMOVE;
+}
+
+/* c is alive here even when cancelled: destroy waits for this. */
+static void on_connected(GObject *source, GAsyncResult *res, gpointer data)
+{
+    struct vgpu_qemu_control *c = data;
+    g_autoptr(GError) error = NULL;
+    GDBusConnection *bus = g_dbus_connection_new_finish(res, &error);
+    c->connecting = false;
+    bool timed_out = c->qmp && !c->timeout;
+    close_qmp(c);
+    if (!bus) {
+        if (timed_out)
+            say_what_is_lost("no answer in " G_STRINGIFY(DBUS_TIMEOUT_S) " s");
+        else if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+            say_what_is_lost(error->message);
+        /* A later call may use a new cancellable; this one is spent. */
+        g_object_unref(c->cancel);
+        c->cancel = g_cancellable_new();
+        return;
+    }
+    c->bus = bus;
+    g_signal_connect(bus, "closed", G_CALLBACK(on_closed), c);
+    g_message("display: attached to QEMU's D-Bus display: input and monitor sizes go there");
+    apply_sizes(c);
+}
+
+static void attach(struct vgpu_qemu_control *c);
+
+static gboolean on_retry(gpointer data)
+{
+    struct vgpu_qemu_control *c = data;
+    c->retry = 0;
+    attach(c);
+    return G_SOURCE_REMOVE;
+}
+
+/* Hands one end of a socket pair to QEMU over QMP and speaks D-Bus on the
+ * other, once QEMU's QMP socket is there. */
+static void attach(struct vgpu_qemu_control *c)
+{
+    if (access(c->qmp_path, F_OK) < 0) {
+        if (g_get_monotonic_time() < c->qmp_deadline_us) {
+            c->retry = g_timeout_add(QMP_RETRY_MS, on_retry, c);
+            return;
+        }
+        say_what_is_lost("no QMP socket at the --qmp path");
+        return;
+    }
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        say_what_is_lost(g_strerror(errno));
+        return;
+    }
+    /* QEMU takes one end over QMP and serves its display on it. */
+    c->qmp = vgpu_qmp_create(c->qmp_path);
+    bool sent = vgpu_qmp_send(c->qmp,
+                              "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":"
+                              "\"spicegl-dbus\"}}",
+                              sv[1]) &&
+                vgpu_qmp_send(c->qmp,
+                              "{\"execute\":\"add_client\",\"arguments\":{\"protocol\":"
+                              "\"@dbus-display\",\"fdname\":\"spicegl-dbus\"}}",
+                              -1);
+    close(sv[1]);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GSocket) sock = sent ? g_socket_new_from_fd(sv[0], &error) : NULL;
+    if (!sock) {
+        close(sv[0]);
+        close_qmp(c);
+        say_what_is_lost(sent ? error->message : "QMP did not take the commands");
+        return;
+    }
+    g_autoptr(GSocketConnection) stream = g_socket_connection_factory_create_connection(sock);
+    c->connecting = true;
+    c->timeout = g_timeout_add_seconds(DBUS_TIMEOUT_S, on_timeout, c);
+    g_dbus_connection_new(G_IO_STREAM(stream), NULL, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT,
+                          NULL, c->cancel, on_connected, c);
+}
+
+void vgpu_qemu_control_start(struct vgpu_qemu_control *c)
+{
+    if (c->started)
+        return;
+    c->started = true;
+    c->qmp_deadline_us = g_get_monotonic_time() + QMP_WAIT_MS * 1000;
+    attach(c);
+}
+
+struct vgpu_qemu_control *vgpu_qemu_control_create(const char *qmp_path)
+{
+    struct vgpu_qemu_control *c = g_new0(struct vgpu_qemu_control, 1);
+    c->qmp_path = g_strdup(qmp_path);
+    c->cancel = g_cancellable_new();
+    return c;
+}
+
+void vgpu_qemu_control_destroy(struct vgpu_qemu_control *c)
+{
+    if (!c)
+        return;
+    g_cancellable_cancel(c->cancel);
+    if (c->retry)
+        g_source_remove(c->retry);
+    if (c->bus) {
+        g_signal_handlers_disconnect_by_data(c->bus, c);
+        g_dbus_connection_close_sync(c->bus, NULL, NULL);
+        g_object_unref(c->bus);
+    }
+    /* A cancelled connect still completes on the context: let it. */
+    while (c->connecting && g_main_context_iteration(NULL, FALSE))
+        ;
+    close_qmp(c);
+    g_object_unref(c->cancel);
+    g_free(c->qmp_path);
+    g_free(c);
+}
+
+bool vgpu_qemu_control_holds_qmp(const struct vgpu_qemu_control *c)
+{
+    return c->qmp != NULL;
+}
+
+void vgpu_qemu_control_set_size(struct vgpu_qemu_control *c, uint32_t head, uint32_t width,
+                                uint32_t height)
+{
+    if (head >= MAX_HEADS)
+        return;
+    c->pending[head].width = width;
+    c->pending[head].height = height;
+    vgpu_qemu_control_start(c);
+    apply_sizes(c);
+}
+
+/* QEMU's key numbers (qnum): set-1 scancodes, 0x80 | code for extended
+ * ones, 0xc6 for Pause; 0 for one it has no number for. */
+static uint32_t qnum(uint32_t scancode)
+{
+    if (scancode < 0x80)
+        return scancode;
+    if ((scancode & 0xff00) == 0xe000 && (scancode & 0xff) < 0x80)
+        return 0x80 | (scancode & 0x7f);
+    if (scancode == 0xe11d)
+        return 0xc6;
+    return 0;
+}
+
+void vgpu_qemu_control_key(struct vgpu_qemu_control *c, uint32_t scancode, bool down)
+{
+    vgpu_qemu_control_start(c);
+    uint32_t k = qnum(scancode);
+    if (!k) {
+        g_debug("input: scancode 0x%x has no QEMU number; dropped", scancode);
+        return;
+    }
+    call(c, 0, "Keyboard", down ? "Press" : "Release", g_variant_new("(u)", k));
+}
+
+void vgpu_qemu_control_motion(struct vgpu_qemu_control *c, int dx, int dy)
+{
+    vgpu_qemu_control_start(c);
+    if (dx || dy)
+        call(c, 0, "Mouse", "RelMotion", g_variant_new("(ii)", dx, dy));
+}
+
+void vgpu_qemu_control_wheel(struct vgpu_qemu_control *c, int dz)
+{
+    vgpu_qemu_control_start(c);
+    uint32_t button = dz < 0 ? BUTTON_WHEEL_UP : BUTTON_WHEEL_DOWN;
+    for (int i = 0; i < ABS(dz) && i < 16; i++) {
+        call(c, 0, "Mouse", "Press", g_variant_new("(u)", button));
+        call(c, 0, "Mouse", "Release", g_variant_new("(u)", button));
+    }
+}
+
+void vgpu_qemu_control_position(struct vgpu_qemu_control *c, uint32_t head, int x, int y)
+{
+    vgpu_qemu_control_start(c);
+    if (head < MAX_HEADS)
+        call(c, head, "Mouse", "SetAbsPosition",
+             g_variant_new("(uu)", (uint32_t)MAX(x, 0), (uint32_t)MAX(y, 0)));
+}
+
+void vgpu_qemu_control_buttons(struct vgpu_qemu_control *c, uint32_t buttons)
+{
+    vgpu_qemu_control_start(c);
+    uint32_t changed = buttons ^ c->buttons;
+    c->buttons = buttons;
+    /* The wheel bits are sent as clicks by vgpu_qemu_control_wheel. */
+    for (uint32_t b = 0; b < N_BUTTONS; b++)
+        if (b != BUTTON_WHEEL_UP && b != BUTTON_WHEEL_DOWN && (changed & (1u << b)))
+            call(c, 0, "Mouse", buttons & (1u << b) ? "Press" : "Release", g_variant_new("(u)", b));
+}

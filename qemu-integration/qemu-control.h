@@ -1,0 +1,52 @@
+/* The daemon's line to the VM's QEMU: its D-Bus display, obtained once
+ * through QMP, for the clients' input and monitor sizes.
+ *
+ * With vhost-user-gpu, QEMU owns the guest's input devices and display
+ * events: a backend's config-change message is "unhandled"
+ * (hw/display/vhost-user-gpu.c), and only a QEMU UI setting a console's
+ * UI info makes QEMU tell the guest to re-read the display info. So the
+ * daemon attaches to QEMU's D-Bus display as a peer (QEMU 7.2+ with
+ * -display dbus,p2p=yes): the socket goes to QEMU over QMP (getfd +
+ * add_client), and the daemon then calls Console.SetUIInfo, Keyboard and
+ * Mouse on it.
+ *
+ * QMP is a full control channel into QEMU (migrate to a command, human
+ * monitor commands): it is held only until the D-Bus display answers, or
+ * for DBUS_TIMEOUT at most, and closed then, whatever happened; a QEMU
+ * without a D-Bus display is logged with what the VM lacks for it.
+ *
+ * Input before the display answers is dropped (it is live); sizes asked
+ * for meanwhile are applied once it answers (the latest wins). Main
+ * context only. */
+#ifndef VGPU_QEMU_CONTROL_H
+#define VGPU_QEMU_CONTROL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vgpu_qemu_control;
+
+/* Connects nothing yet. */
+struct vgpu_qemu_control *vgpu_qemu_control_create(const char *qmp_path);
+void vgpu_qemu_control_destroy(struct vgpu_qemu_control *c);
+
+/* Obtains the D-Bus display (QEMU is up: its GPU connected); the first
+ * use does it too. Once only. */
+void vgpu_qemu_control_start(struct vgpu_qemu_control *c);
+
+/* Whether the QMP connection is still open (tests, stats). */
+bool vgpu_qemu_control_holds_qmp(const struct vgpu_qemu_control *c);
+
+void vgpu_qemu_control_set_size(struct vgpu_qemu_control *c, uint32_t head, uint32_t width,
+                                uint32_t height);
+
+/* scancode: set 1, 0xe0xx for extended keys (input.h). */
+void vgpu_qemu_control_key(struct vgpu_qemu_control *c, uint32_t scancode, bool down);
+void vgpu_qemu_control_motion(struct vgpu_qemu_control *c, int dx, int dy);
+void vgpu_qemu_control_wheel(struct vgpu_qemu_control *c, int dz);
+/* (x, y) in head's pixels. */
+void vgpu_qemu_control_position(struct vgpu_qemu_control *c, uint32_t head, int x, int y);
+/* SPICE_MOUSE_BUTTON_MASK_* bits: sends what changed. */
+void vgpu_qemu_control_buttons(struct vgpu_qemu_control *c, uint32_t buttons);
+
+#endif
