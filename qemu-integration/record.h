@@ -6,6 +6,11 @@
  *                         stops at VGPU_RECORD_MAX_BYTES.
  *   DIR/cmd-TTTT-N.bin    the first VGPU_RECORD_PER_TYPE requests of each
  *                         command type TTTT (hex), for fuzz-vgpu-parse.
+ *   DIR/vhost-user.bin    QEMU's vhost-user messages and the guest's
+ *                         requests in order, as fuzz-vhost-user's
+ *                         operations: memory-map messages become its own
+ *                         map operations, ring addresses are left to its
+ *                         preamble (both name this process's memory).
  * Files are created as requests come, so the daemon runs unsandboxed. */
 #ifndef VGPU_RECORD_H
 #define VGPU_RECORD_H
@@ -27,5 +32,9 @@ struct vgpu_record *vgpu_record_create(const char *dir, GError **error);
 void vgpu_record_destroy(struct vgpu_record *r);
 
 void vgpu_record_request(struct vgpu_record *r, bool cursor_queue, const uint8_t *req, size_t len);
+
+/* A vhost-user message from QEMU (request, flags, payload). */
+void vgpu_record_message(struct vgpu_record *r, uint32_t request, uint32_t flags,
+                         const uint8_t *payload, uint32_t size);
 
 #endif

@@ -1058,6 +1058,13 @@ static int device_request(void *user, uint32_t request, const uint8_t *payload, 
     return 0;
 }
 
+static void on_message(void *user, const struct vu_msg_header *hdr, const uint8_t *payload)
+{
+    struct vgpu *g = user;
+    if (g->record)
+        vgpu_record_message(g->record, hdr->request, hdr->flags, payload, hdr->size);
+}
+
 static void on_disconnected(void *user, const char *why)
 {
     struct vgpu *g = user;
@@ -1109,6 +1116,7 @@ struct vgpu *vgpu_create(const struct vgpu_config *config, const struct vgpu_cal
         .set_config = set_config,
         .kick = on_kick,
         .device_request = device_request,
+        .message = on_message,
         .mem_unmapping = on_mem_unmapping,
         .queue_stopped = on_queue_stopped,
         .queue_started = on_queue_started,

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sock.h"
@@ -159,6 +160,13 @@ static bool map_region(struct vu_dev *dev, const struct mem_region_msg *m, int f
         *why = "memory region size or offset out of range";
         return false;
     }
+    /* Pages past the end of the file would fault (SIGBUS) when touched. */
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        (uint64_t)st.st_size < m->mmap_offset + m->size) {
+        *why = "memory region larger than its file";
+        return false;
+    }
     void *map = mmap(NULL, m->size + m->mmap_offset, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) {
         *why = "cannot map a memory region";
@@ -226,6 +234,8 @@ bool vu_dev_handle(struct vu_dev *dev, const struct vu_msg_header *hdr, const ui
         close_fds(fds, n_fds);
         return false;
     }
+    if (dev->iface.message)
+        dev->iface.message(dev->user, hdr, p);
     switch (hdr->request) {
     case VU_GET_FEATURES:
         ok = reply_u64(dev, hdr->request,

@@ -90,6 +90,9 @@ struct vu_iface {
      * (0 ok) or -1 when it does not know the request. */
     int (*device_request)(void *user, uint32_t request, const uint8_t *payload, uint32_t size,
                           int *fds, size_t n_fds);
+    /* Every well-formed message as it arrives, before it is handled
+     * (recording seeds). Optional. */
+    void (*message)(void *user, const struct vu_msg_header *hdr, const uint8_t *payload);
     /* Guest memory is about to be unmapped (SET_MEM_TABLE, REM_MEM_REG):
      * forget every host pointer translated from it; keep guest addresses
      * and translate them again when needed. Optional. */

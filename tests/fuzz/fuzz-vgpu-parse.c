@@ -26,9 +26,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         vgpu_check_rect(&cmd.u.set_scanout.r, w, h);
         break;
     case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D:
-    case VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D:
-        vgpu_check_box(&cmd.u.transfer_3d.box, cmd.u.transfer_3d.level, w, h, 1);
+    case VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D: {
+        /* Any target, with layers and depth. */
+        struct vgpu_texture t = {(uint32_t)(size % 9), w, h, 1 + (uint32_t)(size % 5),
+                                 1 + (uint32_t)(size % 7)};
+        vgpu_check_box(&cmd.u.transfer_3d.box, cmd.u.transfer_3d.level, &t);
         break;
+    }
     default:
         break;
     }

@@ -12,7 +12,7 @@ srcdir=$(cd "${2:?}" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 corpus="$srcdir/tests/fuzz/corpus"
-mkdir -p "$corpus/fuzz-vgpu-parse" "$corpus/fuzz-vgpu-device"
+mkdir -p "$corpus/fuzz-vgpu-parse" "$corpus/fuzz-vgpu-device" "$corpus/fuzz-vhost-user"
 
 for run in gl kmscube; do
   echo "record-seeds: $run"
@@ -23,6 +23,8 @@ for run in gl kmscube; do
   # A session's first 48 KiB: set-up and the first frames' command streams
   # (a request cut at the end is still a fine input).
   head -c 49152 "$work/$run/session.bin" >"$corpus/fuzz-vgpu-device/session-$run.bin"
+  # QEMU's messages and the guest's requests as fuzz-vhost-user replays them.
+  head -c 49152 "$work/$run/vhost-user.bin" >"$corpus/fuzz-vhost-user/qemu-$run.bin"
   for f in "$work/$run"/cmd-*.bin; do
     # Small requests only: large ones are command streams, in the sessions.
     [ "$(stat -c %s "$f")" -le 2048 ] && cp "$f" "$corpus/fuzz-vgpu-parse/$run-$(basename "$f")"

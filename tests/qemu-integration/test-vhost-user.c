@@ -176,6 +176,20 @@ static void test_memory_translation(void **state)
     assert_null(vu_dev_qva_to_va(f->g.dev, RAM_GPA, 16));
 }
 
+/* A region larger than the file behind it would fault when its last pages
+ * are touched: refused, and the connection closed with the reason. */
+static void test_region_past_file_end(void **state)
+{
+    struct fixture *f = *state;
+    struct {
+        uint32_t n, pad;
+        uint64_t gpa, size, qva, offset;
+    } t = {1, 0, RAM_GPA, 2 * RAM_SIZE, RAM_QVA, 0};
+    vu_test_send(&f->g, VU_SET_MEM_TABLE, 0, &t, sizeof(t), &f->g.ram_fd, 1);
+    assert_non_null(f->why);
+    assert_non_null(strstr(f->why, "larger than its file"));
+}
+
 static void test_ring_chains(void **state)
 {
     struct fixture *f = *state;
@@ -453,6 +467,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_negotiation_replies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_translation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_region_past_file_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ring_chains, setup, teardown),
         cmocka_unit_test(test_broken_rings),
         cmocka_unit_test_setup_teardown(test_gpu_commands, setup, teardown),
