@@ -26,6 +26,7 @@
 #include "common/le.h"
 #include "qemu-integration/record.h"
 #include "qemu-integration/vgpu.h"
+#include "tests/fuzz/fuzz-gpu.h"
 #include "qemu-integration/vhost-user.h"
 
 #define GUEST_RAM (2ull << 30) /* the test guest's -m 2048 */
@@ -59,32 +60,11 @@ static void map_guest_ram(void)
     vgpu_set_dev(device, connection);
 }
 
-/* A rejected command is logged, every time: quiet, or the log is the work. */
-static GLogWriterOutput quiet(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer user)
-{
-    (void)level;
-    (void)fields;
-    (void)n;
-    (void)user;
-    return G_LOG_WRITER_HANDLED;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    g_log_set_writer_func(quiet, NULL, NULL);
-    struct vgpu_config c = {.num_scanouts = 2,
-                            .width = 640,
-                            .height = 400,
-                            .max_host_bytes = 256u << 20,
-                            .virgl = true};
-    GError *error = NULL;
-    device = vgpu_create(&c, NULL, NULL, &error);
-    if (!device) {
-        fprintf(stderr, "fuzz-vgpu-device: %s\n", error->message);
-        abort();
-    }
+    device = fuzz_gpu_create("fuzz-vgpu-device", 256u << 20, false);
     map_guest_ram();
     return 0;
 }

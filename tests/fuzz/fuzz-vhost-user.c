@@ -9,7 +9,8 @@
  * each chosen by one byte:
  *   0  a vhost-user message: u32 request, u32 flags, u16 size, payload;
  *      memory-table and region messages carry the memfds, vring kick and
- *      call messages an eventfd
+ *      call messages an eventfd, the backend channel and the display
+ *      socket one end of a socket pair
  *   1  bytes into guest RAM: u8 region, u32 offset, u16 length, bytes
  *   2  a GPU request on a queue: u8 queue, u16 length, bytes; laid out as a
  *      readable and a writable descriptor, made available, kicked
@@ -34,6 +35,7 @@
 
 #include "common/le.h"
 #include "qemu-integration/vgpu.h"
+#include "tests/fuzz/fuzz-gpu.h"
 #include "qemu-integration/vhost-user.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -53,7 +55,8 @@ static const uint64_t region_gpa[2] = {0, 0x10000000};
 static const uint64_t region_qva[2] = {0x7f0000000000ull, 0x7f1000000000ull};
 
 struct harness {
-    int peer; /* QEMU's end */
+    int peer;    /* QEMU's end */
+    int display; /* QEMU's end of the display socket, once given */
     struct vu_dev *dev;
     int kick[2];
     uint16_t next_head[2], last_head[2];
@@ -64,28 +67,11 @@ static struct vgpu *device;
 static int ram_fd[2];
 static uint8_t *ram[2]; /* the harness's own view of guest RAM */
 
-static GLogWriterOutput quiet(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer user)
-{
-    (void)level;
-    (void)fields;
-    (void)n;
-    (void)user;
-    return G_LOG_WRITER_HANDLED;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    g_log_set_writer_func(quiet, NULL, NULL);
-    struct vgpu_config c = {
-        .num_scanouts = 2, .width = 640, .height = 400, .max_host_bytes = 64u << 20, .virgl = true};
-    GError *error = NULL;
-    device = vgpu_create(&c, NULL, NULL, &error);
-    if (!device) {
-        fprintf(stderr, "fuzz-vhost-user: %s\n", error->message);
-        abort();
-    }
+    device = fuzz_gpu_create("fuzz-vhost-user", 64u << 20, true);
     for (int i = 0; i < 2; i++) {
         ram_fd[i] = memfd_create("guest-ram", MFD_CLOEXEC);
         if (ram_fd[i] < 0 || ftruncate(ram_fd[i], REGION_SIZE) < 0)
@@ -103,6 +89,8 @@ static void drain(struct harness *h)
         g_main_context_iteration(NULL, FALSE);
     char buf[4096];
     while (recv(h->peer, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+        ;
+    while (h->display >= 0 && recv(h->display, buf, sizeof(buf), MSG_DONTWAIT) > 0)
         ;
 }
 
@@ -242,9 +230,21 @@ static void message(struct harness *h, const uint8_t **data, size_t *size)
     const uint8_t *payload = take(data, size, take_u(data, size, 2) % 512, &len);
     int fds[2] = {-1, -1};
     size_t n_fds = 0;
-    if (request == VU_SET_MEM_TABLE || request == VU_ADD_MEM_REG) {
+    int pair[2] = {-1, -1};
+    if (request == VU_SET_MEM_TABLE) {
         fds[n_fds++] = ram_fd[0];
         fds[n_fds++] = ram_fd[1];
+    } else if (request == VU_ADD_MEM_REG) {
+        fds[n_fds++] = ram_fd[1];
+    } else if ((request == VU_SET_BACKEND_REQ_FD || request == VU_GPU_SET_SOCKET) &&
+               socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0) {
+        /* QEMU's end of the backend channel or the display socket. The
+         * harness reads the display socket only between operations: room
+         * for a whole picture (the cap bounds it) keeps a send from
+         * waiting for it. */
+        int room = 128 << 20;
+        setsockopt(pair[1], SOL_SOCKET, SO_SNDBUFFORCE, &room, sizeof(room));
+        fds[n_fds++] = pair[1];
     } else if (request == VU_SET_VRING_KICK && len) {
         /* The harness's own kick eventfd, so that its kicks still land. */
         fds[n_fds++] = dup(h->kick[payload[0] & 1]);
@@ -253,8 +253,13 @@ static void message(struct harness *h, const uint8_t **data, size_t *size)
         fds[n_fds++] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     }
     send_msg(h, request, flags, payload, (uint32_t)len, fds, n_fds);
-    if (request == VU_SET_VRING_KICK || request == VU_SET_VRING_CALL || request == VU_SET_VRING_ERR)
+    if (request == VU_SET_VRING_KICK || request == VU_SET_VRING_CALL ||
+        request == VU_SET_VRING_ERR || pair[1] >= 0)
         close(fds[0]);
+    if (pair[0] >= 0 && request == VU_GPU_SET_SOCKET && h->display < 0)
+        h->display = pair[0]; /* QEMU's console: read and dropped */
+    else if (pair[0] >= 0)
+        close(pair[0]);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -263,7 +268,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return 0;
     memset(ram[0], 0, 0x10000); /* fresh rings */
-    struct harness h = {.peer = sv[1]};
+    struct harness h = {.peer = sv[1], .display = -1};
     h.dev = vu_dev_create(sv[0], g_main_context_default(), vgpu_vu_iface(device), device);
     vgpu_set_dev(device, h.dev);
     set_u64(&h, VU_SET_FEATURES, (1ull << VU_F_PROTOCOL_FEATURES) | (1ull << VU_F_VERSION_1));
@@ -320,6 +325,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     close(h.kick[0]);
     close(h.kick[1]);
     close(sv[1]);
+    if (h.display >= 0)
+        close(h.display);
     /* The next input's control queue starts from index 0, as a rebooted
      * guest's does: the device drops this input's resources then. */
     return 0;

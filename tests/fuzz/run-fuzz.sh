@@ -4,7 +4,7 @@
 # (test-fuzz.sh). A finding fails the run; its reproducer is kept in
 # BUILDDIR/tests/fuzz/findings/. With --tap, prints TAP lines.
 #
-# usage: run-fuzz.sh BUILDDIR SRCDIR SECONDS [--tap]
+# usage: [FUZZ_TARGETS="fuzz-..."] run-fuzz.sh BUILDDIR SRCDIR SECONDS [--tap]
 set -u
 builddir=${1:?usage: run-fuzz.sh BUILDDIR SRCDIR SECONDS [--tap]}
 srcdir=${2:?}
@@ -13,7 +13,8 @@ tap=${4:-}
 out="$builddir/tests/fuzz"
 mkdir -p "$out/findings"
 
-targets=(fuzz-vgpu-parse fuzz-vgpu-device fuzz-vhost-user fuzz-spice-protocols)
+# FUZZ_TARGETS: a space-separated subset (default: all).
+read -r -a targets <<<"${FUZZ_TARGETS:-fuzz-vgpu-parse fuzz-vgpu-device fuzz-vhost-user fuzz-spice-protocols}"
 sources() {
   case "$1" in
   fuzz-vgpu-parse) echo qemu-integration/vgpu-parse.c ;;

@@ -125,27 +125,6 @@ static struct virtio_gpu_ctrl_hdr answer(const uint8_t *ram, uint16_t h)
     return r;
 }
 
-/* A command through vgpu_process, for the tests that need no ring. */
-static uint32_t gpu_cmd(struct vgpu *g, const void *req, size_t len)
-{
-    uint8_t out[2048];
-    size_t n = vgpu_process(g, false, req, len, out, sizeof(out));
-    assert_true(n >= sizeof(struct virtio_gpu_ctrl_hdr));
-    struct virtio_gpu_ctrl_hdr r;
-    memcpy(&r, out, sizeof(r));
-    return r.type;
-}
-
-static uint32_t create_2d(struct vgpu *g, uint32_t id, uint32_t w, uint32_t h)
-{
-    struct virtio_gpu_resource_create_2d c = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_2D,
-                                              .resource_id = id,
-                                              .format = VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM,
-                                              .width = w,
-                                              .height = h};
-    return gpu_cmd(g, &c, sizeof(c));
-}
-
 static uint32_t attach(struct vgpu *g, uint32_t id, uint64_t gpa, uint32_t len)
 {
     struct {
@@ -155,21 +134,21 @@ static uint32_t attach(struct vgpu *g, uint32_t id, uint64_t gpa, uint32_t len)
                                            .resource_id = id,
                                            .nr_entries = 1},
                                      .e = {gpa, len, 0}};
-    return gpu_cmd(g, &att, sizeof(att));
+    return vu_test_gpu_cmd(g, &att, sizeof(att));
 }
 
 static uint32_t transfer_2d(struct vgpu *g, uint32_t id, uint32_t w, uint32_t h)
 {
     struct virtio_gpu_transfer_to_host_2d t = {
         .hdr.type = VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D, .r = {0, 0, w, h}, .resource_id = id};
-    return gpu_cmd(g, &t, sizeof(t));
+    return vu_test_gpu_cmd(g, &t, sizeof(t));
 }
 
 static uint32_t ctx_create(struct vgpu *g, uint32_t ctx)
 {
     struct virtio_gpu_ctx_create cc = {
         .hdr = {.type = VIRTIO_GPU_CMD_CTX_CREATE, .ctx_id = ctx}, .nlen = 4, .debug_name = "test"};
-    return gpu_cmd(g, &cc, sizeof(cc));
+    return vu_test_gpu_cmd(g, &cc, sizeof(cc));
 }
 
 static struct virtio_gpu_resource_flush fenced_flush(uint32_t id, uint64_t fence)
@@ -229,7 +208,7 @@ static uint8_t *move_ram(struct fixture *f, uint8_t byte)
 static void test_fence_ids_past_2_32(void **state)
 {
     struct fixture *f = gpu_fixture(256u << 20, 1);
-    assert_int_equal(create_2d(f->gpu, 1, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(vu_test_create_2d(f->gpu, 1, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
     uint64_t fence = (1ull << 32) - 3;
     uint16_t used = 0;
     /* One at a time across the boundary... */
@@ -269,7 +248,7 @@ static void test_fence_ids_past_2_32(void **state)
 static void test_head_in_flight_twice(void **state)
 {
     struct fixture *f = gpu_fixture(256u << 20, 1);
-    assert_int_equal(create_2d(f->gpu, 1, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(vu_test_create_2d(f->gpu, 1, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
     struct virtio_gpu_resource_flush fl = fenced_flush(1, 7);
     post(f, 0, &fl, sizeof(fl));
     for (int i = 1; i < QSIZE; i++)
@@ -295,7 +274,7 @@ static void test_backing_after_region_removed(void **state)
 {
     struct fixture *f = gpu_fixture(256u << 20, 1);
     int fd = add_region(f, 0x11);
-    assert_int_equal(create_2d(f->gpu, 1, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(vu_test_create_2d(f->gpu, 1, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
     assert_int_equal(attach(f->gpu, 1, BACK_GPA, 64 * 64 * 4), VIRTIO_GPU_RESP_OK_NODATA);
     assert_int_equal(transfer_2d(f->gpu, 1, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
     rem_region(f, BACK_GPA, BACK_SIZE, BACK_QVA);
@@ -304,17 +283,17 @@ static void test_backing_after_region_removed(void **state)
     struct virtio_gpu_transfer_host_3d t3 = {.hdr.type = VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D,
                                              .box = {0, 0, 0, 64, 64, 1},
                                              .resource_id = 1};
-    assert_int_equal(gpu_cmd(f->gpu, &t3, sizeof(t3)), VIRTIO_GPU_RESP_ERR_UNSPEC);
+    assert_int_equal(vu_test_gpu_cmd(f->gpu, &t3, sizeof(t3)), VIRTIO_GPU_RESP_ERR_UNSPEC);
 
     fd = add_region(f, 0x22);
     assert_int_equal(attach(f->gpu, 1, BACK_GPA, 64 * 64 * 4), VIRTIO_GPU_RESP_OK_NODATA);
     assert_int_equal(transfer_2d(f->gpu, 1, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
     struct virtio_gpu_set_scanout s = {
         .hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT, .r = {0, 0, 64, 64}, .resource_id = 1};
-    assert_int_equal(gpu_cmd(f->gpu, &s, sizeof(s)), VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(vu_test_gpu_cmd(f->gpu, &s, sizeof(s)), VIRTIO_GPU_RESP_OK_NODATA);
     struct virtio_gpu_resource_flush fl = {
         .hdr.type = VIRTIO_GPU_CMD_RESOURCE_FLUSH, .r = {0, 0, 64, 64}, .resource_id = 1};
-    assert_int_equal(gpu_cmd(f->gpu, &fl, sizeof(fl)), VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(vu_test_gpu_cmd(f->gpu, &fl, sizeof(fl)), VIRTIO_GPU_RESP_OK_NODATA);
     assert_int_equal(f->frames, 1);
     assert_int_equal(f->first_pixel & 0xffffff, 0x222222);
 
@@ -324,14 +303,14 @@ static void test_backing_after_region_removed(void **state)
     assert_int_equal(transfer_2d(f->gpu, 1, 64, 64), VIRTIO_GPU_RESP_ERR_UNSPEC);
     assert_int_equal(attach(f->gpu, 1, RAM_GPA + 0x200000, 64 * 64 * 4), VIRTIO_GPU_RESP_OK_NODATA);
     assert_int_equal(transfer_2d(f->gpu, 1, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
-    assert_int_equal(gpu_cmd(f->gpu, &fl, sizeof(fl)), VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(vu_test_gpu_cmd(f->gpu, &fl, sizeof(fl)), VIRTIO_GPU_RESP_OK_NODATA);
     assert_int_equal(f->first_pixel & 0xffffff, 0x333333);
     munmap(moved, RAM_SIZE);
     /* The same guest addresses in yet another table: the backing is read
      * where they are mapped now. */
     moved = move_ram(f, 0x44);
     assert_int_equal(transfer_2d(f->gpu, 1, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
-    assert_int_equal(gpu_cmd(f->gpu, &fl, sizeof(fl)), VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(vu_test_gpu_cmd(f->gpu, &fl, sizeof(fl)), VIRTIO_GPU_RESP_OK_NODATA);
     assert_int_equal(f->first_pixel & 0xffffff, 0x444444);
     munmap(moved, RAM_SIZE);
     close(fd);
@@ -368,7 +347,7 @@ static void test_rings_after_region_removed(void **state)
 static void test_pending_answer_after_new_table(void **state)
 {
     struct fixture *f = gpu_fixture(256u << 20, 1);
-    assert_int_equal(create_2d(f->gpu, 1, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(vu_test_create_2d(f->gpu, 1, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
     struct virtio_gpu_resource_flush fl = fenced_flush(1, 99);
     post(f, 0, &fl, sizeof(fl));
     vu_test_kick(f->kick);
@@ -429,8 +408,8 @@ static void test_contexts_charged(void **state)
     assert_int_equal(ctx_create(f->gpu, 500), VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
     assert_int_equal(ctx_create(f->gpu, 1), VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID);
     struct virtio_gpu_ctrl_hdr destroy = {.type = VIRTIO_GPU_CMD_CTX_DESTROY, .ctx_id = 1};
-    assert_int_equal(gpu_cmd(f->gpu, &destroy, sizeof(destroy)), VIRTIO_GPU_RESP_OK_NODATA);
-    assert_int_equal(gpu_cmd(f->gpu, &destroy, sizeof(destroy)),
+    assert_int_equal(vu_test_gpu_cmd(f->gpu, &destroy, sizeof(destroy)), VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(vu_test_gpu_cmd(f->gpu, &destroy, sizeof(destroy)),
                      VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID);
     assert_int_equal(ctx_create(f->gpu, 500), VIRTIO_GPU_RESP_OK_NODATA);
     struct vgpu_stats st;
@@ -445,14 +424,15 @@ static void test_contexts_charged(void **state)
 static void test_scanout_buffers_charged(void **state)
 {
     struct fixture *f = gpu_fixture(64u << 20, 4);
-    assert_int_equal(create_2d(f->gpu, 1, 2048, 2048), VIRTIO_GPU_RESP_OK_NODATA); /* 16 MiB */
+    assert_int_equal(vu_test_create_2d(f->gpu, 1, 2048, 2048),
+                     VIRTIO_GPU_RESP_OK_NODATA); /* 16 MiB */
     uint32_t shown = 0;
     for (uint32_t i = 0; i < 4; i++) {
         struct virtio_gpu_set_scanout s = {.hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT,
                                            .scanout_id = i,
                                            .r = {0, 0, 2048, 2048},
                                            .resource_id = 1};
-        shown += gpu_cmd(f->gpu, &s, sizeof(s)) == VIRTIO_GPU_RESP_OK_NODATA;
+        shown += vu_test_gpu_cmd(f->gpu, &s, sizeof(s)) == VIRTIO_GPU_RESP_OK_NODATA;
     }
     assert_int_equal(shown, 3);
     struct vgpu_stats st;
@@ -489,9 +469,10 @@ static void test_contexts_dropped_on_reboot(void **state)
         struct virtio_gpu_cmd_submit s;
         uint32_t nop;
     } sub = {.s = {.hdr = {.type = VIRTIO_GPU_CMD_SUBMIT_3D, .ctx_id = 5}, .size = 4}};
-    assert_int_equal(gpu_cmd(f->gpu, &sub, sizeof(sub)), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+    assert_int_equal(vu_test_gpu_cmd(f->gpu, &sub, sizeof(sub)),
+                     VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
     assert_int_equal(ctx_create(f->gpu, 5), VIRTIO_GPU_RESP_OK_NODATA);
-    assert_int_equal(gpu_cmd(f->gpu, &sub, sizeof(sub)), VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(vu_test_gpu_cmd(f->gpu, &sub, sizeof(sub)), VIRTIO_GPU_RESP_OK_NODATA);
     gpu_fixture_free(f);
 }
 
@@ -514,7 +495,8 @@ static void test_rejections_rate_limited(void **state)
     for (int i = 0; i < 10000; i++) {
         struct virtio_gpu_resource_unref u = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_UNREF,
                                               .resource_id = 1000 + i};
-        assert_int_equal(gpu_cmd(f->gpu, &u, sizeof(u)), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+        assert_int_equal(vu_test_gpu_cmd(f->gpu, &u, sizeof(u)),
+                         VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
     }
     /* 10,000 rejections in well under the few seconds this may take. */
     if (warnings > 5 * VGPU_RATELIMIT_BURST)
@@ -542,7 +524,7 @@ static void test_transfer_to_layers(void **state)
                                                   .height = 16,
                                                   .depth = 1,
                                                   .array_size = 6};
-        assert_int_equal(gpu_cmd(f->gpu, &c, sizeof(c)), VIRTIO_GPU_RESP_OK_NODATA);
+        assert_int_equal(vu_test_gpu_cmd(f->gpu, &c, sizeof(c)), VIRTIO_GPU_RESP_OK_NODATA);
         assert_int_equal(attach(f->gpu, id, RAM_GPA + 0x200000, 16 * 16 * 4 * 6),
                          VIRTIO_GPU_RESP_OK_NODATA);
         struct virtio_gpu_transfer_host_3d t = {.hdr.type = VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D,
@@ -551,9 +533,10 @@ static void test_transfer_to_layers(void **state)
                                                 .resource_id = id,
                                                 .stride = 16 * 4,
                                                 .layer_stride = 16 * 16 * 4};
-        assert_int_equal(gpu_cmd(f->gpu, &t, sizeof(t)), VIRTIO_GPU_RESP_OK_NODATA);
+        assert_int_equal(vu_test_gpu_cmd(f->gpu, &t, sizeof(t)), VIRTIO_GPU_RESP_OK_NODATA);
         t.box.z = 6;
-        assert_int_equal(gpu_cmd(f->gpu, &t, sizeof(t)), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+        assert_int_equal(vu_test_gpu_cmd(f->gpu, &t, sizeof(t)),
+                         VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
     }
     gpu_fixture_free(f);
 }

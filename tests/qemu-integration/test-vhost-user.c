@@ -296,18 +296,6 @@ static size_t gpu_cmd(struct vgpu *g, const void *req, size_t len, struct virtio
     return n;
 }
 
-static uint32_t create_2d(struct vgpu *g, uint32_t id, uint32_t w, uint32_t h)
-{
-    struct virtio_gpu_resource_create_2d c = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_2D,
-                                              .resource_id = id,
-                                              .format = VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM,
-                                              .width = w,
-                                              .height = h};
-    struct virtio_gpu_ctrl_hdr r;
-    gpu_cmd(g, &c, sizeof(c), &r);
-    return r.type;
-}
-
 static struct vgpu *gpu_new(uint64_t cap)
 {
     struct vgpu_config c = {
@@ -337,8 +325,8 @@ static void test_gpu_commands(void **state)
     assert_int_equal(di.pmodes[0].r.width, 1280);
     assert_true(di.pmodes[0].enabled);
 
-    assert_int_equal(create_2d(g, 1, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
-    assert_int_equal(create_2d(g, 1, 64, 64), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+    assert_int_equal(vu_test_create_2d(g, 1, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(vu_test_create_2d(g, 1, 64, 64), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
 
     /* Backing inside guest RAM is taken; a page outside it is not. */
     struct {
@@ -419,7 +407,7 @@ static void test_gpu_commands(void **state)
     gpu_cmd(g, &sub, sizeof(sub), &r);
     assert_true(r.type == VIRTIO_GPU_RESP_OK_NODATA ||
                 r.type == VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-    assert_int_equal(create_2d(g, 2, 16, 16), VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(vu_test_create_2d(g, 2, 16, 16), VIRTIO_GPU_RESP_OK_NODATA);
 
     struct virtio_gpu_resource_unref u = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_UNREF,
                                           .resource_id = 1};
@@ -436,10 +424,10 @@ static void test_gpu_memory_cap(void **state)
 {
     struct vgpu *g = gpu_new(64u << 20);
     uint32_t made = 0;
-    while (made < 100 && create_2d(g, made + 1, 1024, 1024) == VIRTIO_GPU_RESP_OK_NODATA)
+    while (made < 100 && vu_test_create_2d(g, made + 1, 1024, 1024) == VIRTIO_GPU_RESP_OK_NODATA)
         made++;
     assert_int_equal(made, 16); /* 4 MiB each */
-    assert_int_equal(create_2d(g, 200, 1024, 1024), VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+    assert_int_equal(vu_test_create_2d(g, 200, 1024, 1024), VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
     struct virtio_gpu_resource_create_3d c = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_3D,
                                               .resource_id = 300,
                                               .target = 2,
@@ -453,7 +441,7 @@ static void test_gpu_memory_cap(void **state)
     struct virtio_gpu_resource_unref u = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_UNREF,
                                           .resource_id = 1};
     gpu_cmd(g, &u, sizeof(u), &r);
-    assert_int_equal(create_2d(g, 200, 1024, 1024), VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(vu_test_create_2d(g, 200, 1024, 1024), VIRTIO_GPU_RESP_OK_NODATA);
     struct vgpu_stats st;
     vgpu_get_stats(g, &st);
     assert_int_equal(st.resources, 16);

@@ -6,11 +6,14 @@
 #include <stdarg.h>
 
 #include <cmocka.h>
+#include <linux/virtio_gpu.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "qemu-integration/vgpu.h"
 
 void vu_test_guest_init(struct vu_test_guest *g, const struct vu_iface *iface, void *user)
 {
@@ -136,4 +139,24 @@ void vu_test_kick(int kick_fd)
 {
     uint64_t one = 1;
     assert_int_equal(write(kick_fd, &one, 8), 8);
+}
+
+uint32_t vu_test_gpu_cmd(struct vgpu *g, const void *req, size_t len)
+{
+    uint8_t out[2048];
+    size_t n = vgpu_process(g, false, req, len, out, sizeof(out));
+    assert_true(n >= sizeof(struct virtio_gpu_ctrl_hdr));
+    struct virtio_gpu_ctrl_hdr r;
+    memcpy(&r, out, sizeof(r));
+    return r.type;
+}
+
+uint32_t vu_test_create_2d(struct vgpu *g, uint32_t id, uint32_t width, uint32_t height)
+{
+    struct virtio_gpu_resource_create_2d c = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_2D,
+                                              .resource_id = id,
+                                              .format = VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM,
+                                              .width = width,
+                                              .height = height};
+    return vu_test_gpu_cmd(g, &c, sizeof(c));
 }

@@ -59,4 +59,12 @@ volatile struct vring_used *vu_test_used(struct vu_test_guest *g);
 void vu_test_make_available(struct vu_test_guest *g, uint16_t head);
 void vu_test_kick(int kick_fd);
 
+struct vgpu;
+
+/* A control-queue command straight to the device (vgpu_process): the
+ * answer's type. */
+uint32_t vu_test_gpu_cmd(struct vgpu *g, const void *req, size_t len);
+/* RESOURCE_CREATE_2D of a BGRX resource: the answer's type. */
+uint32_t vu_test_create_2d(struct vgpu *g, uint32_t id, uint32_t width, uint32_t height);
+
 #endif
