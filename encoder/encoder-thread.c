@@ -100,7 +100,9 @@ static int64_t now_us(void)
 /* Caller holds the lock. A frame still waiting is being replaced: count why. */
 static void count_drop(struct sgl_encoder_thread *t)
 {
-    if (t->awaiting_consumer) {
+    if (t->paused) {
+        t->stats.dropped_paused++;
+    } else if (t->awaiting_consumer) {
         t->stats.dropped_pressure++;
         sgl_adapt_frame(&t->adapt, now_us(), true);
     } else {
@@ -310,7 +312,13 @@ static gpointer run(gpointer data)
         }
         uint32_t kbps = sgl_adapt_frame(&t->adapt, now_us(), false);
         int64_t started = now_us();
-        t->next_encode_us = started + 1000000 / t->max_fps;
+        /* Due times follow from the last due time, not from when the
+         * encode started: a frame a little late (arrival jitter, a slow
+         * wake-up) does not push the next one into the same interval,
+         * where it would replace it. At most one interval of credit is
+         * kept, so an idle stream does not burst. */
+        int64_t interval = 1000000 / t->max_fps;
+        t->next_encode_us = MAX(t->next_encode_us, started - interval) + interval;
         g_mutex_unlock(&t->lock);
 
         g_autoptr(GError) error = NULL;

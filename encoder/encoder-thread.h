@@ -37,6 +37,7 @@ struct sgl_encoder_stats {
     uint64_t unchanged;        /* submitted with no damage, nothing to do */
     uint64_t dropped_pressure; /* replaced while the consumer was behind */
     uint64_t dropped_rate;     /* replaced while pacing to max_fps or encoding */
+    uint64_t dropped_paused;   /* replaced while paused (no client watching) */
     uint64_t keyframes;
     uint64_t refined; /* refine passes (refine_ms) */
     uint64_t bytes;

@@ -231,12 +231,13 @@ static gboolean log_stats(gpointer user)
         g_message("stats[%u]: frames %" G_GUINT64_FORMAT ", submitted %" G_GUINT64_FORMAT
                   ", encoded %" G_GUINT64_FORMAT ", sent %" G_GUINT64_FORMAT
                   ", dropped %" G_GUINT64_FORMAT " (back-pressure) + %" G_GUINT64_FORMAT
-                  " (pacing), unchanged %" G_GUINT64_FORMAT ", %u of %u kbit/s, %" G_GUINT64_FORMAT
+                  " (pacing) + %" G_GUINT64_FORMAT " (no client), unchanged %" G_GUINT64_FORMAT
+                  ", %u of %u kbit/s, %" G_GUINT64_FORMAT
                   " bytes, refine passes %" G_GUINT64_FORMAT,
                   i, frames, st.encoder.submitted, st.encoder.encoded, st.sent,
-                  st.encoder.dropped_pressure, st.encoder.dropped_rate, st.encoder.unchanged,
-                  st.encoder.bitrate_kbps, st.encoder.target_kbps, st.encoder.bytes,
-                  st.encoder.refined);
+                  st.encoder.dropped_pressure, st.encoder.dropped_rate, st.encoder.dropped_paused,
+                  st.encoder.unchanged, st.encoder.bitrate_kbps, st.encoder.target_kbps,
+                  st.encoder.bytes, st.encoder.refined);
     }
     for (guint i = 0; i < d->locals->len; i++) {
         struct sgl_local_stats st;

@@ -62,7 +62,12 @@ else
 fi
 
 sleep 2
-if [ -n "$first" ]; then rv_expect_live 2 $((fps / 3)); else echo "not ok 2 - no first marker"; fi
+if [ -n "$first" ]; then rv_expect_live 2 $((fps / 3)) | tee "$tmp/live.tap"; else echo "not ok 2 - no first marker"; fi
+# A CI log may be all there is: what the daemon and QEMU said when the
+# picture did not advance.
+if grep -q "^not ok" "$tmp/live.tap" 2>/dev/null; then
+  grep -v -e "stats\[" -e "DEBUG" "$tmp/vm.log" | sed 's/^/# vm: /' | tail -n 40
+fi
 
 kill "$vm"
 wait "$vm"

@@ -402,6 +402,61 @@ static void test_idle_refine(void **state)
     g_free(px);
 }
 
+/* Submits n frames of new content to a thread pacing to max_fps, frame k at
+ * start + k * period_us plus a jitter of up to +-jitter_us (fixed
+ * pseudo-random), then waits for the encoder to settle; returns the stats. */
+static struct sgl_encoder_stats paced(uint32_t max_fps, uint32_t n, int64_t period_us,
+                                      int64_t jitter_us)
+{
+    const uint32_t w = 320, h = 240;
+    struct sink *s = sink_new();
+    struct sgl_encoder_config c = {
+        .backend = "x264", .bitrate_kbps = 4000, .max_fps = max_fps, .threads = 1};
+    struct sgl_encoder_thread *t = start_with(s, false, &c);
+    uint8_t *px = g_malloc((size_t)w * h * 4);
+    uint64_t seed = 7;
+    int64_t start = g_get_monotonic_time() + 50000;
+    for (uint32_t k = 0; k < n; k++) {
+        int64_t jitter = (int64_t)(sgl_test_rand(&seed) % (2 * jitter_us + 1)) - jitter_us;
+        int64_t at = start + k * period_us + jitter, now = g_get_monotonic_time();
+        if (at > now)
+            g_usleep((gulong)(at - now));
+        test_content_motion(px, w, h, w * 4, k);
+        struct sgl_encoder_frame f = pixels_frame(px, w, h);
+        f.pts_us = (uint64_t)k;
+        assert_true(sgl_encoder_thread_submit(t, &f, NULL));
+    }
+    g_usleep(200 * 1000);
+    struct sgl_encoder_stats st;
+    sgl_encoder_thread_get_stats(t, &st);
+    print_message("# %u frames every %.1f ms +-%.1f ms at a %u fps cap: %" G_GUINT64_FORMAT
+                  " encoded, %" G_GUINT64_FORMAT " dropped for pacing\n",
+                  n, period_us / 1000.0, jitter_us / 1000.0, max_fps, st.encoded, st.dropped_rate);
+    sgl_encoder_thread_destroy(t);
+    sink_free(s);
+    g_free(px);
+    return st;
+}
+
+/* Pacing to max_fps drops only what comes faster than the cap: frames at
+ * the cap with jitter all go out, frames at twice the cap half. 300 frames
+ * at 100 fps: a schedule counted from each encode's start, rather than
+ * from the last due time, falls behind by each wake-up's delay and starts
+ * dropping well before that. */
+static void test_pacing_tolerates_jitter(void **state)
+{
+    /* Timing: the other heavy tests (guests, streams) run apart. */
+    sgl_test_heavy_lock();
+    struct sgl_encoder_stats st = paced(100, 300, 10000, 1500);
+    assert_int_equal(st.dropped_rate, 0);
+    assert_int_equal(st.encoded, 300);
+    st = paced(100, 300, 5000, 0);
+    if (st.dropped_rate < 130 || st.dropped_rate > 170)
+        fail_msg("%" G_GUINT64_FORMAT " of 300 frames dropped at twice the cap, want about 150",
+                 st.dropped_rate);
+    assert_int_equal(st.encoded + st.dropped_rate, 300);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_pressure_lowers_bitrate),
         cmocka_unit_test(test_dmabuf_and_invalid),
         cmocka_unit_test(test_idle_refine),
+        cmocka_unit_test(test_pacing_tolerates_jitter),
     };
     return cmocka_run_group_tests_name("encoder-thread", tests, NULL, NULL);
 }
