@@ -4,7 +4,7 @@
  * clients on its appsink path (Wayland, DISABLE_GSTVIDEOOVERLAY, headless
  * spice-client-glib) show frames ~50 ms after they arrive instead of ~420.
  * It costs remote-viewer's X11 overlay path some latency (measured in
- * design.md and the README), so it is an option (--audio-clock).
+ * the README), so it is an option (--audio-clock).
  * Main context only; destroy after spice_server_destroy(). */
 #ifndef SGL_AUDIO_CLOCK_H
 #define SGL_AUDIO_CLOCK_H

@@ -119,8 +119,8 @@ static void test_200_connect_cycles(void **state)
     relinked += connect_cycles(e, d, 180);
     long after = rss_kib(d);
     /* A main channel's link fails now and then with nothing in the server's
-     * log (twice in some 3,000 links over sessions 5 and 6): one such cycle
-     * connects again. More than one in 200 fails the test. */
+     * log (a few in some 3,000 links): one such cycle connects again. More
+     * than one in 200 fails the test. */
     print_message("# cycles that had to link twice: %d\n", relinked);
     assert_in_range(relinked, 0, 1);
     print_message("# daemon's own RSS after 20 cycles %ld KiB, after 200 %ld KiB (%+.1f%%)\n", warm,

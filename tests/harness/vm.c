@@ -88,7 +88,7 @@ static GPtrArray *qemu_argv(const struct sgl_vm_config *c)
     GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
     const char *qemu = c->qemu ? c->qemu : g_getenv("QEMU");
     add(argv, "%s", qemu && *qemu ? qemu : "qemu-system-x86_64");
-    /* TCG always: KVM hangs on the build machines (design.md §4). */
+    /* TCG always: on the machines the tests run on, KVM guests hang. */
     add(argv, "-accel");
     add(argv, "tcg");
     add(argv, "-nodefaults");

@@ -54,7 +54,7 @@ if [ -n "$first" ]; then rv_expect_live 2 10; else echo "not ok 2 - no first mar
 # Glass to glass: when each frame first shows on the X screen, against the
 # time in its marker. Under 300 ms says remote-viewer uses its X overlay
 # (frames shown at once, ~60 ms); its appsink fallback would wait out
-# spice-server's 400 ms media-clock delay (design.md §4).
+# spice-server's 400 ms media-clock delay (MM_TIME_DELTA).
 glass=$(DISPLAY=$display "$builddir/client-test/sgl-glass" --seconds 3 --json)
 echo "# glass to glass: $glass"
 g50=$(sed -n 's/.*"glass_p50_ms":\([0-9]*\).*/\1/p' <<<"$glass")
