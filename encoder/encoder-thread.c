@@ -274,8 +274,10 @@ static void schedule_refine(struct sgl_encoder_thread *t, bool refine, bool sett
         t->refine_passes = 0;
         return;
     }
+    /* A frame interval after this pass started, whatever credit the
+     * frame schedule holds: refine passes never go back to back. */
     if (!settled && ++t->refine_passes < SGL_ENCODER_REFINE_SECONDS * t->max_fps)
-        t->refine_at_us = t->next_encode_us;
+        t->refine_at_us = started + 1000000 / t->max_fps;
 }
 
 static gpointer run(gpointer data)

@@ -3,8 +3,12 @@
  * and screendump keep working. Backend to QEMU; QEMU answers the GET_*
  * requests only.
  *
- * Owns the socket. Runs on the vhost-user thread; sends block briefly on
- * a full socket (QEMU reads it in its main loop). */
+ * Owns the socket. Runs on the vhost-user thread and never waits for
+ * QEMU: what the socket does not take at once is queued and sent when QEMU
+ * reads again, and picture updates and cursor messages are refused (false)
+ * while QEMU is behind, so the caller keeps their damage for later. QEMU
+ * may be waiting for the GPU meanwhile (a vCPU reading its config space
+ * holds QEMU's lock): a GPU thread waiting for QEMU would deadlock both. */
 #ifndef VGPU_QEMU_DISPLAY_H
 #define VGPU_QEMU_DISPLAY_H
 

@@ -516,6 +516,15 @@ static uint32_t set_scanout(struct vgpu *g, const struct vgpu_cmd *cmd)
 
 static gboolean flush_qemu(gpointer data);
 
+static void schedule_qemu_flush(struct vgpu *g, int64_t in_us)
+{
+    if (g->qemu_flush)
+        return;
+    g->qemu_flush = g_timeout_source_new((guint)((in_us + 999) / 1000));
+    g_source_set_callback(g->qemu_flush, flush_qemu, g, NULL);
+    g_source_attach(g->qemu_flush, g_main_context_get_thread_default());
+}
+
 /* Sends scanout index's held damage to QEMU's console, or schedules it. */
 static void qemu_update(struct vgpu *g, uint32_t index)
 {
@@ -524,19 +533,17 @@ static void qemu_update(struct vgpu *g, uint32_t index)
         return;
     int64_t now = g_get_monotonic_time(), due = so->qemu_sent_us + QEMU_CONSOLE_PERIOD_US;
     if (now < due) {
-        if (!g->qemu_flush) {
-            g->qemu_flush = g_timeout_source_new((guint)((due - now + 999) / 1000));
-            g_source_set_callback(g->qemu_flush, flush_qemu, g, NULL);
-            g_source_attach(g->qemu_flush, g_main_context_get_thread_default());
-        }
+        schedule_qemu_flush(g, due - now);
         return;
     }
     const struct virtio_gpu_rect *d = &so->qemu_damage;
     uint32_t stride = so->r.width * 4;
-    vgpu_qemu_display_update(g->qemu, index, d->x, d->y, d->width, d->height,
-                             so->pixels + (size_t)d->y * stride + d->x * 4, stride);
-    so->qemu_pending = false;
     so->qemu_sent_us = now;
+    if (vgpu_qemu_display_update(g->qemu, index, d->x, d->y, d->width, d->height,
+                                 so->pixels + (size_t)d->y * stride + d->x * 4, stride))
+        so->qemu_pending = false;
+    else
+        schedule_qemu_flush(g, QEMU_CONSOLE_PERIOD_US); /* QEMU is behind: try again */
 }
 
 static gboolean flush_qemu(gpointer data)

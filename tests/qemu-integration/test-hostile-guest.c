@@ -11,6 +11,7 @@
  * - accounting: 3D contexts and scanout read-back buffers are charged;
  * - a reboot drops 3D contexts even when the guest made no resources;
  * - rejected commands are logged at a bounded rate;
+ * - QEMU's console socket never makes the GPU thread wait for QEMU;
  * - 3D transfers to array layers and cube faces are taken. */
 #include "config.h"
 
@@ -24,8 +25,10 @@
 #include <linux/virtio_ring.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include "qemu-integration/qemu-display.h"
 #include "qemu-integration/ratelimit.h"
 #include "qemu-integration/vgpu.h"
 #include "qemu-integration/virtq.h"
@@ -541,6 +544,48 @@ static void test_transfer_to_layers(void **state)
     gpu_fixture_free(f);
 }
 
+/* QEMU's console socket while QEMU does not read it (a vCPU waiting for
+ * the GPU holds QEMU's lock): updates are refused at once instead of
+ * blocking the GPU thread, and go out again once QEMU reads. */
+static void test_qemu_console_never_waits(void **state)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    GMainContext *context = g_main_context_new();
+    struct vgpu_qemu_display *d = vgpu_qemu_display_create(sv[0], context);
+    assert_non_null(d);
+    assert_true(vgpu_qemu_display_scanout(d, 0, 1280, 800));
+    uint8_t *pixels = g_malloc0(1280 * 800 * 4);
+    int64_t start = g_get_monotonic_time();
+    unsigned sent = 0, refused = 0;
+    for (int i = 0; i < 20; i++) {
+        if (vgpu_qemu_display_update(d, 0, 0, 0, 1280, 800, pixels, 1280 * 4))
+            sent++;
+        else
+            refused++;
+    }
+    int64_t took_ms = (g_get_monotonic_time() - start) / 1000;
+    print_message("# 20 updates of 4 MB to a QEMU that does not read: %u queued, %u refused, "
+                  "%" G_GINT64_FORMAT " ms\n",
+                  sent, refused, took_ms);
+    assert_true(sent >= 1 && refused >= 1);
+    assert_true(took_ms < 2000);
+    /* QEMU reads again: the queue drains, and updates are taken. */
+    char buf[65536];
+    bool taken = false;
+    for (int i = 0; i < 2000 && !taken; i++) {
+        while (recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT) > 0)
+            ;
+        g_main_context_iteration(context, FALSE);
+        taken = vgpu_qemu_display_update(d, 0, 0, 0, 16, 16, pixels, 1280 * 4);
+    }
+    assert_true(taken);
+    vgpu_qemu_display_destroy(d);
+    g_main_context_unref(context);
+    close(sv[1]);
+    g_free(pixels);
+}
+
 int main(void)
 {
     g_log_set_writer_func(count_warnings, NULL, NULL);
@@ -555,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_contexts_dropped_on_reboot),
         cmocka_unit_test(test_rejections_rate_limited),
         cmocka_unit_test(test_transfer_to_layers),
+        cmocka_unit_test(test_qemu_console_never_waits),
     };
     return cmocka_run_group_tests_name("hostile guest", tests, NULL, NULL);
 }
