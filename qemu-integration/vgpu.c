@@ -193,16 +193,19 @@ static void respond(struct response *r, const struct vgpu_cmd *cmd, uint32_t typ
 }
 
 /* Logs a guest-caused problem, at most a few lines a second per kind. */
-static void guest_warning(struct vgpu *g, uint32_t kind, const char *what, const char *why)
+/* "virtio-gpu: SUBJECT EVENT: WHY", formatted only when it is logged: a
+ * flood of rejections costs no allocation each. */
+static void guest_warning(struct vgpu *g, uint32_t kind, const char *subject, const char *event,
+                          const char *why)
 {
     uint64_t held_back = 0;
     if (!vgpu_ratelimit_allow(&g->log_limit, kind, g_get_monotonic_time(), &held_back))
         return;
     if (held_back)
-        g_warning("virtio-gpu: %s: %s (and %" G_GUINT64_FORMAT " more not logged)", what, why,
-                  held_back);
+        g_warning("virtio-gpu: %s %s: %s (and %" G_GUINT64_FORMAT " more not logged)", subject,
+                  event, why, held_back);
     else
-        g_warning("virtio-gpu: %s: %s", what, why);
+        g_warning("virtio-gpu: %s %s: %s", subject, event, why);
 }
 
 /* Command types 0x100.., 0x200.., 0x300..: one log kind each. */
@@ -216,8 +219,7 @@ static uint32_t log_kind(uint32_t type)
 static uint32_t reject(struct vgpu *g, const struct vgpu_cmd *cmd, uint32_t code, const char *why)
 {
     g->stats.errors++;
-    g_autofree char *what = g_strdup_printf("%s rejected", cmd_name(cmd->hdr.type));
-    guest_warning(g, log_kind(cmd->hdr.type), what, why);
+    guest_warning(g, log_kind(cmd->hdr.type), cmd_name(cmd->hdr.type), "rejected", why);
     return code;
 }
 
@@ -364,7 +366,7 @@ static bool map_backing(struct vgpu *g, struct resource *res)
             g->dev ? vu_dev_gpa_to_va(g->dev, res->entries[i].addr, res->entries[i].length) : NULL;
         if (!p) {
             g_free(iov);
-            guest_warning(g, LOG_KIND_QUEUE, "backing lost",
+            guest_warning(g, LOG_KIND_QUEUE, "backing", "lost",
                           "a resource's pages left guest memory; its backing is detached");
             detach(g, res);
             return false;
@@ -739,7 +741,7 @@ static void cursor(struct vgpu *g, const struct vgpu_cmd *cmd)
                                          c->hot_y, w, h, data);
         } else if (c->resource_id) {
             g->stats.errors++;
-            guest_warning(g, log_kind(cmd->hdr.type), "UPDATE_CURSOR rejected",
+            guest_warning(g, log_kind(cmd->hdr.type), "UPDATE_CURSOR", "rejected",
                           "no usable cursor image");
         }
         free(data);
@@ -918,7 +920,7 @@ static void on_kick(void *user, struct vu_virtq *vq)
         size_t len = elem->out_len;
         if (len > MAX_REQUEST) {
             g->stats.errors++;
-            guest_warning(g, LOG_KIND_QUEUE, "request dropped", "over the size limit");
+            guest_warning(g, LOG_KIND_QUEUE, "request", "dropped", "over the size limit");
             len = sizeof(struct virtio_gpu_ctrl_hdr); /* answered as unknown */
         }
         vu_iov_to_buf(elem->iov, elem->out_num, 0, g->request, len);
@@ -936,7 +938,7 @@ static void on_kick(void *user, struct vu_virtq *vq)
         /* The guest waits for the renderer's work, not for our parsing. */
         if (fenced && !wait_for_fence(g, vq, elem, resp)) {
             g->stats.errors++;
-            guest_warning(g, LOG_KIND_QUEUE, "fenced request answered at once",
+            guest_warning(g, LOG_KIND_QUEUE, "fenced request", "answered at once",
                           "waiting requests over the host memory cap");
             fenced = false;
             struct virtio_gpu_ctrl_hdr oom = {.type = VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY,
