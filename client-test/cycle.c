@@ -2,9 +2,8 @@
  * stream to start, disconnects, and does it again, N times in one process
  * (the fault test for what a server keeps per client). Prints one JSON
  * line: cycles done, the mean and slowest cycle, and how many cycles had to
- * connect twice because the main channel's link failed (rare: twice in
- * some 3,000 links here, with nothing in the server's log; each is named
- * on stderr).
+ * connect twice because the main channel's link failed (each is named on
+ * stderr).
  * Exit 0 when every cycle saw its stream start. */
 #include "config.h"
 

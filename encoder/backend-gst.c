@@ -146,7 +146,7 @@ static void configure_encoder(struct sgl_encoder_backend *b)
         configure_bitrate(b, c->bitrate_kbps);
 }
 
-static const char *gst_format(enum sgl_encoder_format f)
+static const char *gst_format(enum sgl_format f)
 {
     static const char *names[] = {"BGRx", "BGRA", "RGBx", "RGBA"};
     return names[f];
@@ -246,7 +246,7 @@ static void wrapped_released(gpointer data)
     g_mutex_unlock(&b->lock);
 }
 
-static GstBuffer *wrap_frame(struct sgl_encoder_backend *b, const struct sgl_encoder_frame *f,
+static GstBuffer *wrap_frame(struct sgl_encoder_backend *b, const struct sgl_frame *f,
                              GError **error)
 {
     GstBuffer *buf = gst_buffer_new();
@@ -287,7 +287,7 @@ static GstBuffer *wrap_frame(struct sgl_encoder_backend *b, const struct sgl_enc
     return buf;
 }
 
-static void update_caps(struct sgl_encoder_backend *b, const struct sgl_encoder_frame *f)
+static void update_caps(struct sgl_encoder_backend *b, const struct sgl_frame *f)
 {
     if (b->caps_format == (int)f->format)
         return;
@@ -299,9 +299,8 @@ static void update_caps(struct sgl_encoder_backend *b, const struct sgl_encoder_
     b->caps_format = (int)f->format;
 }
 
-static enum sgl_encode_result gst_encode(struct sgl_encoder_backend *b,
-                                         const struct sgl_encoder_frame *f,
-                                         const struct sgl_encoder_rect *damage, uint32_t n_damage,
+static enum sgl_encode_result gst_encode(struct sgl_encoder_backend *b, const struct sgl_frame *f,
+                                         const struct sgl_rect *damage, uint32_t n_damage,
                                          bool force_idr, struct sgl_encoder_au *au, GError **error)
 {
     if (b->au_buffer) {

@@ -55,9 +55,8 @@ static void mjpeg_close(struct sgl_encoder_backend *b)
     g_free(b);
 }
 
-static enum sgl_encode_result mjpeg_encode(struct sgl_encoder_backend *b,
-                                           const struct sgl_encoder_frame *f,
-                                           const struct sgl_encoder_rect *damage, uint32_t n_damage,
+static enum sgl_encode_result mjpeg_encode(struct sgl_encoder_backend *b, const struct sgl_frame *f,
+                                           const struct sgl_rect *damage, uint32_t n_damage,
                                            bool force_idr, struct sgl_encoder_au *au,
                                            GError **error)
 {

@@ -119,8 +119,8 @@ static void x264_close(struct sgl_encoder_backend *b)
 
 /* Converts one damaged rectangle, widened to even coordinates so that
  * chroma samples are whole. */
-static void convert_rect(struct sgl_encoder_backend *b, const struct sgl_encoder_frame *f,
-                         const struct sgl_encoder_rect *r)
+static void convert_rect(struct sgl_encoder_backend *b, const struct sgl_frame *f,
+                         const struct sgl_rect *r)
 {
     uint32_t x0 = r->x & ~1u, y0 = r->y & ~1u;
     uint32_t x1 = MIN((r->x + r->width + 1) & ~1u, f->width);
@@ -132,7 +132,7 @@ static void convert_rect(struct sgl_encoder_backend *b, const struct sgl_encoder
     uint8_t *dv = img->plane[2] + (size_t)(y0 / 2) * img->i_stride[2] + x0 / 2;
     int w = (int)(x1 - x0), h = (int)(y1 - y0);
     /* libyuv names formats by 32-bit word: its "ARGB" is B,G,R,A in memory. */
-    if (f->format == SGL_ENCODER_BGRX || f->format == SGL_ENCODER_BGRA)
+    if (f->format == SGL_FORMAT_BGRX || f->format == SGL_FORMAT_BGRA)
         ARGBToJ420(src, (int)f->stride, dy, img->i_stride[0], du, img->i_stride[1], dv,
                    img->i_stride[2], w, h);
     else
@@ -170,9 +170,8 @@ static enum sgl_encode_result code_picture(struct sgl_encoder_backend *b, int ty
     return SGL_ENCODE_OK;
 }
 
-static enum sgl_encode_result x264_encode(struct sgl_encoder_backend *b,
-                                          const struct sgl_encoder_frame *f,
-                                          const struct sgl_encoder_rect *damage, uint32_t n_damage,
+static enum sgl_encode_result x264_encode(struct sgl_encoder_backend *b, const struct sgl_frame *f,
+                                          const struct sgl_rect *damage, uint32_t n_damage,
                                           bool force_idr, struct sgl_encoder_au *au, GError **error)
 {
     for (uint32_t i = 0; i < n_damage; i++)

@@ -19,9 +19,9 @@ struct sgl_encoder_backend_ops {
     /* frame: pixels (a dmabuf only when accepts_dmabuf said yes); damage is
      * clipped and non-empty unless force_idr re-sends an unchanged frame. */
     enum sgl_encode_result (*encode)(struct sgl_encoder_backend *backend,
-                                     const struct sgl_encoder_frame *frame,
-                                     const struct sgl_encoder_rect *damage, uint32_t n_damage,
-                                     bool force_idr, struct sgl_encoder_au *au, GError **error);
+                                     const struct sgl_frame *frame, const struct sgl_rect *damage,
+                                     uint32_t n_damage, bool force_idr, struct sgl_encoder_au *au,
+                                     GError **error);
     /* Codes the last picture again at this QP (see sgl_encoder_refine);
      * *settled: the pass coded next to nothing. NULL: the backend cannot. */
     enum sgl_encode_result (*refine)(struct sgl_encoder_backend *backend, uint32_t qp,
@@ -46,11 +46,11 @@ struct sgl_encoder_mapping {
     size_t length;
     int fd;
 };
-bool sgl_encoder_frame_map(const struct sgl_encoder_frame *in, struct sgl_encoder_frame *out,
+bool sgl_encoder_frame_map(const struct sgl_frame *in, struct sgl_frame *out,
                            struct sgl_encoder_mapping *mapping, GError **error);
 void sgl_encoder_frame_unmap(struct sgl_encoder_mapping *mapping);
 
 /* The pixel layout a dmabuf fourcc stands for; false if unsupported. */
-bool sgl_encoder_fourcc_format(uint32_t fourcc, enum sgl_encoder_format *format);
+bool sgl_encoder_fourcc_format(uint32_t fourcc, enum sgl_format *format);
 
 #endif

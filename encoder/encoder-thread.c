@@ -15,9 +15,9 @@ struct held_frame {
     uint8_t *pixels;
     size_t size;
     uint32_t width, height, stride;
-    enum sgl_encoder_format format;
-    struct sgl_encoder_dmabuf dmabuf; /* fd -1: pixels */
-    bool valid;                       /* pixels hold a whole frame of this size */
+    enum sgl_format format;
+    struct sgl_dmabuf dmabuf; /* fd -1: pixels */
+    bool valid;               /* pixels hold a whole frame of this size */
 };
 
 struct sgl_encoder_thread {
@@ -65,7 +65,7 @@ static void held_finish(struct held_frame *h)
 
 /* Makes h a pixel frame of this size; false if its old content is void. */
 static bool held_ensure_pixels(struct held_frame *h, uint32_t width, uint32_t height,
-                               enum sgl_encoder_format format)
+                               enum sgl_format format)
 {
     bool same = h->pixels && h->width == width && h->height == height && h->format == format &&
                 h->dmabuf.fd < 0 && h->valid;
@@ -110,7 +110,7 @@ static void count_drop(struct sgl_encoder_thread *t)
     }
 }
 
-bool sgl_encoder_thread_submit(struct sgl_encoder_thread *t, const struct sgl_encoder_frame *f,
+bool sgl_encoder_thread_submit(struct sgl_encoder_thread *t, const struct sgl_frame *f,
                                GError **error)
 {
     if (!sgl_encoder_frame_validate(f, error))
@@ -178,8 +178,8 @@ bool sgl_encoder_thread_submit(struct sgl_encoder_thread *t, const struct sgl_en
 
 /* Caller holds the lock. Moves the mailbox into the work frame; fills the
  * frame to encode and its damage. */
-static void take_frame(struct sgl_encoder_thread *t, struct sgl_encoder_frame *f,
-                       struct sgl_encoder_rect *rects, uint32_t *n_rects)
+static void take_frame(struct sgl_encoder_thread *t, struct sgl_frame *f, struct sgl_rect *rects,
+                       uint32_t *n_rects)
 {
     struct held_frame *m = &t->mailbox, *w = &t->work;
     int n = 0;
@@ -207,36 +207,35 @@ static void take_frame(struct sgl_encoder_thread *t, struct sgl_encoder_frame *f
         w->valid = true;
     }
     for (int i = 0; i < n; i++)
-        rects[i] =
-            (struct sgl_encoder_rect){(uint32_t)b[i].x1, (uint32_t)b[i].y1,
-                                      (uint32_t)(b[i].x2 - b[i].x1), (uint32_t)(b[i].y2 - b[i].y1)};
+        rects[i] = (struct sgl_rect){(uint32_t)b[i].x1, (uint32_t)b[i].y1,
+                                     (uint32_t)(b[i].x2 - b[i].x1), (uint32_t)(b[i].y2 - b[i].y1)};
     *n_rects = (uint32_t)n;
     pixman_region32_clear(&t->damage);
     t->pending = false;
-    *f = (struct sgl_encoder_frame){.width = w->width,
-                                    .height = w->height,
-                                    .format = w->format,
-                                    .pixels = w->dmabuf.fd >= 0 ? NULL : w->pixels,
-                                    .stride = w->stride,
-                                    .dmabuf = w->dmabuf,
-                                    .damage = rects,
-                                    .n_damage = *n_rects,
-                                    .pts_us = t->pts_us};
+    *f = (struct sgl_frame){.width = w->width,
+                            .height = w->height,
+                            .format = w->format,
+                            .pixels = w->dmabuf.fd >= 0 ? NULL : w->pixels,
+                            .stride = w->stride,
+                            .dmabuf = w->dmabuf,
+                            .damage = rects,
+                            .n_damage = *n_rects,
+                            .pts_us = t->pts_us};
 }
 
 /* The last encoded frame again, unchanged (for a keyframe on demand). */
-static bool last_frame(struct sgl_encoder_thread *t, struct sgl_encoder_frame *f)
+static bool last_frame(struct sgl_encoder_thread *t, struct sgl_frame *f)
 {
     struct held_frame *w = &t->work;
     if (!w->valid && w->dmabuf.fd < 0)
         return false;
-    *f = (struct sgl_encoder_frame){.width = w->width,
-                                    .height = w->height,
-                                    .format = w->format,
-                                    .pixels = w->dmabuf.fd >= 0 ? NULL : w->pixels,
-                                    .stride = w->stride,
-                                    .dmabuf = w->dmabuf,
-                                    .pts_us = t->pts_us};
+    *f = (struct sgl_frame){.width = w->width,
+                            .height = w->height,
+                            .format = w->format,
+                            .pixels = w->dmabuf.fd >= 0 ? NULL : w->pixels,
+                            .stride = w->stride,
+                            .dmabuf = w->dmabuf,
+                            .pts_us = t->pts_us};
     return true;
 }
 
@@ -283,7 +282,7 @@ static void schedule_refine(struct sgl_encoder_thread *t, bool refine, bool sett
 static gpointer run(gpointer data)
 {
     struct sgl_encoder_thread *t = data;
-    struct sgl_encoder_rect rects[SGL_ENCODER_MAX_RECTS];
+    struct sgl_rect rects[SGL_ENCODER_MAX_RECTS];
     g_mutex_lock(&t->lock);
     for (;;) {
         int64_t due;
@@ -299,7 +298,7 @@ static gpointer run(gpointer data)
         t->refine_at_us = 0;
         if (refine && !may_refine(t))
             continue;
-        struct sgl_encoder_frame frame;
+        struct sgl_frame frame;
         uint32_t n_rects = 0;
         if (t->pending)
             take_frame(t, &frame, rects, &n_rects);

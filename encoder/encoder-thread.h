@@ -61,8 +61,8 @@ void sgl_encoder_thread_destroy(struct sgl_encoder_thread *thread);
 
 /* Validates and takes the frame; false with an error for an invalid one
  * (the mailbox is left as it was). */
-bool sgl_encoder_thread_submit(struct sgl_encoder_thread *thread,
-                               const struct sgl_encoder_frame *frame, GError **error);
+bool sgl_encoder_thread_submit(struct sgl_encoder_thread *thread, const struct sgl_frame *frame,
+                               GError **error);
 
 /* While paused (no consumer) frames still go to the mailbox, latest wins,
  * but nothing is encoded: on resume the newest picture is encoded first,

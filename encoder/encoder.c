@@ -209,9 +209,8 @@ static uint32_t coded_dim(uint32_t v)
 /* Copies the damaged rectangles of a frame that is not of its coded size
  * into a buffer that is, repeating the last column and row into the
  * padding. Damage touching the edge grows to cover the padding. */
-static void pad_frame(struct sgl_encoder *enc, const struct sgl_encoder_frame *in,
-                      struct sgl_encoder_frame *out, struct sgl_encoder_rect *damage,
-                      uint32_t n_damage)
+static void pad_frame(struct sgl_encoder *enc, const struct sgl_frame *in, struct sgl_frame *out,
+                      struct sgl_rect *damage, uint32_t n_damage)
 {
     uint32_t w = in->width, h = in->height, cw = coded_dim(w), ch = coded_dim(h);
     size_t stride = (size_t)cw * 4;
@@ -221,7 +220,7 @@ static void pad_frame(struct sgl_encoder *enc, const struct sgl_encoder_frame *i
         enc->even = g_malloc0(enc->even_size);
     }
     for (uint32_t i = 0; i < n_damage; i++) {
-        struct sgl_encoder_rect *r = &damage[i];
+        struct sgl_rect *r = &damage[i];
         bool right = r->x + r->width == w, bottom = r->y + r->height == h;
         for (uint32_t y = r->y; y < r->y + r->height; y++) {
             uint8_t *dst = enc->even + y * stride + (size_t)r->x * 4;
@@ -246,8 +245,7 @@ static void pad_frame(struct sgl_encoder *enc, const struct sgl_encoder_frame *i
     out->height = ch;
 }
 
-enum sgl_encode_result sgl_encoder_encode(struct sgl_encoder *enc,
-                                          const struct sgl_encoder_frame *frame,
+enum sgl_encode_result sgl_encoder_encode(struct sgl_encoder *enc, const struct sgl_frame *frame,
                                           struct sgl_encoder_au *au, GError **error)
 {
     if (!sgl_encoder_frame_validate(frame, error))
@@ -270,18 +268,18 @@ enum sgl_encode_result sgl_encoder_encode(struct sgl_encoder *enc,
         enc->height = frame->height;
     }
 
-    struct sgl_encoder_rect damage[SGL_ENCODER_MAX_RECTS];
+    struct sgl_rect damage[SGL_ENCODER_MAX_RECTS];
     uint32_t n_damage = 1;
-    damage[0] = (struct sgl_encoder_rect){0, 0, frame->width, frame->height};
+    damage[0] = (struct sgl_rect){0, 0, frame->width, frame->height};
     if (!new_size && !frame->damage_all) {
         n_damage = frame->n_damage;
         if (n_damage) /* an unchanged frame may carry no list at all */
             memcpy(damage, frame->damage, n_damage * sizeof(*damage));
     }
 
-    struct sgl_encoder_frame mapped, padded;
+    struct sgl_frame mapped, padded;
     struct sgl_encoder_mapping mapping = {0};
-    const struct sgl_encoder_frame *input = frame;
+    const struct sgl_frame *input = frame;
     if (frame->dmabuf.fd >= 0 &&
         (padded_size ||
          !enc->ops->accepts_dmabuf(enc->backend, frame->dmabuf.fourcc, frame->dmabuf.modifier))) {

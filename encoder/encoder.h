@@ -19,42 +19,10 @@
 
 #include <glib.h>
 
+#include "common/frame.h"
+
 #define SGL_ENCODER_MAX_DIM   8192u /* per side; larger frames are rejected */
 #define SGL_ENCODER_MAX_RECTS 64u   /* damage rectangles per frame */
-
-enum sgl_encoder_format {
-    SGL_ENCODER_BGRX, /* bytes in memory: B G R X (DRM XRGB8888) */
-    SGL_ENCODER_BGRA,
-    SGL_ENCODER_RGBX,
-    SGL_ENCODER_RGBA,
-};
-
-struct sgl_encoder_rect {
-    uint32_t x, y, width, height;
-};
-
-struct sgl_encoder_dmabuf {
-    int fd;            /* -1: the frame is in pixels */
-    uint32_t fourcc;   /* DRM_FORMAT_XRGB8888, ARGB8888, XBGR8888 or ABGR8888 */
-    uint64_t modifier; /* DRM_FORMAT_MOD_LINEAR for the CPU backends */
-    uint32_t offset;
-    uint32_t stride;
-};
-
-struct sgl_encoder_frame {
-    uint32_t width, height;
-    enum sgl_encoder_format format; /* for pixels; a dmabuf's fourcc decides for it */
-    const uint8_t *pixels;          /* NULL when dmabuf.fd >= 0 */
-    uint32_t stride;                /* bytes per row of pixels, >= width * 4 */
-    struct sgl_encoder_dmabuf dmabuf;
-    /* What changed since the previous frame. damage_all: everything; else
-     * the n_damage rectangles (n_damage == 0: nothing, the frame costs no
-     * encode and no bytes). The first frame and a new size count as full. */
-    bool damage_all;
-    const struct sgl_encoder_rect *damage;
-    uint32_t n_damage;
-    int64_t pts_us;
-};
 
 enum sgl_encoder_rc {
     SGL_ENCODER_RC_BITRATE, /* target bitrate_kbps, VBV of one frame */
@@ -116,8 +84,8 @@ void sgl_encoder_destroy(struct sgl_encoder *encoder); /* accepts NULL */
  * stride < width * 4, no data, damage outside the frame) are an error and
  * leave the encoder as it was. A size change starts a new stream (IDR). */
 enum sgl_encode_result sgl_encoder_encode(struct sgl_encoder *encoder,
-                                          const struct sgl_encoder_frame *frame,
-                                          struct sgl_encoder_au *au, GError **error);
+                                          const struct sgl_frame *frame, struct sgl_encoder_au *au,
+                                          GError **error);
 
 /* The next frame is an IDR with SPS/PPS, even if nothing changed. */
 void sgl_encoder_request_keyframe(struct sgl_encoder *encoder);
@@ -148,7 +116,7 @@ GStrv sgl_encoder_list_backends(void);
 
 /* Validates a frame as sgl_encoder_encode would (exposed for the fuzz and
  * unit tests and for callers that queue frames). */
-bool sgl_encoder_frame_validate(const struct sgl_encoder_frame *frame, GError **error);
+bool sgl_encoder_frame_validate(const struct sgl_frame *frame, GError **error);
 
 #define SGL_ENCODER_ERROR (sgl_encoder_error_quark())
 GQuark sgl_encoder_error_quark(void);

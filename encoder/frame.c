@@ -15,20 +15,20 @@
 
 G_DEFINE_QUARK(sgl - encoder - error - quark, sgl_encoder_error)
 
-bool sgl_encoder_fourcc_format(uint32_t fourcc, enum sgl_encoder_format *format)
+bool sgl_encoder_fourcc_format(uint32_t fourcc, enum sgl_format *format)
 {
     switch (fourcc) {
     case DRM_FORMAT_XRGB8888:
-        *format = SGL_ENCODER_BGRX;
+        *format = SGL_FORMAT_BGRX;
         return true;
     case DRM_FORMAT_ARGB8888:
-        *format = SGL_ENCODER_BGRA;
+        *format = SGL_FORMAT_BGRA;
         return true;
     case DRM_FORMAT_XBGR8888:
-        *format = SGL_ENCODER_RGBX;
+        *format = SGL_FORMAT_RGBX;
         return true;
     case DRM_FORMAT_ABGR8888:
-        *format = SGL_ENCODER_RGBA;
+        *format = SGL_FORMAT_RGBA;
         return true;
     default:
         return false;
@@ -47,7 +47,7 @@ static bool invalid(GError **error, const char *fmt, ...)
     return false;
 }
 
-bool sgl_encoder_frame_validate(const struct sgl_encoder_frame *f, GError **error)
+bool sgl_encoder_frame_validate(const struct sgl_frame *f, GError **error)
 {
     if (!f)
         return invalid(error, "no frame");
@@ -56,7 +56,7 @@ bool sgl_encoder_frame_validate(const struct sgl_encoder_frame *f, GError **erro
         return invalid(error, "frame size %ux%u outside 1x1..%ux%u", f->width, f->height,
                        SGL_ENCODER_MAX_DIM, SGL_ENCODER_MAX_DIM);
     if (f->dmabuf.fd >= 0) {
-        enum sgl_encoder_format fmt;
+        enum sgl_format fmt;
         if (f->pixels)
             return invalid(error, "a frame has pixels or a dmabuf, not both");
         if (!sgl_encoder_fourcc_format(f->dmabuf.fourcc, &fmt))
@@ -78,7 +78,7 @@ bool sgl_encoder_frame_validate(const struct sgl_encoder_frame *f, GError **erro
     } else {
         if (!f->pixels)
             return invalid(error, "frame has neither pixels nor a dmabuf");
-        if ((unsigned)f->format > SGL_ENCODER_RGBA)
+        if ((unsigned)f->format > SGL_FORMAT_RGBA)
             return invalid(error, "unknown pixel format %d", (int)f->format);
         if ((uint64_t)f->stride < (uint64_t)f->width * 4)
             return invalid(error, "stride %u < width %u x 4", f->stride, f->width);
@@ -90,7 +90,7 @@ bool sgl_encoder_frame_validate(const struct sgl_encoder_frame *f, GError **erro
         if (f->n_damage && !f->damage)
             return invalid(error, "n_damage %u with no rectangles", f->n_damage);
         for (uint32_t i = 0; i < f->n_damage; i++) {
-            const struct sgl_encoder_rect *r = &f->damage[i];
+            const struct sgl_rect *r = &f->damage[i];
             if (r->width == 0 || r->height == 0 || (uint64_t)r->x + r->width > f->width ||
                 (uint64_t)r->y + r->height > f->height)
                 return invalid(error, "damage %u,%u %ux%u outside the %ux%u frame", r->x, r->y,
@@ -109,7 +109,7 @@ static void dmabuf_sync(int fd, uint64_t flags)
         ;
 }
 
-bool sgl_encoder_frame_map(const struct sgl_encoder_frame *in, struct sgl_encoder_frame *out,
+bool sgl_encoder_frame_map(const struct sgl_frame *in, struct sgl_frame *out,
                            struct sgl_encoder_mapping *m, GError **error)
 {
     *m = (struct sgl_encoder_mapping){.fd = -1};

@@ -2,6 +2,8 @@
 
 #include "local.h"
 
+#include "common/invoke.h"
+
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,12 +29,11 @@ static struct sgl_local *from_qxl(QXLInstance *qxl)
     return (struct sgl_local *)qxl;
 }
 
-static gboolean draw_done(gpointer data)
+static void draw_done(void *data)
 {
     struct sgl_local *l = data;
     l->stats.done++;
     g_atomic_int_set(&l->busy, 0);
-    return G_SOURCE_REMOVE;
 }
 
 /* QXLInterface: spice calls every one without NULL checks. There are no
@@ -83,7 +84,7 @@ static void qxl_async_complete(QXLInstance *qin, uint64_t cookie)
 {
     struct sgl_local *l = from_qxl(qin);
     if (cookie == COOKIE_GL_DRAW)
-        g_main_context_invoke(l->context, draw_done, l);
+        sgl_invoke(l->context, draw_done, l, NULL);
 }
 
 static void qxl_update_area_complete(QXLInstance *qin, uint32_t surface_id, struct QXLRect *rects,
@@ -102,11 +103,10 @@ struct monitors_msg {
     struct sgl_agent_monitor m[SGL_AGENT_MAX_MONITORS];
 };
 
-static gboolean deliver_monitors(gpointer data)
+static void deliver_monitors(void *data)
 {
     struct monitors_msg *msg = data;
     msg->local->monitors(msg->m, msg->n, msg->local->user);
-    return G_SOURCE_REMOVE;
 }
 
 /* spice-server has checked the message's length against its count. */
@@ -124,7 +124,7 @@ static int qxl_client_monitors_config(QXLInstance *qin, VDAgentMonitorsConfig *m
         msg->m[i] = (struct sgl_agent_monitor){MIN(mc->monitors[i].width, 16384u),
                                                MIN(mc->monitors[i].height, 16384u),
                                                mc->monitors[i].x, mc->monitors[i].y};
-    g_main_context_invoke_full(l->context, G_PRIORITY_DEFAULT, deliver_monitors, msg, g_free);
+    sgl_invoke(l->context, deliver_monitors, msg, g_free);
     return 1;
 }
 
@@ -186,7 +186,7 @@ bool sgl_local_busy(struct sgl_local *l)
     return g_atomic_int_get(&l->busy) != 0;
 }
 
-bool sgl_local_submit(struct sgl_local *l, const struct sgl_encoder_frame *f)
+bool sgl_local_submit(struct sgl_local *l, const struct sgl_frame *f)
 {
     struct stat st;
     if (f->dmabuf.fd < 0 || sgl_local_busy(l) || fstat(f->dmabuf.fd, &st) != 0)

@@ -34,7 +34,7 @@ void sgl_local_destroy(struct sgl_local *local);
 /* A frame whose dmabuf.fd is set (the fd is dup'ed; the caller keeps its
  * own). False, doing nothing, while a draw is in flight or when the frame
  * has no fd. */
-bool sgl_local_submit(struct sgl_local *local, const struct sgl_encoder_frame *frame);
+bool sgl_local_submit(struct sgl_local *local, const struct sgl_frame *frame);
 bool sgl_local_busy(struct sgl_local *local);
 
 struct sgl_local_stats {

@@ -2,6 +2,8 @@
 
 #include "remote.h"
 
+#include "common/invoke.h"
+
 #include <spice/enums.h>
 
 #include "stream-device.h"
@@ -41,7 +43,7 @@ static void pending_au_free(gpointer p)
 
 /* Main context: hand the access unit to the server, unless the codec
  * changed meanwhile or one is still in flight. */
-static gboolean deliver(gpointer p)
+static void deliver(void *p)
 {
     struct pending_au *a = p;
     struct sgl_remote *r = a->path->remote;
@@ -55,7 +57,6 @@ static gboolean deliver(gpointer p)
         r->in_flight = NULL;
         sgl_encoder_thread_au_done(a->path->thread); /* dropped: let it go on */
     }
-    return G_SOURCE_REMOVE;
 }
 
 /* Encoder threads. */
@@ -67,8 +68,7 @@ static void on_access_unit(const struct sgl_encoder_au *au, void *user)
     a->data = g_bytes_new(au->data, au->size);
     a->width = au->width;
     a->height = au->height;
-    g_main_context_invoke_full(path->remote->context, G_PRIORITY_DEFAULT, deliver, a,
-                               pending_au_free);
+    sgl_invoke(path->remote->context, deliver, a, pending_au_free);
 }
 
 static void on_encode_error(const GError *error, void *user)
@@ -210,7 +210,7 @@ static struct path *current(struct sgl_remote *r)
                                                    : NULL;
 }
 
-void sgl_remote_submit(struct sgl_remote *r, const struct sgl_encoder_frame *frame)
+void sgl_remote_submit(struct sgl_remote *r, const struct sgl_frame *frame)
 {
     g_mutex_lock(&r->submit_lock);
     struct path *path = current(r);
@@ -219,7 +219,7 @@ void sgl_remote_submit(struct sgl_remote *r, const struct sgl_encoder_frame *fra
     g_mutex_unlock(&r->submit_lock);
     if (!path)
         return;
-    struct sgl_encoder_frame f = *frame;
+    struct sgl_frame f = *frame;
     if (g_atomic_int_compare_and_exchange(&r->full_frame, 1, 0))
         f.damage_all = true;
     g_autoptr(GError) error = NULL;

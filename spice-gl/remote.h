@@ -24,7 +24,7 @@ void sgl_remote_destroy(struct sgl_remote *remote);
 
 /* A frame from the producer: whole pixels, damage relative to the last
  * frame submitted. Never blocks. */
-void sgl_remote_submit(struct sgl_remote *remote, const struct sgl_encoder_frame *frame);
+void sgl_remote_submit(struct sgl_remote *remote, const struct sgl_frame *frame);
 
 /* The cursor, for the cursor channel (main context; see stream-device.h). */
 void sgl_remote_cursor_set(struct sgl_remote *remote, uint16_t width, uint16_t height,

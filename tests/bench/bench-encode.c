@@ -124,15 +124,15 @@ static struct result run_ours(const struct clip *c, bool real_damage)
     }
     /* What the desktop scene changes from frame to frame (common/scene.h). */
     struct sgl_scene_rect changed[2];
-    struct sgl_encoder_rect dmg[2];
+    struct sgl_rect dmg[2];
     uint32_t n_dmg = sgl_scene_changes(c->width, c->height, changed);
     for (uint32_t k = 0; k < n_dmg; k++)
-        dmg[k] = (struct sgl_encoder_rect){changed[k].x, changed[k].y, changed[k].w, changed[k].h};
+        dmg[k] = (struct sgl_rect){changed[k].x, changed[k].y, changed[k].w, changed[k].h};
     struct meter m;
     meter_init(&m, c);
     for (uint32_t i = 0; i < c->frames; i++) {
-        struct sgl_encoder_frame f = test_frame_bgrx(c->bgrx[i], c->width, c->height, c->width * 4,
-                                                     (int64_t)i * 1000000 / FPS);
+        struct sgl_frame f = test_frame_bgrx(c->bgrx[i], c->width, c->height, c->width * 4,
+                                             (int64_t)i * 1000000 / FPS);
         if (real_damage && i > 0) {
             f.damage_all = false;
             f.damage = dmg;
@@ -158,7 +158,7 @@ static double unchanged_cost(const struct clip *c, double full_p50_ms)
     struct sgl_encoder_config cfg = {
         .backend = "x264", .bitrate_kbps = bitrate_for(c), .max_fps = FPS, .threads = 1};
     struct sgl_encoder *enc = sgl_encoder_create(&cfg, NULL);
-    struct sgl_encoder_frame f = test_frame_bgrx(c->bgrx[0], c->width, c->height, c->width * 4, 0);
+    struct sgl_frame f = test_frame_bgrx(c->bgrx[0], c->width, c->height, c->width * 4, 0);
     struct sgl_encoder_au au;
     sgl_encoder_encode(enc, &f, &au, NULL);
     f.damage_all = false;

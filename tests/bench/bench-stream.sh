@@ -10,7 +10,7 @@ seconds=${2:-10}
 round() { printf '%.*f' "$2" "$1"; }
 start_daemon() { # spec [daemon options] -> sets port, daemon
   port=$(free_port)
-  "$builddir/spice-gl/spicegl-gpu" --synthetic "$@" --port "$port" --stats-interval 0 \
+  "$builddir/daemon/spicegl-gpu" --synthetic "$@" --port "$port" --stats-interval 0 \
     >"$tmp/daemon-$1.log" 2>&1 &
   daemon=$!
   for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return; sleep 0.1; done

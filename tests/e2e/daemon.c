@@ -73,7 +73,7 @@ struct sgl_e2e_daemon *sgl_e2e_daemon_start(struct sgl_e2e *e, const char *name,
     assert_int_not_equal(d->port, 0);
     e->helper = d;
     e->helper_free = daemon_free_cb;
-    g_autofree char *bin = g_build_filename(e->builddir, "spice-gl", "spicegl-gpu", NULL);
+    g_autofree char *bin = g_build_filename(e->builddir, "daemon", "spicegl-gpu", NULL);
     g_autofree char *port = g_strdup_printf("%u", d->port);
     g_autofree char *fps = g_strdup_printf("%u", sgl_e2e_guest_fps());
     g_autoptr(GPtrArray) argv = g_ptr_array_new();

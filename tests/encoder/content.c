@@ -37,15 +37,15 @@ void test_content_motion(uint8_t *pixels, uint32_t width, uint32_t height, uint3
     }
 }
 
-struct sgl_encoder_frame test_frame_bgrx(const uint8_t *pixels, uint32_t width, uint32_t height,
-                                         uint32_t stride, int64_t pts_us)
+struct sgl_frame test_frame_bgrx(const uint8_t *pixels, uint32_t width, uint32_t height,
+                                 uint32_t stride, int64_t pts_us)
 {
-    return (struct sgl_encoder_frame){.width = width,
-                                      .height = height,
-                                      .format = SGL_ENCODER_BGRX,
-                                      .pixels = pixels,
-                                      .stride = stride,
-                                      .dmabuf.fd = -1,
-                                      .damage_all = true,
-                                      .pts_us = pts_us};
+    return (struct sgl_frame){.width = width,
+                              .height = height,
+                              .format = SGL_FORMAT_BGRX,
+                              .pixels = pixels,
+                              .stride = stride,
+                              .dmabuf.fd = -1,
+                              .damage_all = true,
+                              .pts_us = pts_us};
 }

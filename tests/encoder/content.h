@@ -16,7 +16,7 @@ void test_content_motion(uint8_t *pixels, uint32_t width, uint32_t height, uint3
                          uint32_t frame);
 
 /* A frame of BGRX pixels, all of it damaged, at pts_us. */
-struct sgl_encoder_frame test_frame_bgrx(const uint8_t *pixels, uint32_t width, uint32_t height,
-                                         uint32_t stride, int64_t pts_us);
+struct sgl_frame test_frame_bgrx(const uint8_t *pixels, uint32_t width, uint32_t height,
+                                 uint32_t stride, int64_t pts_us);
 
 #endif

@@ -105,7 +105,7 @@ static gsize au_size(struct sink *s, guint i)
     return size;
 }
 
-static struct sgl_encoder_frame pixels_frame(uint8_t *px, uint32_t w, uint32_t h)
+static struct sgl_frame pixels_frame(uint8_t *px, uint32_t w, uint32_t h)
 {
     return test_frame_bgrx(px, w, h, w * 4, 0);
 }
@@ -148,14 +148,14 @@ static void test_latest_wins_damage_merged(void **state)
     struct sgl_encoder_thread *t = start(s, true, 20000);
     uint8_t *px = g_malloc((size_t)w * h * 4);
     test_content_desktop(px, w, h, w * 4, 0);
-    struct sgl_encoder_frame f = pixels_frame(px, w, h);
+    struct sgl_frame f = pixels_frame(px, w, h);
     assert_true(sgl_encoder_thread_submit(t, &f, NULL));
     assert_int_equal(wait_aus(s, 1), 1);
 
     /* The consumer has not acked: 40 frames, each painting its own block,
      * are all taken at once and merged, none encoded yet. */
     for (uint32_t k = 0; k < 40; k++) {
-        struct sgl_encoder_rect r = {16 * (k % 20), 200 + 16 * (k / 20), 16, 16};
+        struct sgl_rect r = {16 * (k % 20), 200 + 16 * (k / 20), 16, 16};
         for (uint32_t y = r.y; y < r.y + r.height; y++)
             memset(px + (size_t)y * w * 4 + r.x * 4, 0xff, r.width * 4);
         f = pixels_frame(px, w, h);
@@ -194,7 +194,7 @@ static void test_paused_resumes_with_newest(void **state)
     uint8_t *old = g_malloc((size_t)w * h * 4), *now = g_malloc((size_t)w * h * 4);
     test_content_desktop(old, w, h, w * 4, 0);
     test_content_motion(now, w, h, w * 4, 7);
-    struct sgl_encoder_frame f = pixels_frame(old, w, h);
+    struct sgl_frame f = pixels_frame(old, w, h);
     assert_true(sgl_encoder_thread_submit(t, &f, NULL));
     assert_int_equal(wait_aus(s, 1), 1);
     sgl_encoder_thread_set_paused(t, true);
@@ -228,7 +228,7 @@ static void test_unchanged_and_keyframe(void **state)
     sgl_encoder_thread_request_keyframe(t);
     uint8_t *px = g_malloc((size_t)w * h * 4);
     test_content_desktop(px, w, h, w * 4, 0);
-    struct sgl_encoder_frame f = pixels_frame(px, w, h);
+    struct sgl_frame f = pixels_frame(px, w, h);
     assert_true(sgl_encoder_thread_submit(t, &f, NULL));
     assert_int_equal(wait_aus(s, 1), 1);
     f.damage_all = false;
@@ -269,7 +269,7 @@ static void test_pressure_lowers_bitrate(void **state)
     uint32_t n = 0;
     while (g_get_monotonic_time() < end) {
         test_content_motion(px, w, h, w * 4, n);
-        struct sgl_encoder_frame f = pixels_frame(px, w, h);
+        struct sgl_frame f = pixels_frame(px, w, h);
         f.pts_us = n++;
         assert_true(sgl_encoder_thread_submit(t, &f, NULL));
         g_usleep(5000);
@@ -300,13 +300,13 @@ static void test_dmabuf_and_invalid(void **state)
     assert_int_equal(ftruncate(fd, (off_t)w * h * 4), 0);
     uint8_t *map = mmap(NULL, (size_t)w * h * 4, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     test_content_desktop(map, w, h, w * 4, 7);
-    struct sgl_encoder_frame f = {.width = w,
-                                  .height = h,
-                                  .damage_all = true,
-                                  .dmabuf = {.fd = fd,
-                                             .fourcc = DRM_FORMAT_XRGB8888,
-                                             .modifier = DRM_FORMAT_MOD_LINEAR,
-                                             .stride = w * 4}};
+    struct sgl_frame f = {.width = w,
+                          .height = h,
+                          .damage_all = true,
+                          .dmabuf = {.fd = fd,
+                                     .fourcc = DRM_FORMAT_XRGB8888,
+                                     .modifier = DRM_FORMAT_MOD_LINEAR,
+                                     .stride = w * 4}};
     assert_true(sgl_encoder_thread_submit(t, &f, NULL));
     assert_int_equal(wait_aus(s, 1), 1);
     assert_true(decoded_psnr(s, map, w, h) >= 38.0);
@@ -351,7 +351,7 @@ static void test_idle_refine(void **state)
     struct sgl_encoder_thread *t = start_with(s, false, &c);
     uint8_t *px = g_malloc((size_t)w * h * 4);
     test_content_desktop(px, w, h, w * 4, 0);
-    struct sgl_encoder_frame f = pixels_frame(px, w, h);
+    struct sgl_frame f = pixels_frame(px, w, h);
     gint64 submitted = g_get_monotonic_time();
     assert_true(sgl_encoder_thread_submit(t, &f, NULL));
     assert_int_equal(wait_aus(s, 1), 1);
@@ -422,7 +422,7 @@ static struct sgl_encoder_stats paced(uint32_t max_fps, uint32_t n, int64_t peri
         if (at > now)
             g_usleep((gulong)(at - now));
         test_content_motion(px, w, h, w * 4, k);
-        struct sgl_encoder_frame f = pixels_frame(px, w, h);
+        struct sgl_frame f = pixels_frame(px, w, h);
         f.pts_us = (uint64_t)k;
         assert_true(sgl_encoder_thread_submit(t, &f, NULL));
     }

@@ -61,13 +61,13 @@ static void run_finish(struct run *r)
     free(r->pixels);
 }
 
-static struct sgl_encoder_frame full_frame(const struct run *r, uint32_t n)
+static struct sgl_frame full_frame(const struct run *r, uint32_t n)
 {
     return test_frame_bgrx(r->pixels, r->width, r->height, r->stride, (int64_t)n * 33333);
 }
 
 /* Encodes, decodes and compares the decoded picture with the input. */
-static struct sgl_encoder_au encode_check(struct run *r, const struct sgl_encoder_frame *f)
+static struct sgl_encoder_au encode_check(struct run *r, const struct sgl_frame *f)
 {
     struct sgl_encoder_au au;
     g_autoptr(GError) error = NULL;
@@ -103,7 +103,7 @@ static void test_psnr_desktop(void **state)
     run_init(&r, *state, 20000, 1280, 720);
     for (uint32_t n = 0; n < 60; n++) {
         test_content_desktop(r.pixels, r.width, r.height, r.stride, n);
-        struct sgl_encoder_frame f = full_frame(&r, n);
+        struct sgl_frame f = full_frame(&r, n);
         encode_check(&r, &f);
     }
     double avg = r.psnr_sum / r.decoded;
@@ -120,7 +120,7 @@ static void test_bitrate_motion(void **state)
     run_init(&r, *state, kbps, 1280, 720);
     for (uint32_t n = 0; n < frames; n++) {
         test_content_motion(r.pixels, r.width, r.height, r.stride, n);
-        struct sgl_encoder_frame f = full_frame(&r, n);
+        struct sgl_frame f = full_frame(&r, n);
         encode_check(&r, &f);
     }
     double got = r.bytes * 8.0 / 1000.0 / (frames / (double)fps);
@@ -139,7 +139,7 @@ static void test_idr_on_demand(void **state)
         test_content_desktop(r.pixels, r.width, r.height, r.stride, n);
         if (n == 8)
             sgl_encoder_request_keyframe(r.enc);
-        struct sgl_encoder_frame f = full_frame(&r, n);
+        struct sgl_frame f = full_frame(&r, n);
         struct sgl_encoder_au au = encode_check(&r, &f);
         uint32_t nals = test_nal_types(au.data, au.size);
         bool idr = n == 0 || n == 8;
@@ -151,7 +151,7 @@ static void test_idr_on_demand(void **state)
     }
     /* A keyframe is sent even when nothing changed (a client joined). */
     sgl_encoder_request_keyframe(r.enc);
-    struct sgl_encoder_frame f = full_frame(&r, 12);
+    struct sgl_frame f = full_frame(&r, 12);
     f.damage_all = false;
     f.n_damage = 0;
     struct sgl_encoder_au au = encode_check(&r, &f);
@@ -176,7 +176,7 @@ static void test_resolution_change(void **state)
         r.pixels = malloc((size_t)r.stride * r.height);
         for (uint32_t i = 0; i < 5; i++, n++) {
             test_content_desktop(r.pixels, r.width, r.height, r.stride, n);
-            struct sgl_encoder_frame f = full_frame(&r, n);
+            struct sgl_frame f = full_frame(&r, n);
             struct sgl_encoder_au au = encode_check(&r, &f);
             assert_int_equal(au.keyframe, i == 0);
             if (i == 0)
@@ -199,7 +199,7 @@ static void test_odd_sizes(void **state)
             /* Smooth content: on a few pixels, 4:2:0 subsampling of fine
              * detail alone costs more than the encoder does. */
             test_content_motion(r.pixels, r.width, r.height, r.stride, n);
-            struct sgl_encoder_frame f = full_frame(&r, n);
+            struct sgl_frame f = full_frame(&r, n);
             encode_check(&r, &f); /* checks the decoded size */
         }
         print_message("# %s: %ux%u PSNR min %.2f dB\n", (const char *)*state, r.width, r.height,
@@ -209,7 +209,7 @@ static void test_odd_sizes(void **state)
     }
 }
 
-static void expect_invalid(struct sgl_encoder *enc, const struct sgl_encoder_frame *f)
+static void expect_invalid(struct sgl_encoder *enc, const struct sgl_frame *f)
 {
     struct sgl_encoder_au au = {0};
     g_autoptr(GError) error = NULL;
@@ -224,11 +224,11 @@ static void test_invalid_input(void **state)
     struct run r;
     run_init(&r, *state, 4000, 64, 48);
     test_content_desktop(r.pixels, r.width, r.height, r.stride, 0);
-    struct sgl_encoder_frame good = full_frame(&r, 0), f;
-    struct sgl_encoder_rect outside = {60, 40, 8, 8}, empty = {0, 0, 0, 4};
-    struct sgl_encoder_rect many[SGL_ENCODER_MAX_RECTS + 1];
+    struct sgl_frame good = full_frame(&r, 0), f;
+    struct sgl_rect outside = {60, 40, 8, 8}, empty = {0, 0, 0, 4};
+    struct sgl_rect many[SGL_ENCODER_MAX_RECTS + 1];
     for (size_t i = 0; i < G_N_ELEMENTS(many); i++)
-        many[i] = (struct sgl_encoder_rect){0, 0, 1, 1};
+        many[i] = (struct sgl_rect){0, 0, 1, 1};
 
     f = good, f.stride = 0;
     expect_invalid(r.enc, &f);
@@ -244,7 +244,7 @@ static void test_invalid_input(void **state)
     expect_invalid(r.enc, &f);
     f = good, f.height = UINT32_MAX;
     expect_invalid(r.enc, &f);
-    f = good, f.format = (enum sgl_encoder_format)9;
+    f = good, f.format = (enum sgl_format)9;
     expect_invalid(r.enc, &f);
     f = good, f.damage_all = false, f.damage = &outside, f.n_damage = 1;
     expect_invalid(r.enc, &f);
@@ -257,7 +257,7 @@ static void test_invalid_input(void **state)
     f = good, f.dmabuf.fd = 0; /* pixels and a dmabuf at once */
     expect_invalid(r.enc, &f);
     f = good, f.pixels = NULL,
-    f.dmabuf = (struct sgl_encoder_dmabuf){.fd = 0, .fourcc = 0x12345678, .stride = 256};
+    f.dmabuf = (struct sgl_dmabuf){.fd = 0, .fourcc = 0x12345678, .stride = 256};
     expect_invalid(r.enc, &f);
     expect_invalid(r.enc, NULL);
 
@@ -273,7 +273,7 @@ static void test_damage(void **state)
     struct run r;
     run_init(&r, *state, 8000, 1280, 720);
     test_content_desktop(r.pixels, r.width, r.height, r.stride, 0);
-    struct sgl_encoder_frame f = full_frame(&r, 0);
+    struct sgl_frame f = full_frame(&r, 0);
     struct sgl_encoder_au first = encode_check(&r, &f);
     size_t idr_size = first.size;
 
@@ -285,7 +285,7 @@ static void test_damage(void **state)
     assert_null(au.data);
 
     /* A 64x32 change: one small rectangle repainted. */
-    struct sgl_encoder_rect rect = {600, 300, 64, 32};
+    struct sgl_rect rect = {600, 300, 64, 32};
     for (uint32_t y = rect.y; y < rect.y + rect.height; y++)
         memset(r.pixels + (size_t)y * r.stride + rect.x * 4, 0xe0, rect.width * 4);
     f = full_frame(&r, 2);
@@ -315,24 +315,24 @@ static void test_dmabuf_input(void **state)
     for (uint32_t n = 0; n < 3; n++) {
         test_content_desktop(r.pixels, r.width, r.height, r.stride, n);
         memcpy(map + 4096, r.pixels, (size_t)r.stride * r.height);
-        struct sgl_encoder_frame f = full_frame(&r, n);
+        struct sgl_frame f = full_frame(&r, n);
         f.pixels = NULL;
-        f.dmabuf = (struct sgl_encoder_dmabuf){.fd = fd,
-                                               .fourcc = DRM_FORMAT_XRGB8888,
-                                               .modifier = DRM_FORMAT_MOD_LINEAR,
-                                               .offset = 4096,
-                                               .stride = r.stride};
+        f.dmabuf = (struct sgl_dmabuf){.fd = fd,
+                                       .fourcc = DRM_FORMAT_XRGB8888,
+                                       .modifier = DRM_FORMAT_MOD_LINEAR,
+                                       .offset = 4096,
+                                       .stride = r.stride};
         encode_check(&r, &f);
     }
     assert_true(r.psnr_min >= 35.0);
     /* Too small for offset + stride x height. */
-    struct sgl_encoder_frame f = full_frame(&r, 3);
+    struct sgl_frame f = full_frame(&r, 3);
     f.pixels = NULL;
-    f.dmabuf = (struct sgl_encoder_dmabuf){.fd = fd,
-                                           .fourcc = DRM_FORMAT_XRGB8888,
-                                           .modifier = DRM_FORMAT_MOD_LINEAR,
-                                           .offset = 8192,
-                                           .stride = r.stride};
+    f.dmabuf = (struct sgl_dmabuf){.fd = fd,
+                                   .fourcc = DRM_FORMAT_XRGB8888,
+                                   .modifier = DRM_FORMAT_MOD_LINEAR,
+                                   .offset = 8192,
+                                   .stride = r.stride};
     struct sgl_encoder_au au;
     g_autoptr(GError) error = NULL;
     assert_int_equal(sgl_encoder_encode(r.enc, &f, &au, &error), SGL_ENCODE_ERROR);
@@ -360,7 +360,7 @@ static void test_bitrate_change(void **state)
             assert_int_equal(sgl_encoder_get_bitrate(r.enc), 1000);
         }
         test_content_motion(r.pixels, r.width, r.height, r.stride, n);
-        struct sgl_encoder_frame f = full_frame(&r, n);
+        struct sgl_frame f = full_frame(&r, n);
         uint64_t before = r.bytes;
         encode_check(&r, &f);
         if (n >= 30 && n < 60)
@@ -428,7 +428,7 @@ static void test_intra_refresh(void **state)
         test_content_motion(px, w, h, w * 4, n);
         if (n == 90)
             sgl_encoder_request_keyframe(enc);
-        struct sgl_encoder_frame f = test_frame_bgrx(px, w, h, w * 4, n * 33333);
+        struct sgl_frame f = test_frame_bgrx(px, w, h, w * 4, n * 33333);
         struct sgl_encoder_au au;
         assert_int_equal(sgl_encoder_encode(enc, &f, &au, NULL), SGL_ENCODE_OK);
         bool idr = test_nal_types(au.data, au.size) & NAL_IDR;
@@ -459,7 +459,7 @@ static void test_mjpeg(void **state)
         struct sgl_encoder *enc = make_encoder("mjpeg", 8000);
         uint8_t *px = g_malloc((size_t)w * h * 4);
         test_content_desktop(px, w, h, w * 4, 3);
-        struct sgl_encoder_frame f = test_frame_bgrx(px, w, h, w * 4, 0);
+        struct sgl_frame f = test_frame_bgrx(px, w, h, w * 4, 0);
         struct sgl_encoder_au au;
         g_autoptr(GError) error = NULL;
         assert_int_equal(sgl_encoder_encode(enc, &f, &au, &error), SGL_ENCODE_OK);

@@ -14,10 +14,8 @@ for tool in clang llvm-profdata llvm-cov; do
   command -v "$tool" >/dev/null || { echo "coverage: $tool missing (Debian: clang, llvm)" >&2; exit 1; }
 done
 
-vgpu="qemu-integration/vgpu.c qemu-integration/vgpu-parse.c qemu-integration/renderer.c
-  qemu-integration/edid.c qemu-integration/qemu-display.c qemu-integration/record.c
-  qemu-integration/ratelimit.c qemu-integration/vhost-user.c qemu-integration/virtq.c
-  qemu-integration/sock.c"
+# shellcheck source=tests/fuzz/sources.sh
+. "$srcdir/tests/fuzz/sources.sh"
 flags="-g -O1 -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping
   -I$builddir -I$srcdir -I$srcdir/common $(pkg-config --cflags glib-2.0 spice-protocol)"
 libs="$(pkg-config --libs glib-2.0)"
@@ -36,14 +34,13 @@ run() { # target sources extra-flags
   llvm-profdata merge -sparse "$out/$t.profraw" -o "$out/$t.profdata"
 }
 
-run fuzz-vhost-user "$vgpu" "$renderer"
-run fuzz-vgpu-device "$vgpu" "$renderer"
-run fuzz-vgpu-parse qemu-integration/vgpu-parse.c ""
+run fuzz-vhost-user "$(fuzz_sources fuzz-vhost-user)" "$renderer"
+run fuzz-vgpu-device "$(fuzz_sources fuzz-vgpu-device)" "$renderer"
+run fuzz-vgpu-parse "$(fuzz_sources fuzz-vgpu-parse)" ""
 llvm-profdata merge -sparse "$out"/fuzz-vhost-user.profdata "$out"/fuzz-vgpu-device.profdata \
   "$out"/fuzz-vgpu-parse.profdata -o "$out/all.profdata"
 # Lines per file over all three targets (each binary maps its own copy).
 llvm-cov report "$out/fuzz-vhost-user" -object "$out/fuzz-vgpu-device" -object "$out/fuzz-vgpu-parse" \
   -instr-profile="$out/all.profdata" \
-  "$srcdir/qemu-integration/vhost-user.c" "$srcdir/qemu-integration/virtq.c" \
-  "$srcdir/qemu-integration/vgpu.c" "$srcdir/qemu-integration/vgpu-parse.c" \
-  "$srcdir/qemu-integration/ratelimit.c" | tee "$out/report.txt"
+  "$srcdir"/qemu-integration/vhost-user/*.c "$srcdir"/qemu-integration/virtio-gpu/vgpu*.c \
+  "$srcdir/qemu-integration/virtio-gpu/ratelimit.c" | tee "$out/report.txt"

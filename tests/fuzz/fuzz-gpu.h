@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "qemu-integration/vgpu.h"
+#include "qemu-integration/virtio-gpu/vgpu.h"
 
 static GLogWriterOutput fuzz_gpu_quiet(GLogLevelFlags level, const GLogField *fields, gsize n,
                                        gpointer user)

@@ -24,10 +24,10 @@
 #include <unistd.h>
 
 #include "common/le.h"
-#include "qemu-integration/record.h"
-#include "qemu-integration/vgpu.h"
+#include "qemu-integration/virtio-gpu/record.h"
+#include "qemu-integration/virtio-gpu/vgpu.h"
 #include "tests/fuzz/fuzz-gpu.h"
-#include "qemu-integration/vhost-user.h"
+#include "qemu-integration/vhost-user/vhost-user.h"
 
 #define GUEST_RAM (2ull << 30) /* the test guest's -m 2048 */
 

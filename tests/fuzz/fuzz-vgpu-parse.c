@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "qemu-integration/vgpu-parse.h"
+#include "qemu-integration/virtio-gpu/vgpu-parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -34,9 +34,9 @@
 #include <unistd.h>
 
 #include "common/le.h"
-#include "qemu-integration/vgpu.h"
+#include "qemu-integration/virtio-gpu/vgpu.h"
 #include "tests/fuzz/fuzz-gpu.h"
-#include "qemu-integration/vhost-user.h"
+#include "qemu-integration/vhost-user/vhost-user.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -15,17 +15,8 @@ mkdir -p "$out/findings"
 
 # FUZZ_TARGETS: a space-separated subset (default: all).
 read -r -a targets <<<"${FUZZ_TARGETS:-fuzz-vgpu-parse fuzz-vgpu-device fuzz-vhost-user fuzz-spice-protocols}"
-sources() {
-  case "$1" in
-  fuzz-vgpu-parse) echo qemu-integration/vgpu-parse.c ;;
-  fuzz-vgpu-device | fuzz-vhost-user)
-    echo qemu-integration/vgpu.c qemu-integration/vgpu-parse.c qemu-integration/renderer.c \
-      qemu-integration/edid.c qemu-integration/qemu-display.c qemu-integration/record.c \
-      qemu-integration/ratelimit.c qemu-integration/vhost-user.c qemu-integration/virtq.c \
-      qemu-integration/sock.c ;;
-  fuzz-spice-protocols) echo spice-gl/agent-protocol.c spice-gl/stream-protocol.c ;;
-  esac
-}
+# shellcheck source=tests/fuzz/sources.sh
+. "$srcdir/tests/fuzz/sources.sh"
 
 say() { if [ "$tap" = --tap ]; then echo "# $*"; else echo "fuzz: $*"; fi; }
 result() { # n ok? text
@@ -62,7 +53,7 @@ failed=0 n=0
 for t in "${targets[@]}"; do
   n=$((n + 1))
   srcs=()
-  for s in $(sources "$t"); do srcs+=("$srcdir/$s"); done
+  for s in $(fuzz_sources "$t"); do srcs+=("$srcdir/$s"); done
   # shellcheck disable=SC2086
   if ! clang $flags -o "$out/$t" "$srcdir/tests/fuzz/$t.c" "${srcs[@]}" $libs $(extra_flags "$t") \
     2>"$out/$t.build.log"; then

@@ -135,7 +135,7 @@ static GPtrArray *qemu_argv(const struct sgl_vm_config *c)
         else
             add(argv, "vhost-user-vga,chardev=gpu,max_outputs=2");
         /* QEMU's D-Bus display, peer to peer: what spicegl-gpu sends
-         * input and monitor sizes through (qemu-integration/qemu-control.h).
+         * input and monitor sizes through (qemu-integration/qemu-control/qemu-control.h).
          * It wants GL for this console; llvmpipe will do. */
         add(argv, "-display");
         add(argv, "dbus,p2p=yes,gl=on,rendernode=/dev/null");

@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "qemu-integration/vhost-user.h"
+#include "qemu-integration/vhost-user/vhost-user.h"
 #include "tests/harness/net.h"
 
 static const char *builddir(void)
@@ -41,7 +41,7 @@ static void test_descriptor(void **state)
 
 static void test_print_capabilities(void **state)
 {
-    g_autofree char *bin = g_build_filename(builddir(), "spice-gl", "spicegl-gpu", NULL);
+    g_autofree char *bin = g_build_filename(builddir(), "daemon", "spicegl-gpu", NULL);
     const char *argv[] = {bin, "--print-capabilities", NULL};
     g_autofree char *out = NULL;
     int status;
@@ -69,7 +69,7 @@ static void test_inherited_fd(void **state)
 {
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    g_autofree char *bin = g_build_filename(builddir(), "spice-gl", "spicegl-gpu", NULL);
+    g_autofree char *bin = g_build_filename(builddir(), "daemon", "spicegl-gpu", NULL);
     g_autofree char *port = g_strdup_printf("%u", sgl_test_free_port());
     g_autoptr(GSubprocessLauncher) l =
         g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);

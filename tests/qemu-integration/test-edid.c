@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "qemu-integration/edid.h"
+#include "qemu-integration/virtio-gpu/edid.h"
 
 static void test_block(void **state)
 {

@@ -28,10 +28,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "qemu-integration/qemu-display.h"
-#include "qemu-integration/ratelimit.h"
-#include "qemu-integration/vgpu.h"
-#include "qemu-integration/virtq.h"
+#include "qemu-integration/virtio-gpu/qemu-display.h"
+#include "qemu-integration/virtio-gpu/ratelimit.h"
+#include "qemu-integration/virtio-gpu/vgpu.h"
+#include "qemu-integration/vhost-user/virtq.h"
 #include "tests/qemu-integration/vu-test-guest.h"
 
 #define REQ_OFF   0x10000       /* request of head h at REQ_OFF + h * 0x1000 */
@@ -60,9 +60,10 @@ static GLogWriterOutput count_warnings(GLogLevelFlags level, const GLogField *fi
     return g_log_writer_default(level, fields, n_fields, user);
 }
 
-static void on_frame(void *user, const struct vgpu_frame *frame)
+static void on_frame(void *user, uint32_t scanout, const struct sgl_frame *frame)
 {
     struct fixture *f = user;
+    (void)scanout;
     f->frames++;
     memcpy(&f->first_pixel, frame->pixels, 4);
 }
@@ -75,7 +76,7 @@ static struct fixture *gpu_fixture(uint64_t cap, uint32_t scanouts)
                             .height = 800,
                             .max_host_bytes = cap,
                             .virgl = true};
-    static const struct vgpu_callbacks cb = {.frame = on_frame};
+    static const struct sgl_source_listener cb = {.frame = on_frame};
     g_autoptr(GError) error = NULL;
     f->gpu = vgpu_create(&c, &cb, f, &error);
     if (!f->gpu)

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "qemu-integration/vgpu-parse.h"
+#include "qemu-integration/virtio-gpu/vgpu-parse.h"
 #include "tests/test-util.h"
 
 static const struct vgpu_limits lim = {.num_scanouts = 2, .num_capsets = 2, .virgl = true};

@@ -19,9 +19,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "qemu-integration/vgpu.h"
-#include "qemu-integration/vhost-user.h"
-#include "qemu-integration/virtq.h"
+#include "qemu-integration/virtio-gpu/vgpu.h"
+#include "qemu-integration/vhost-user/vhost-user.h"
+#include "qemu-integration/vhost-user/virtq.h"
 #include "tests/qemu-integration/vu-test-guest.h"
 #include "tests/test-util.h"
 

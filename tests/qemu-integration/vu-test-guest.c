@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "qemu-integration/vgpu.h"
+#include "qemu-integration/virtio-gpu/vgpu.h"
 
 void vu_test_guest_init(struct vu_test_guest *g, const struct vu_iface *iface, void *user)
 {

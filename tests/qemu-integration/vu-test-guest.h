@@ -15,7 +15,7 @@
 
 #include <glib.h>
 
-#include "qemu-integration/vhost-user.h"
+#include "qemu-integration/vhost-user/vhost-user.h"
 
 #define RAM_SIZE  (4u << 20)
 #define RAM_GPA   0x100000ull       /* guest-physical base */

@@ -22,7 +22,7 @@ rv_start_xvfb
 # e2e tests cover the sandbox in both builds).
 sandbox=()
 [ "${SGL_SANITIZERS:-}" = yes ] && sandbox=(--sandbox off)
-"$builddir/spice-gl/spicegl-gpu" --synthetic 1280x720@30 --port "$port" --stats-interval 1 \
+"$builddir/daemon/spicegl-gpu" --synthetic 1280x720@30 --port "$port" --stats-interval 1 \
   "${sandbox[@]}" >"$tmp/daemon.log" 2>&1 &
 daemon=$!
 for i in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done

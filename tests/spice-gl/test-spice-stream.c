@@ -74,7 +74,7 @@ static struct daemon *daemon_start(bool use_unix, const char *const *extra)
     d->dir = g_dir_make_tmp("sgl-spice-XXXXXX", NULL);
     d->log = g_build_filename(d->dir, "daemon.log", NULL);
     g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
-    g_ptr_array_add(argv, g_build_filename(builddir(), "spice-gl", "spicegl-gpu", NULL));
+    g_ptr_array_add(argv, g_build_filename(builddir(), "daemon", "spicegl-gpu", NULL));
     g_ptr_array_add(argv, g_strdup("--synthetic"));
     g_ptr_array_add(argv, g_strdup(test_mode().spec));
     g_ptr_array_add(argv, g_strdup("--stats-interval"));
@@ -496,7 +496,7 @@ static void test_stalled_client(void **state)
 /* Bad options fail at start, saying what to change. */
 static void expect_refused(const char *const *args, const char *says)
 {
-    g_autofree char *bin = g_build_filename(builddir(), "spice-gl", "spicegl-gpu", NULL);
+    g_autofree char *bin = g_build_filename(builddir(), "daemon", "spicegl-gpu", NULL);
     g_autoptr(GPtrArray) argv = g_ptr_array_new();
     g_ptr_array_add(argv, bin);
     for (const char *const *a = args; *a; a++)

@@ -11,9 +11,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "sock.h"
+#include "common/sock.h"
 
-struct vgpu_qmp {
+struct qemu_qmp {
     char *path;
     int fd;
     GSource *drain;  /* reads and drops QEMU's replies and events */
@@ -21,7 +21,7 @@ struct vgpu_qmp {
     gint64 next_try_us;
 };
 
-static void disconnect(struct vgpu_qmp *q)
+static void disconnect(struct qemu_qmp *q)
 {
     if (q->drain) {
         g_source_destroy(q->drain);
@@ -35,7 +35,7 @@ static void disconnect(struct vgpu_qmp *q)
 
 static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
 {
-    struct vgpu_qmp *q = data;
+    struct qemu_qmp *q = data;
     char buf[4096];
     ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
@@ -54,10 +54,10 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
 static bool send_all(int fd, const char *line, int pass_fd)
 {
     struct iovec iov = {(char *)line, strlen(line)};
-    return vgpu_sock_send(fd, &iov, 1, pass_fd);
+    return sgl_sock_send(fd, &iov, 1, pass_fd);
 }
 
-static bool connected(struct vgpu_qmp *q)
+static bool connected(struct qemu_qmp *q)
 {
     if (q->fd >= 0)
         return true;
@@ -87,15 +87,15 @@ static bool connected(struct vgpu_qmp *q)
     return true;
 }
 
-struct vgpu_qmp *vgpu_qmp_create(const char *path)
+struct qemu_qmp *qemu_qmp_create(const char *path)
 {
-    struct vgpu_qmp *q = g_new0(struct vgpu_qmp, 1);
+    struct qemu_qmp *q = g_new0(struct qemu_qmp, 1);
     q->path = g_strdup(path);
     q->fd = -1;
     return q;
 }
 
-void vgpu_qmp_destroy(struct vgpu_qmp *q)
+void qemu_qmp_destroy(struct qemu_qmp *q)
 {
     if (!q)
         return;
@@ -104,7 +104,7 @@ void vgpu_qmp_destroy(struct vgpu_qmp *q)
     g_free(q);
 }
 
-bool vgpu_qmp_send(struct vgpu_qmp *q, const char *command, int fd)
+bool qemu_qmp_send(struct qemu_qmp *q, const char *command, int fd)
 {
     if (!connected(q))
         return false;

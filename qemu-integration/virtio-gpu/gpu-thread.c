@@ -1,6 +1,6 @@
 #include "config.h"
 
-#include "backend.h"
+#include "gpu-thread.h"
 
 #include <errno.h>
 #include <glib-unix.h>
@@ -9,15 +9,18 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-struct vgpu_backend {
-    struct vgpu_backend_config config;
-    struct vgpu_backend_callbacks cb;
+#include "common/invoke.h"
+
+struct vgpu_thread {
+    struct sgl_source base;
+    struct vgpu_thread_config config;
+    struct sgl_source_listener cb;
     void *user;
     int listen_fd, conn_fd;
     GMainContext *main_context, *context;
     GMainLoop *loop;
     GThread *thread;
-    /* backend thread only */
+    /* GPU thread only */
     struct vgpu *gpu;
     struct vu_dev *dev;
     GSource *accept_source;
@@ -36,7 +39,7 @@ struct vgpu_backend {
 /* ---- to the main context ------------------------------------------------ */
 
 struct cursor_msg {
-    struct vgpu_backend *b;
+    struct vgpu_thread *b;
     uint32_t scanout, width, height, hot_x, hot_y;
     int32_t x, y;
     uint32_t *argb; /* NULL: a move */
@@ -51,17 +54,16 @@ static void cursor_msg_free(gpointer data)
     }
 }
 
-static gboolean deliver_cursor_move(gpointer data)
+static void deliver_cursor_move(void *data)
 {
     struct cursor_msg *m = data;
     if (m->b->cb.cursor_move)
         m->b->cb.cursor_move(m->b->user, m->scanout, m->x, m->y);
-    return G_SOURCE_REMOVE;
 }
 
-static gboolean deliver_cursor_shape(gpointer data)
+static void deliver_cursor_shape(void *data)
 {
-    struct vgpu_backend *b = data;
+    struct vgpu_thread *b = data;
     g_mutex_lock(&b->lock);
     struct cursor_msg *m = b->cursor_shape;
     b->cursor_shape = NULL;
@@ -69,16 +71,11 @@ static gboolean deliver_cursor_shape(gpointer data)
     if (m && b->cb.cursor_set)
         b->cb.cursor_set(b->user, m->scanout, m->width, m->height, m->hot_x, m->hot_y, m->argb);
     cursor_msg_free(m);
-    return G_SOURCE_REMOVE;
 }
 
-static void post(struct vgpu_backend *b, GSourceFunc fn, gpointer data, GDestroyNotify free_fn)
+static void post(struct vgpu_thread *b, void (*fn)(void *), void *data, GDestroyNotify free_fn)
 {
-    GSource *s = g_idle_source_new();
-    g_source_set_priority(s, G_PRIORITY_DEFAULT);
-    g_source_set_callback(s, fn, data, free_fn);
-    g_source_attach(s, b->main_context);
-    g_source_unref(s);
+    sgl_invoke(b->main_context, fn, data, free_fn);
 }
 
 /* Shapes are up to 256 KiB and the guest sends them as fast as it likes:
@@ -86,7 +83,7 @@ static void post(struct vgpu_backend *b, GSourceFunc fn, gpointer data, GDestroy
 static void on_cursor_set(void *user, uint32_t scanout, uint32_t w, uint32_t h, uint32_t hot_x,
                           uint32_t hot_y, const uint32_t *argb)
 {
-    struct vgpu_backend *b = user;
+    struct vgpu_thread *b = user;
     struct cursor_msg *m = g_new0(struct cursor_msg, 1);
     *m = (struct cursor_msg){
         b, scanout, w, h, hot_x, hot_y, 0, 0, g_memdup2(argb, (gsize)w * h * 4)};
@@ -102,23 +99,22 @@ static void on_cursor_set(void *user, uint32_t scanout, uint32_t w, uint32_t h, 
 
 static void on_cursor_move(void *user, uint32_t scanout, int32_t x, int32_t y)
 {
-    struct vgpu_backend *b = user;
+    struct vgpu_thread *b = user;
     struct cursor_msg *m = g_new0(struct cursor_msg, 1);
     *m = (struct cursor_msg){.b = b, .scanout = scanout, .x = x, .y = y};
     post(b, deliver_cursor_move, m, cursor_msg_free);
 }
 
 struct gone_msg {
-    struct vgpu_backend *b;
+    struct vgpu_thread *b;
     char *why;
 };
 
-static gboolean deliver_gone(gpointer data)
+static void deliver_gone(void *data)
 {
     struct gone_msg *m = data;
     if (m->b->cb.gone)
         m->b->cb.gone(m->b->user, m->why);
-    return G_SOURCE_REMOVE;
 }
 
 static void gone_msg_free(gpointer data)
@@ -128,33 +124,32 @@ static void gone_msg_free(gpointer data)
     g_free(m);
 }
 
-static gboolean deliver_connected(gpointer data)
+static void deliver_connected(void *data)
 {
-    struct vgpu_backend *b = data;
+    struct vgpu_thread *b = data;
     if (b->cb.connected)
         b->cb.connected(b->user);
-    return G_SOURCE_REMOVE;
 }
 
-static void on_frame(void *user, const struct vgpu_frame *frame)
+static void on_frame(void *user, uint32_t scanout, const struct sgl_frame *frame)
 {
-    struct vgpu_backend *b = user;
+    struct vgpu_thread *b = user;
     if (b->cb.frame)
-        b->cb.frame(b->user, frame);
+        b->cb.frame(b->user, scanout, frame);
 }
 
 static void on_disconnected(void *user, const char *why)
 {
-    struct vgpu_backend *b = user;
+    struct vgpu_thread *b = user;
     struct gone_msg *m = g_new0(struct gone_msg, 1);
     m->b = b;
     m->why = g_strdup(why);
     post(b, deliver_gone, m, gone_msg_free);
 }
 
-/* ---- the backend thread ------------------------------------------------- */
+/* ---- the GPU thread ------------------------------------------------- */
 
-static void take_connection(struct vgpu_backend *b, int fd)
+static void take_connection(struct vgpu_thread *b, int fd)
 {
     b->conn_fd = -1;
     b->dev = vu_dev_create(fd, b->context, vgpu_vu_iface(b->gpu), b->gpu);
@@ -164,7 +159,7 @@ static void take_connection(struct vgpu_backend *b, int fd)
 
 static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
 {
-    struct vgpu_backend *b = data;
+    struct vgpu_thread *b = data;
     int conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
     if (conn < 0) {
         if (errno == EINTR || errno == EAGAIN)
@@ -180,7 +175,7 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
 
 static gboolean copy_stats(gpointer data)
 {
-    struct vgpu_backend *b = data;
+    struct vgpu_thread *b = data;
     struct vgpu_stats st;
     vgpu_get_stats(b->gpu, &st);
     g_mutex_lock(&b->lock);
@@ -191,10 +186,12 @@ static gboolean copy_stats(gpointer data)
 
 static gpointer run(gpointer data)
 {
-    struct vgpu_backend *b = data;
+    struct vgpu_thread *b = data;
     g_main_context_push_thread_default(b->context);
-    static const struct vgpu_callbacks gpu_cb = {on_frame, on_cursor_set, on_cursor_move,
-                                                 on_disconnected};
+    static const struct sgl_source_listener gpu_cb = {.frame = on_frame,
+                                                      .cursor_set = on_cursor_set,
+                                                      .cursor_move = on_cursor_move,
+                                                      .gone = on_disconnected};
     GError *error = NULL;
     b->gpu = vgpu_create(&b->config.gpu, &gpu_cb, b, &error);
     g_mutex_lock(&b->lock);
@@ -223,11 +220,11 @@ out:
     return NULL;
 }
 
-/* Starts serving QEMU: runs on the backend thread once vgpu_backend_start
- * says the sandbox is in place. */
-static gboolean start_serving(gpointer data)
+/* Starts serving QEMU: runs on the GPU thread once the source is started
+ * (the sandbox is in place). */
+static void start_serving(void *data)
 {
-    struct vgpu_backend *b = data;
+    struct vgpu_thread *b = data;
     if (b->conn_fd >= 0) {
         take_connection(b, b->conn_fd);
     } else {
@@ -236,7 +233,6 @@ static gboolean start_serving(gpointer data)
         g_source_attach(b->accept_source, b->context);
         g_source_unref(b->accept_source);
     }
-    return G_SOURCE_REMOVE;
 }
 
 /* ---- main side ---------------------------------------------------------- */
@@ -262,13 +258,110 @@ static int listen_on(const char *path, GError **error)
     return fd;
 }
 
-struct vgpu_backend *vgpu_backend_create(const struct vgpu_backend_config *config,
-                                         const struct vgpu_backend_callbacks *cb, void *user,
-                                         GError **error)
+static const struct sgl_source_impl gpu_source_impl;
+
+static struct vgpu_thread *from_source(struct sgl_source *source)
 {
-    struct vgpu_backend *b = g_new0(struct vgpu_backend, 1);
+    g_assert(source->impl == &gpu_source_impl);
+    return (struct vgpu_thread *)source;
+}
+
+static void gpu_source_destroy(struct sgl_source *source)
+{
+    struct vgpu_thread *b = from_source(source);
+    if (b->thread) {
+        g_main_loop_quit(b->loop);
+        g_thread_join(b->thread);
+    }
+    if (b->listen_fd >= 0)
+        close(b->listen_fd);
+    if (b->conn_fd >= 0)
+        close(b->conn_fd);
+    /* Messages posted to the main context hold b: run them out first. */
+    while (g_main_context_iteration(b->main_context, FALSE))
+        ;
+    cursor_msg_free(b->cursor_shape);
+    g_free(b->renderer);
+    g_clear_error(&b->start_error);
+    g_main_loop_unref(b->loop);
+    g_main_context_unref(b->context);
+    g_main_context_unref(b->main_context);
+    g_mutex_clear(&b->lock);
+    g_cond_clear(&b->started);
+    g_free(b);
+}
+
+static void gpu_source_start(struct sgl_source *source)
+{
+    struct vgpu_thread *b = from_source(source);
+    if (b->serving)
+        return;
+    b->serving = true;
+    sgl_invoke(b->context, start_serving, b, NULL);
+}
+
+struct mode_msg {
+    struct vgpu_thread *b;
+    uint32_t scanout, width, height;
+};
+
+static void apply_mode(void *data)
+{
+    struct mode_msg *m = data;
+    vgpu_request_mode(m->b->gpu, m->scanout, m->width, m->height);
+}
+
+static void gpu_source_request_mode(struct sgl_source *source, uint32_t scanout, uint32_t width,
+                                    uint32_t height)
+{
+    struct vgpu_thread *b = from_source(source);
+    struct mode_msg m = {b, scanout, width, height};
+    g_message("a client asks for %ux%u on monitor %u: telling the guest", width, height, scanout);
+    sgl_invoke_copy(b->context, apply_mode, &m, sizeof(m));
+}
+
+static void get_stats(struct vgpu_thread *b, struct vgpu_stats *stats)
+{
+    g_mutex_lock(&b->lock);
+    *stats = b->stats;
+    g_mutex_unlock(&b->lock);
+}
+
+/* The guest's frames: read back after its flushes. */
+static uint64_t gpu_source_frames(struct sgl_source *source)
+{
+    struct vgpu_stats st;
+    get_stats(from_source(source), &st);
+    return st.frames;
+}
+
+static void gpu_source_log_stats(struct sgl_source *source)
+{
+    struct vgpu_stats st;
+    get_stats(from_source(source), &st);
+    g_message("stats[gpu]: commands %" G_GUINT64_FORMAT ", rejected %" G_GUINT64_FORMAT
+              ", flushes %" G_GUINT64_FORMAT ", frames %" G_GUINT64_FORMAT
+              ", fences %" G_GUINT64_FORMAT ", resources %u holding %" G_GUINT64_FORMAT " bytes",
+              st.commands, st.errors, st.flushes, st.frames, st.fences, st.resources,
+              st.host_bytes);
+}
+
+static const struct sgl_source_impl gpu_source_impl = {
+    .start = gpu_source_start,
+    .request_mode = gpu_source_request_mode,
+    .frames = gpu_source_frames,
+    .log_stats = gpu_source_log_stats,
+    .destroy = gpu_source_destroy,
+};
+
+struct sgl_source *vgpu_thread_create(const struct vgpu_thread_config *config,
+                                      const struct sgl_source_listener *listener, void *user,
+                                      GError **error)
+{
+    struct vgpu_thread *b = g_new0(struct vgpu_thread, 1);
+    b->base = (struct sgl_source){&gpu_source_impl, config->gpu.num_scanouts, false};
     b->config = *config;
-    b->cb = *cb;
+    b->cb = *listener;
     b->user = user;
     b->listen_fd = b->conn_fd = -1;
     g_mutex_init(&b->lock);
@@ -304,74 +397,13 @@ struct vgpu_backend *vgpu_backend_create(const struct vgpu_backend_config *confi
         b->start_error = NULL;
         goto fail;
     }
-    return b;
+    return &b->base;
 fail:
-    vgpu_backend_destroy(b);
+    gpu_source_destroy(&b->base);
     return NULL;
 }
 
-void vgpu_backend_destroy(struct vgpu_backend *b)
+const char *vgpu_thread_renderer(struct sgl_source *source)
 {
-    if (!b)
-        return;
-    if (b->thread) {
-        g_main_loop_quit(b->loop);
-        g_thread_join(b->thread);
-    }
-    if (b->listen_fd >= 0)
-        close(b->listen_fd);
-    if (b->conn_fd >= 0)
-        close(b->conn_fd);
-    /* Messages posted to the main context hold b: run them out first. */
-    while (g_main_context_iteration(b->main_context, FALSE))
-        ;
-    cursor_msg_free(b->cursor_shape);
-    g_free(b->renderer);
-    g_clear_error(&b->start_error);
-    g_main_loop_unref(b->loop);
-    g_main_context_unref(b->context);
-    g_main_context_unref(b->main_context);
-    g_mutex_clear(&b->lock);
-    g_cond_clear(&b->started);
-    g_free(b);
-}
-
-void vgpu_backend_start(struct vgpu_backend *b)
-{
-    if (b->serving)
-        return;
-    b->serving = true;
-    g_main_context_invoke(b->context, start_serving, b);
-}
-
-struct mode_msg {
-    struct vgpu_backend *b;
-    uint32_t scanout, width, height;
-};
-
-static gboolean apply_mode(gpointer data)
-{
-    struct mode_msg *m = data;
-    vgpu_request_mode(m->b->gpu, m->scanout, m->width, m->height);
-    return G_SOURCE_REMOVE;
-}
-
-void vgpu_backend_request_mode(struct vgpu_backend *b, uint32_t scanout, uint32_t width,
-                               uint32_t height)
-{
-    struct mode_msg *m = g_new(struct mode_msg, 1);
-    *m = (struct mode_msg){b, scanout, width, height};
-    g_main_context_invoke_full(b->context, G_PRIORITY_DEFAULT, apply_mode, m, g_free);
-}
-
-const char *vgpu_backend_renderer(const struct vgpu_backend *b)
-{
-    return b->renderer;
-}
-
-void vgpu_backend_get_stats(struct vgpu_backend *b, struct vgpu_stats *stats)
-{
-    g_mutex_lock(&b->lock);
-    *stats = b->stats;
-    g_mutex_unlock(&b->lock);
+    return from_source(source)->renderer;
 }

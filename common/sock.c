@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-bool vgpu_sock_send(int fd, struct iovec *iov, int n, int pass_fd)
+bool sgl_sock_send(int fd, struct iovec *iov, int n, int pass_fd)
 {
     bool fd_sent = pass_fd < 0;
     for (;;) {

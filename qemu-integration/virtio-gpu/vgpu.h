@@ -2,8 +2,8 @@
  * queues, resources, scanouts, fences, config space; 3D through
  * virglrenderer (renderer.h).
  *
- * Runs on the vhost-user thread's GMainContext, which owns the GL context;
- * the callbacks below are called there too and must not block. Guest
+ * Runs on the GPU thread's GMainContext, which owns the GL context; the
+ * listener is called there too and must not block. Guest
  * commands are checked by vgpu-parse.h before anything here uses them; a
  * bad one gets a virtio-gpu error response and a log line, and the guest
  * goes on, and the log line is rate-limited. Every host allocation the
@@ -19,7 +19,8 @@
 
 #include <gio/gio.h>
 
-#include "vhost-user.h"
+#include "common/frame-source.h"
+#include "qemu-integration/vhost-user/vhost-user.h"
 
 #define VGPU_MAX_SCANOUTS 4
 
@@ -32,25 +33,6 @@ struct vgpu_config {
     const char *record_dir;  /* NULL, or record the guest's requests there (record.h) */
 };
 
-/* A scanout's picture after the guest flushed it: BGRx, top row first.
- * pixels are valid during the call only. */
-struct vgpu_frame {
-    uint32_t scanout;
-    const uint8_t *pixels;
-    uint32_t width, height, stride;
-    uint32_t damage_x, damage_y, damage_w, damage_h;
-};
-
-struct vgpu_callbacks {
-    void (*frame)(void *user, const struct vgpu_frame *frame);
-    /* ARGB, width x height, top row first; valid during the call only. */
-    void (*cursor_set)(void *user, uint32_t scanout, uint32_t width, uint32_t height,
-                       uint32_t hot_x, uint32_t hot_y, const uint32_t *argb);
-    void (*cursor_move)(void *user, uint32_t scanout, int32_t x, int32_t y);
-    /* The vhost-user connection ended; why says how. */
-    void (*disconnected)(void *user, const char *why);
-};
-
 struct vgpu_stats {
     uint64_t commands, errors, flushes, frames, fences;
     uint64_t host_bytes;                   /* charged against max_host_bytes */
@@ -59,8 +41,12 @@ struct vgpu_stats {
 
 struct vgpu;
 
-struct vgpu *vgpu_create(const struct vgpu_config *config, const struct vgpu_callbacks *cb,
-                         void *user, GError **error);
+/* The device reports to a frame-source listener (common/frame-source.h),
+ * on the GPU thread: frames (BGRx pixels, the flushed rectangle as damage),
+ * the cursor, and gone when the vhost-user connection ends. connected and
+ * ready are not called. */
+struct vgpu *vgpu_create(const struct vgpu_config *config,
+                         const struct sgl_source_listener *listener, void *user, GError **error);
 
 /* Frees every resource; the renderer is cleaned up with it. Accepts NULL. */
 void vgpu_destroy(struct vgpu *g);

@@ -25,7 +25,7 @@
 #include <cmocka.h>
 #include <glib.h>
 
-#include "spice-gl/sandbox.h"
+#include "daemon/sandbox.h"
 #include "tests/test-util.h"
 
 /* Child exit codes: 0 all as expected, else the failed step. */

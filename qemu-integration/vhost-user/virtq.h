@@ -25,12 +25,12 @@
 
 #include <glib.h>
 
-struct vu_dev;
+#include "guest-mem.h"
 
 #define VU_VIRTQ_MAX_SIZE 1024
 
 struct vu_virtq {
-    struct vu_dev *dev;
+    const struct vu_guest_mem *mem; /* the connection's, never NULL */
     uint32_t index;
     uint16_t num; /* ring size, a power of two */
     /* QEMU's addresses of the rings (translated when the ring starts) */

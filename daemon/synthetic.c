@@ -13,6 +13,7 @@
 #include "common/scene.h"
 
 struct sgl_synthetic {
+    struct sgl_source base;
     uint32_t width, height, fps;
     uint8_t *pixels; /* heap, or the memfd's mapping */
     bool memfd;
@@ -23,7 +24,7 @@ struct sgl_synthetic {
     GSource *source;
     GMainContext *context; /* NULL: the global default */
     uint32_t next_width, next_height;
-    struct sgl_synthetic_callbacks cb;
+    struct sgl_source_listener cb;
     void *user;
 };
 
@@ -109,8 +110,8 @@ static void move_cursor(struct sgl_synthetic *s)
     if (!s->cb.cursor_move)
         return;
     double t = s->frame * 2 * G_PI / (4.0 * s->fps); /* one turn in 4 s */
-    s->cb.cursor_move((int32_t)(s->width / 2 + s->width / 4 * cos(t)),
-                      (int32_t)(s->height / 2 + s->height / 4 * sin(t)), s->user);
+    s->cb.cursor_move(s->user, 0, (int32_t)(s->width / 2 + s->width / 4 * cos(t)),
+                      (int32_t)(s->height / 2 + s->height / 4 * sin(t)));
 }
 
 static gboolean produce(gpointer data)
@@ -136,24 +137,23 @@ static gboolean produce(gpointer data)
     struct sgl_marker m = {.frame = s->frame, .timestamp_us = (uint64_t)g_get_real_time()};
     sgl_scene_render(s->pixels, s->width, s->height, s->width * 4, SGL_SCENE_BGRX, &m);
     struct sgl_scene_rect changed[2];
-    struct sgl_encoder_rect damage[2];
+    struct sgl_rect damage[2];
     uint32_t n = sgl_scene_changes(s->width, s->height, changed);
     for (uint32_t k = 0; k < n; k++)
-        damage[k] =
-            (struct sgl_encoder_rect){changed[k].x, changed[k].y, changed[k].w, changed[k].h};
-    struct sgl_encoder_frame f = {.width = s->width,
-                                  .height = s->height,
-                                  .format = SGL_ENCODER_BGRX,
-                                  .pixels = s->pixels,
-                                  .stride = s->width * 4,
-                                  .dmabuf = {.fd = s->memfd ? s->fd : -1,
-                                             .fourcc = 0x34325258, /* XRGB8888 */
-                                             .stride = s->width * 4},
-                                  .damage_all = s->frame == 0,
-                                  .damage = damage,
-                                  .n_damage = n,
-                                  .pts_us = (int64_t)m.timestamp_us};
-    s->cb.frame(&f, s->user);
+        damage[k] = (struct sgl_rect){changed[k].x, changed[k].y, changed[k].w, changed[k].h};
+    struct sgl_frame f = {.width = s->width,
+                          .height = s->height,
+                          .format = SGL_FORMAT_BGRX,
+                          .pixels = s->pixels,
+                          .stride = s->width * 4,
+                          .dmabuf = {.fd = s->memfd ? s->fd : -1,
+                                     .fourcc = 0x34325258, /* XRGB8888 */
+                                     .stride = s->width * 4},
+                          .damage_all = s->frame == 0,
+                          .damage = damage,
+                          .n_damage = n,
+                          .pts_us = (int64_t)m.timestamp_us};
+    s->cb.frame(s->user, 0, &f);
     move_cursor(s);
     s->frame++;
     schedule(s);
@@ -180,56 +180,81 @@ static void schedule(struct sgl_synthetic *s)
     g_source_attach(s->source, s->context);
 }
 
-struct sgl_synthetic *sgl_synthetic_create(uint32_t width, uint32_t height, uint32_t fps,
-                                           bool memfd, const struct sgl_synthetic_callbacks *cb,
-                                           void *user, GError **error)
+static const struct sgl_source_impl synthetic_impl;
+
+static struct sgl_synthetic *from_source(struct sgl_source *source)
 {
-    struct sgl_synthetic *s = g_new0(struct sgl_synthetic, 1);
-    s->fd = -1;
-    s->memfd = memfd;
-    if (!alloc_pixels(s, width, height, error)) {
-        g_free(s);
-        return NULL;
-    }
-    s->width = s->next_width = width;
-    s->height = s->next_height = height;
-    s->fps = fps;
-    s->cb = *cb;
-    s->user = user;
-    if (s->cb.cursor_set) {
-        uint32_t argb[CURSOR_SIZE * CURSOR_SIZE];
-        draw_cursor(argb);
-        s->cb.cursor_set(CURSOR_SIZE, CURSOR_SIZE, 0, 0, argb, user);
-    }
-    s->start_us = g_get_monotonic_time();
-    s->context = g_main_context_get_thread_default();
-    schedule(s);
-    return s;
+    g_assert(source->impl == &synthetic_impl);
+    return (struct sgl_synthetic *)source;
 }
 
-void sgl_synthetic_destroy(struct sgl_synthetic *s)
+static void synthetic_start(struct sgl_source *source)
 {
-    if (!s)
+    struct sgl_synthetic *s = from_source(source);
+    if (s->source)
         return;
-    g_source_destroy(s->source);
-    g_source_unref(s->source);
+    s->start_us = g_get_monotonic_time();
+    schedule(s);
+}
+
+static void synthetic_destroy(struct sgl_source *source)
+{
+    struct sgl_synthetic *s = from_source(source);
+    if (s->source) {
+        g_source_destroy(s->source);
+        g_source_unref(s->source);
+    }
     free_pixels(s);
     g_free(s);
 }
 
-uint64_t sgl_synthetic_frames(const struct sgl_synthetic *s)
+static uint64_t synthetic_frames(struct sgl_source *source)
 {
-    return s->frame;
+    return from_source(source)->frame;
 }
 
-void sgl_synthetic_resize(struct sgl_synthetic *s, uint32_t width, uint32_t height)
+/* The next frame has this size, clamped to 16..8192 and rounded down to
+ * even, as a guest's mode would be. */
+static void synthetic_request_mode(struct sgl_source *source, uint32_t output, uint32_t width,
+                                   uint32_t height)
 {
+    struct sgl_synthetic *s = from_source(source);
+    (void)output;
     s->next_width = CLAMP(width, 16u, 8192u) & ~1u;
     s->next_height = CLAMP(height, 16u, 8192u) & ~1u;
+    g_message("a client asks for %ux%u: the source is now %ux%u", width, height, s->next_width,
+              s->next_height);
 }
 
-void sgl_synthetic_size(const struct sgl_synthetic *s, uint32_t *width, uint32_t *height)
+static const struct sgl_source_impl synthetic_impl = {
+    .start = synthetic_start,
+    .request_mode = synthetic_request_mode,
+    .frames = synthetic_frames,
+    .destroy = synthetic_destroy,
+};
+
+struct sgl_source *sgl_synthetic_create(const struct sgl_synthetic_config *config,
+                                        const struct sgl_source_listener *listener, void *user,
+                                        GError **error)
 {
-    *width = s->next_width;
-    *height = s->next_height;
+    struct sgl_synthetic *s = g_new0(struct sgl_synthetic, 1);
+    s->base = (struct sgl_source){&synthetic_impl, 1, config->memfd};
+    s->fd = -1;
+    s->memfd = config->memfd;
+    if (!alloc_pixels(s, config->width, config->height, error)) {
+        g_free(s);
+        return NULL;
+    }
+    s->width = s->next_width = config->width;
+    s->height = s->next_height = config->height;
+    s->fps = config->fps;
+    s->cb = *listener;
+    s->user = user;
+    if (s->cb.cursor_set) {
+        uint32_t argb[CURSOR_SIZE * CURSOR_SIZE];
+        draw_cursor(argb);
+        s->cb.cursor_set(user, 0, CURSOR_SIZE, CURSOR_SIZE, 0, 0, argb);
+    }
+    s->context = g_main_context_get_thread_default();
+    return &s->base;
 }

@@ -17,10 +17,11 @@
 
 #include <glib.h>
 
-#define VU_MAX_QUEUES    4
-#define VU_MAX_MEM_SLOTS 32
-#define VU_MAX_FDS       8
-#define VU_MAX_PAYLOAD   4096 /* larger than any message we accept */
+#include "guest-mem.h"
+
+#define VU_MAX_QUEUES  4
+#define VU_MAX_FDS     8
+#define VU_MAX_PAYLOAD 4096 /* larger than any message we accept */
 
 enum vu_request {
     VU_GET_FEATURES = 1,

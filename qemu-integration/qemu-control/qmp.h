@@ -3,19 +3,19 @@
  * order, replies are read and dropped, refusals logged. Connects on first
  * use and again after QEMU went away (at most once a second); what cannot
  * be sent is dropped, since input and sizes are live. Main context only. */
-#ifndef VGPU_QMP_H
-#define VGPU_QMP_H
+#ifndef QEMU_QMP_H
+#define QEMU_QMP_H
 
 #include <stdbool.h>
 
-struct vgpu_qmp;
+struct qemu_qmp;
 
 /* Does not connect yet. */
-struct vgpu_qmp *vgpu_qmp_create(const char *path);
-void vgpu_qmp_destroy(struct vgpu_qmp *q);
+struct qemu_qmp *qemu_qmp_create(const char *path);
+void qemu_qmp_destroy(struct qemu_qmp *q);
 
 /* command: one JSON object. fd >= 0 goes along (SCM_RIGHTS), for getfd;
  * it stays the caller's. False when it could not be sent. */
-bool vgpu_qmp_send(struct vgpu_qmp *q, const char *command, int fd);
+bool qemu_qmp_send(struct qemu_qmp *q, const char *command, int fd);
 
 #endif

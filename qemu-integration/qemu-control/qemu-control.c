@@ -19,9 +19,9 @@
 /* QEMU's InputButton numbers, in SPICE's button-mask order. */
 enum { BUTTON_WHEEL_UP = 3, BUTTON_WHEEL_DOWN = 4, N_BUTTONS = 7 };
 
-struct vgpu_qemu_control {
+struct qemu_control {
     char *qmp_path;
-    struct vgpu_qmp *qmp; /* only while obtaining the display */
+    struct qemu_qmp *qmp; /* only while obtaining the display */
     GDBusConnection *bus; /* NULL until QEMU's display answers */
     GCancellable *cancel;
     guint timeout, retry;
@@ -34,14 +34,14 @@ struct vgpu_qemu_control {
     } pending[MAX_HEADS];
 };
 
-static void close_qmp(struct vgpu_qemu_control *c)
+static void close_qmp(struct qemu_control *c)
 {
     if (c->timeout)
         g_source_remove(c->timeout);
     c->timeout = 0;
     if (c->qmp)
         g_message("QMP: closed; the daemon holds no QMP connection from here on");
-    g_clear_pointer(&c->qmp, vgpu_qmp_destroy);
+    g_clear_pointer(&c->qmp, qemu_qmp_destroy);
 }
 
 static void on_call_done(GObject *source, GAsyncResult *res, gpointer data)
@@ -49,7 +49,7 @@ static void on_call_done(GObject *source, GAsyncResult *res, gpointer data)
     g_autoptr(GError) error = NULL;
     g_autoptr(GVariant) v = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &error);
     if (!v && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-        struct vgpu_qemu_control *c = data;
+        struct qemu_control *c = data;
         if (!c->refused_logged)
             g_message("display: QEMU refused a call (%s); further refusals are not logged",
                       error->message);
@@ -57,7 +57,7 @@ static void on_call_done(GObject *source, GAsyncResult *res, gpointer data)
     }
 }
 
-static void call(struct vgpu_qemu_control *c, uint32_t head, const char *iface, const char *method,
+static void call(struct qemu_control *c, uint32_t head, const char *iface, const char *method,
                  GVariant *args)
 {
     if (!c->bus) {
@@ -71,7 +71,7 @@ static void call(struct vgpu_qemu_control *c, uint32_t head, const char *iface, 
                            5000, c->cancel, on_call_done, c);
 }
 
-static void apply_sizes(struct vgpu_qemu_control *c)
+static void apply_sizes(struct qemu_control *c)
 {
     for (uint32_t head = 0; c->bus && head < MAX_HEADS; head++) {
         uint32_t w = c->pending[head].width, h = c->pending[head].height;
@@ -88,7 +88,7 @@ static void apply_sizes(struct vgpu_qemu_control *c)
 
 static void on_closed(GDBusConnection *bus, gboolean remote, GError *error, gpointer data)
 {
-    struct vgpu_qemu_control *c = data;
+    struct qemu_control *c = data;
     g_message("display: QEMU's D-Bus display connection closed");
     g_signal_handlers_disconnect_by_data(c->bus, c);
     g_clear_object(&c->bus);
@@ -104,7 +104,7 @@ static void say_what_is_lost(const char *why)
 
 static gboolean on_timeout(gpointer data)
 {
-    struct vgpu_qemu_control *c = data;
+    struct qemu_control *c = data;
     c->timeout = 0;
     g_cancellable_cancel(c->cancel); /* on_connected reports it */
     return G_SOURCE_REMOVE;
@@ -113,7 +113,7 @@ static gboolean on_timeout(gpointer data)
 /* c is alive here even when cancelled: destroy waits for this. */
 static void on_connected(GObject *source, GAsyncResult *res, gpointer data)
 {
-    struct vgpu_qemu_control *c = data;
+    struct qemu_control *c = data;
     g_autoptr(GError) error = NULL;
     GDBusConnection *bus = g_dbus_connection_new_finish(res, &error);
     c->connecting = false;
@@ -135,11 +135,11 @@ static void on_connected(GObject *source, GAsyncResult *res, gpointer data)
     apply_sizes(c);
 }
 
-static void attach(struct vgpu_qemu_control *c);
+static void attach(struct qemu_control *c);
 
 static gboolean on_retry(gpointer data)
 {
-    struct vgpu_qemu_control *c = data;
+    struct qemu_control *c = data;
     c->retry = 0;
     attach(c);
     return G_SOURCE_REMOVE;
@@ -147,7 +147,7 @@ static gboolean on_retry(gpointer data)
 
 /* Hands one end of a socket pair to QEMU over QMP and speaks D-Bus on the
  * other, once QEMU's QMP socket is there. */
-static void attach(struct vgpu_qemu_control *c)
+static void attach(struct qemu_control *c)
 {
     if (access(c->qmp_path, F_OK) < 0) {
         if (g_get_monotonic_time() < c->qmp_deadline_us) {
@@ -163,12 +163,12 @@ static void attach(struct vgpu_qemu_control *c)
         return;
     }
     /* QEMU takes one end over QMP and serves its display on it. */
-    c->qmp = vgpu_qmp_create(c->qmp_path);
-    bool sent = vgpu_qmp_send(c->qmp,
+    c->qmp = qemu_qmp_create(c->qmp_path);
+    bool sent = qemu_qmp_send(c->qmp,
                               "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":"
                               "\"spicegl-dbus\"}}",
                               sv[1]) &&
-                vgpu_qmp_send(c->qmp,
+                qemu_qmp_send(c->qmp,
                               "{\"execute\":\"add_client\",\"arguments\":{\"protocol\":"
                               "\"@dbus-display\",\"fdname\":\"spicegl-dbus\"}}",
                               -1);
@@ -188,7 +188,7 @@ static void attach(struct vgpu_qemu_control *c)
                           NULL, c->cancel, on_connected, c);
 }
 
-void vgpu_qemu_control_start(struct vgpu_qemu_control *c)
+void qemu_control_start(struct qemu_control *c)
 {
     if (c->started)
         return;
@@ -197,15 +197,15 @@ void vgpu_qemu_control_start(struct vgpu_qemu_control *c)
     attach(c);
 }
 
-struct vgpu_qemu_control *vgpu_qemu_control_create(const char *qmp_path)
+struct qemu_control *qemu_control_create(const char *qmp_path)
 {
-    struct vgpu_qemu_control *c = g_new0(struct vgpu_qemu_control, 1);
+    struct qemu_control *c = g_new0(struct qemu_control, 1);
     c->qmp_path = g_strdup(qmp_path);
     c->cancel = g_cancellable_new();
     return c;
 }
 
-void vgpu_qemu_control_destroy(struct vgpu_qemu_control *c)
+void qemu_control_destroy(struct qemu_control *c)
 {
     if (!c)
         return;
@@ -226,19 +226,18 @@ void vgpu_qemu_control_destroy(struct vgpu_qemu_control *c)
     g_free(c);
 }
 
-bool vgpu_qemu_control_holds_qmp(const struct vgpu_qemu_control *c)
+bool qemu_control_holds_qmp(const struct qemu_control *c)
 {
     return c->qmp != NULL;
 }
 
-void vgpu_qemu_control_set_size(struct vgpu_qemu_control *c, uint32_t head, uint32_t width,
-                                uint32_t height)
+void qemu_control_set_size(struct qemu_control *c, uint32_t head, uint32_t width, uint32_t height)
 {
     if (head >= MAX_HEADS)
         return;
     c->pending[head].width = width;
     c->pending[head].height = height;
-    vgpu_qemu_control_start(c);
+    qemu_control_start(c);
     apply_sizes(c);
 }
 
@@ -255,9 +254,9 @@ static uint32_t qnum(uint32_t scancode)
     return 0;
 }
 
-void vgpu_qemu_control_key(struct vgpu_qemu_control *c, uint32_t scancode, bool down)
+void qemu_control_key(struct qemu_control *c, uint32_t scancode, bool down)
 {
-    vgpu_qemu_control_start(c);
+    qemu_control_start(c);
     uint32_t k = qnum(scancode);
     if (!k) {
         g_debug("input: scancode 0x%x has no QEMU number; dropped", scancode);
@@ -266,16 +265,16 @@ void vgpu_qemu_control_key(struct vgpu_qemu_control *c, uint32_t scancode, bool 
     call(c, 0, "Keyboard", down ? "Press" : "Release", g_variant_new("(u)", k));
 }
 
-void vgpu_qemu_control_motion(struct vgpu_qemu_control *c, int dx, int dy)
+void qemu_control_motion(struct qemu_control *c, int dx, int dy)
 {
-    vgpu_qemu_control_start(c);
+    qemu_control_start(c);
     if (dx || dy)
         call(c, 0, "Mouse", "RelMotion", g_variant_new("(ii)", dx, dy));
 }
 
-void vgpu_qemu_control_wheel(struct vgpu_qemu_control *c, int dz)
+void qemu_control_wheel(struct qemu_control *c, int dz)
 {
-    vgpu_qemu_control_start(c);
+    qemu_control_start(c);
     uint32_t button = dz < 0 ? BUTTON_WHEEL_UP : BUTTON_WHEEL_DOWN;
     for (int i = 0; i < ABS(dz) && i < 16; i++) {
         call(c, 0, "Mouse", "Press", g_variant_new("(u)", button));
@@ -283,20 +282,20 @@ void vgpu_qemu_control_wheel(struct vgpu_qemu_control *c, int dz)
     }
 }
 
-void vgpu_qemu_control_position(struct vgpu_qemu_control *c, uint32_t head, int x, int y)
+void qemu_control_position(struct qemu_control *c, uint32_t head, int x, int y)
 {
-    vgpu_qemu_control_start(c);
+    qemu_control_start(c);
     if (head < MAX_HEADS)
         call(c, head, "Mouse", "SetAbsPosition",
              g_variant_new("(uu)", (uint32_t)MAX(x, 0), (uint32_t)MAX(y, 0)));
 }
 
-void vgpu_qemu_control_buttons(struct vgpu_qemu_control *c, uint32_t buttons)
+void qemu_control_buttons(struct qemu_control *c, uint32_t buttons)
 {
-    vgpu_qemu_control_start(c);
+    qemu_control_start(c);
     uint32_t changed = buttons ^ c->buttons;
     c->buttons = buttons;
-    /* The wheel bits are sent as clicks by vgpu_qemu_control_wheel. */
+    /* The wheel bits are sent as clicks by qemu_control_wheel. */
     for (uint32_t b = 0; b < N_BUTTONS; b++)
         if (b != BUTTON_WHEEL_UP && b != BUTTON_WHEEL_DOWN && (changed & (1u << b)))
             call(c, 0, "Mouse", buttons & (1u << b) ? "Press" : "Release", g_variant_new("(u)", b));

@@ -18,35 +18,34 @@
  * Input before the display answers is dropped (it is live); sizes asked
  * for meanwhile are applied once it answers (the latest wins). Main
  * context only. */
-#ifndef VGPU_QEMU_CONTROL_H
-#define VGPU_QEMU_CONTROL_H
+#ifndef QEMU_CONTROL_H
+#define QEMU_CONTROL_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-struct vgpu_qemu_control;
+struct qemu_control;
 
 /* Connects nothing yet. */
-struct vgpu_qemu_control *vgpu_qemu_control_create(const char *qmp_path);
-void vgpu_qemu_control_destroy(struct vgpu_qemu_control *c);
+struct qemu_control *qemu_control_create(const char *qmp_path);
+void qemu_control_destroy(struct qemu_control *c);
 
 /* Obtains the D-Bus display (QEMU is up: its GPU connected); the first
  * use does it too. Once only. */
-void vgpu_qemu_control_start(struct vgpu_qemu_control *c);
+void qemu_control_start(struct qemu_control *c);
 
 /* Whether the QMP connection is still open (tests, stats). */
-bool vgpu_qemu_control_holds_qmp(const struct vgpu_qemu_control *c);
+bool qemu_control_holds_qmp(const struct qemu_control *c);
 
-void vgpu_qemu_control_set_size(struct vgpu_qemu_control *c, uint32_t head, uint32_t width,
-                                uint32_t height);
+void qemu_control_set_size(struct qemu_control *c, uint32_t head, uint32_t width, uint32_t height);
 
 /* scancode: set 1, 0xe0xx for extended keys (input.h). */
-void vgpu_qemu_control_key(struct vgpu_qemu_control *c, uint32_t scancode, bool down);
-void vgpu_qemu_control_motion(struct vgpu_qemu_control *c, int dx, int dy);
-void vgpu_qemu_control_wheel(struct vgpu_qemu_control *c, int dz);
+void qemu_control_key(struct qemu_control *c, uint32_t scancode, bool down);
+void qemu_control_motion(struct qemu_control *c, int dx, int dy);
+void qemu_control_wheel(struct qemu_control *c, int dz);
 /* (x, y) in head's pixels. */
-void vgpu_qemu_control_position(struct vgpu_qemu_control *c, uint32_t head, int x, int y);
+void qemu_control_position(struct qemu_control *c, uint32_t head, int x, int y);
 /* SPICE_MOUSE_BUTTON_MASK_* bits: sends what changed. */
-void vgpu_qemu_control_buttons(struct vgpu_qemu_control *c, uint32_t buttons);
+void qemu_control_buttons(struct qemu_control *c, uint32_t buttons);
 
 #endif

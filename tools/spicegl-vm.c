@@ -1,4 +1,4 @@
-/* sgl-vm: boots the test guest under QEMU (TCG) and shows its console
+/* spicegl-vm: boots the test guest under QEMU (TCG) and shows its console
  * reports. With --gpu spicegl (scripts/demo) its GPU is spicegl-gpu, started
  * here, which serves it over SPICE on --spice-port; with --gpu stock, QEMU's
  * own virtio-vga-gl and, given --spice-port, stock QEMU SPICE. Used by
@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "guest-image.h"
-#include "vm.h"
+#include "tests/harness/guest-image.h"
+#include "tests/harness/vm.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -35,7 +35,7 @@ static GSubprocess *start_spicegl(const char *build, const char *socket, const c
                                   guint w, guint h, int fps, char **extra, GError **error)
 {
     g_autofree char *f = g_strdup_printf("%d", fps);
-    g_autofree char *bin = g_build_filename(build, "spice-gl", "spicegl-gpu", NULL);
+    g_autofree char *bin = g_build_filename(build, "daemon", "spicegl-gpu", NULL);
     g_autofree char *p = g_strdup_printf("%d", port);
     g_autofree char *size = g_strdup_printf("%ux%u", w, h);
     g_autoptr(GPtrArray) argv = g_ptr_array_new();
@@ -107,34 +107,34 @@ int main(int argc, char **argv)
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_autoptr(GError) error = NULL;
     if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
-        fprintf(stderr, "sgl-vm: %s (see --help)\n", error->message);
+        fprintf(stderr, "spicegl-vm: %s (see --help)\n", error->message);
         return 2;
     }
     if (size && !check_size(size)) {
-        fprintf(stderr, "sgl-vm: --size wants WIDTHxHEIGHT up to 8192x8192, e.g. 1280x800\n");
+        fprintf(stderr, "spicegl-vm: --size wants WIDTHxHEIGHT up to 8192x8192, e.g. 1280x800\n");
         return 2;
     }
     if (fps < 1 || fps > 240 || frames < 0 || seconds < 0 || spice_port < 0 || spice_port > 65535) {
-        fprintf(stderr, "sgl-vm: --fps wants 1..240, --frames and --seconds >= 0, "
+        fprintf(stderr, "spicegl-vm: --fps wants 1..240, --frames and --seconds >= 0, "
                         "--spice-port 1..65535\n");
         return 2;
     }
     bool spicegl = gpu && g_str_equal(gpu, "spicegl");
     if (vnc_port && (spicegl || vnc_port < 5900 || vnc_port > 65535)) {
-        fprintf(stderr, "sgl-vm: --vnc-port is for --gpu stock, 5900..65535\n");
+        fprintf(stderr, "spicegl-vm: --vnc-port is for --gpu stock, 5900..65535\n");
         return 2;
     }
     for (char **a = guest_args; a && *a; a++)
         if (!g_regex_match_simple("^sgl\\.[a-z_0-9]+=[A-Za-z0-9,x._-]+$", *a, 0, 0)) {
-            fprintf(stderr, "sgl-vm: --guest-arg wants sgl.KEY=VALUE (got '%s')\n", *a);
+            fprintf(stderr, "spicegl-vm: --guest-arg wants sgl.KEY=VALUE (got '%s')\n", *a);
             return 2;
         }
     if (gpu && !spicegl && !g_str_equal(gpu, "stock")) {
-        fprintf(stderr, "sgl-vm: --gpu is spicegl or stock (got '%s')\n", gpu);
+        fprintf(stderr, "spicegl-vm: --gpu is spicegl or stock (got '%s')\n", gpu);
         return 2;
     }
     if (run && !g_regex_match_simple("^[a-z0-9]+(,[a-z0-9]+)*$", run, 0, 0)) {
-        fprintf(stderr, "sgl-vm: --run wants names separated by commas, e.g. gl,kmscube\n");
+        fprintf(stderr, "spicegl-vm: --run wants names separated by commas, e.g. gl,kmscube\n");
         return 2;
     }
     const char *src = srcdir ? srcdir : g_getenv("SGL_SRCDIR") ? g_getenv("SGL_SRCDIR") : ".";
@@ -144,7 +144,7 @@ int main(int argc, char **argv)
 
     struct sgl_guest_image image;
     if (!sgl_guest_image_init(&image, src, build, &error)) {
-        fprintf(stderr, "sgl-vm: %s\n", error->message);
+        fprintf(stderr, "spicegl-vm: %s\n", error->message);
         return 1;
     }
     const char *mode = size ? size : "1280x800";
@@ -157,7 +157,7 @@ int main(int argc, char **argv)
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    g_autofree char *dir = g_dir_make_tmp("sgl-vm-XXXXXX", NULL);
+    g_autofree char *dir = g_dir_make_tmp("spicegl-vm-XXXXXX", NULL);
     g_autofree char *socket = g_build_filename(dir, "gpu.sock", NULL);
     /* spicegl-gpu sends input and display sizes to the guest through it. */
     g_autofree char *qmp = g_build_filename(dir, "qmp.sock", NULL);
@@ -167,7 +167,7 @@ int main(int argc, char **argv)
         daemon = start_spicegl(build, socket, qmp, spice_port ? spice_port : 5900, xres, yres, fps,
                                daemon_args, &error);
         if (!daemon) {
-            fprintf(stderr, "sgl-vm: %s\n", error->message);
+            fprintf(stderr, "spicegl-vm: %s\n", error->message);
             sgl_guest_image_finish(&image);
             return 1;
         }
@@ -190,19 +190,20 @@ int main(int argc, char **argv)
 
     struct sgl_vm *vm = sgl_vm_create(&config, &error);
     if (!vm) {
-        fprintf(stderr, "sgl-vm: QEMU did not start: %s\n", error->message);
+        fprintf(stderr, "spicegl-vm: QEMU did not start: %s\n", error->message);
         sgl_guest_image_finish(&image);
         return 1;
     }
     if (spicegl)
-        printf("sgl-vm: guest served over SPICE by spicegl-gpu (its GPU, H.264) — connect with:\n"
-               "          remote-viewer spice://127.0.0.1:%d\n",
-               spice_port ? spice_port : 5900);
+        printf(
+            "spicegl-vm: guest served over SPICE by spicegl-gpu (its GPU, H.264) — connect with:\n"
+            "          remote-viewer spice://127.0.0.1:%d\n",
+            spice_port ? spice_port : 5900);
     else if (spice_port)
-        printf("sgl-vm: guest served over SPICE (stock QEMU, gl off) — connect with:\n"
+        printf("spicegl-vm: guest served over SPICE (stock QEMU, gl off) — connect with:\n"
                "          remote-viewer spice://127.0.0.1:%d\n",
                spice_port);
-    printf("sgl-vm: booting the test guest (TCG); Ctrl-C stops it\n");
+    printf("spicegl-vm: booting the test guest (TCG); Ctrl-C stops it\n");
     fflush(stdout);
 
     int status = 1;
@@ -215,16 +216,16 @@ int main(int argc, char **argv)
             break;
         }
         if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
-            fprintf(stderr, "sgl-vm: %s\n", error->message);
+            fprintf(stderr, "spicegl-vm: %s\n", error->message);
             break;
         }
         if (stop_requested) {
-            printf("sgl-vm: stopping\n");
+            printf("spicegl-vm: stopping\n");
             status = 0;
             break;
         }
         if (seconds && sgl_vm_elapsed(vm) >= seconds) {
-            printf("sgl-vm: %d s elapsed, stopping\n", seconds);
+            printf("spicegl-vm: %d s elapsed, stopping\n", seconds);
             status = 0;
             break;
         }
@@ -237,7 +238,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < 100 && g_subprocess_get_identifier(daemon); i++)
             g_usleep(100 * 1000);
         if (g_subprocess_get_identifier(daemon)) {
-            fprintf(stderr, "sgl-vm: spicegl-gpu did not stop on SIGTERM; killing it\n");
+            fprintf(stderr, "spicegl-vm: spicegl-gpu did not stop on SIGTERM; killing it\n");
             g_subprocess_force_exit(daemon);
             status = 1;
         }

@@ -6,8 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vhost-user.h"
-
 bool vu_virtq_map(struct vu_virtq *vq, const char **why)
 {
     uint64_t n = vq->num;
@@ -21,9 +19,9 @@ bool vu_virtq_map(struct vu_virtq *vq, const char **why)
         *why = "ring address misaligned";
         return false;
     }
-    void *desc = vu_dev_qva_to_va(vq->dev, vq->desc_qva, 16 * n);
-    void *avail = vu_dev_qva_to_va(vq->dev, vq->avail_qva, 6 + 2 * n);
-    void *used = vu_dev_qva_to_va(vq->dev, vq->used_qva, 6 + 8 * n);
+    void *desc = vu_guest_mem_qva_to_va(vq->mem, vq->desc_qva, 16 * n);
+    void *avail = vu_guest_mem_qva_to_va(vq->mem, vq->avail_qva, 6 + 2 * n);
+    void *used = vu_guest_mem_qva_to_va(vq->mem, vq->used_qva, 6 + 8 * n);
     if (!desc || !avail || !used) {
         vu_virtq_unmap(vq);
         *why = "ring outside guest memory";
@@ -109,7 +107,7 @@ enum vu_pop_result vu_virtq_pop(struct vu_virtq *vq, struct vu_elem *elem, const
             if (indirect || (d.flags & VRING_DESC_F_NEXT) || !d.len || d.len % 16 ||
                 d.len / 16 > VU_VIRTQ_MAX_SIZE)
                 return broken(vq, "bad indirect descriptor", why);
-            table = vu_dev_gpa_to_va(vq->dev, d.addr, d.len);
+            table = vu_guest_mem_gpa_to_va(vq->mem, d.addr, d.len);
             if (!table)
                 return broken(vq, "indirect table outside guest memory", why);
             table_size = d.len / 16;
@@ -123,7 +121,7 @@ enum vu_pop_result vu_virtq_pop(struct vu_virtq *vq, struct vu_elem *elem, const
         bool write = d.flags & VRING_DESC_F_WRITE;
         if (!write && elem->in_num)
             return broken(vq, "device-readable descriptor after a writable one", why);
-        void *p = d.len ? vu_dev_gpa_to_va(vq->dev, d.addr, d.len) : NULL;
+        void *p = d.len ? vu_guest_mem_gpa_to_va(vq->mem, d.addr, d.len) : NULL;
         if (d.len && !p)
             return broken(vq, "buffer outside guest memory", why);
         if (d.len) {
@@ -195,7 +193,7 @@ void vu_virtq_reply(struct vu_virtq *vq, const struct vu_reply *reply, const voi
     size_t done = 0;
     for (uint32_t i = 0; i < reply->n && done < len; i++) {
         size_t k = MIN((size_t)reply->buf[i].len, len - done);
-        void *p = vu_dev_gpa_to_va(vq->dev, reply->buf[i].addr, k);
+        void *p = vu_guest_mem_gpa_to_va(vq->mem, reply->buf[i].addr, k);
         if (!p) {
             g_warning("vhost-user: queue %u: a reply's buffer left guest memory; the guest "
                       "gets the request back with nothing written",

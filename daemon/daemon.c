@@ -1,0 +1,371 @@
+#include "config.h"
+
+#include "daemon.h"
+
+#include <glib-unix.h>
+
+#include "qemu-integration/qemu-control/qemu-control.h"
+#include "qemu-integration/virtio-gpu/gpu-thread.h"
+#include "sandbox.h"
+#include "spice-gl/audio-clock.h"
+#include "spice-gl/input.h"
+#include "spice-gl/local.h"
+#include "spice-gl/remote.h"
+#include "spice-gl/server.h"
+#include "synthetic.h"
+
+struct spicegl_daemon {
+    const struct spicegl_options *options;
+    GMainLoop *loop;
+    GPtrArray *servers; /* SpiceServer * */
+    GPtrArray *remotes; /* struct sgl_remote * */
+    GPtrArray *locals;  /* struct sgl_local *, freed after the servers */
+    GPtrArray *clocks;  /* struct sgl_audio_clock *, freed after the servers */
+    GPtrArray *inputs;  /* struct sgl_input *, freed after the servers */
+    struct sgl_source *source;
+    /* Remotes per server: one per output, remotes[server * outputs + k]
+     * streams output k as the server's display k. */
+    uint32_t outputs;
+    struct qemu_control *qemu; /* --qmp: input and display sizes to QEMU */
+};
+
+/* ---- from the frame source ---------------------------------------------- */
+
+/* Any thread (see frame-source.h): pixels go to the encoders, which copy
+ * them before returning; a dmabuf (main context) goes to the local GL
+ * path too. */
+static void on_frame(void *user, uint32_t output, const struct sgl_frame *frame)
+{
+    struct spicegl_daemon *d = user;
+    if (frame->dmabuf.fd >= 0)
+        for (guint i = 0; i < d->locals->len; i++)
+            sgl_local_submit(g_ptr_array_index(d->locals, i), frame);
+    if (!frame->pixels)
+        return;
+    /* The encoders copy pixels at once; a buffer's fd would be read later,
+     * after the source may have reused it. */
+    struct sgl_frame pixels = *frame;
+    pixels.dmabuf.fd = -1;
+    for (guint i = output; i < d->remotes->len; i += d->outputs)
+        sgl_remote_submit(g_ptr_array_index(d->remotes, i), &pixels);
+}
+
+static bool on_ready(void *user)
+{
+    struct spicegl_daemon *d = user;
+    for (guint i = 0; i < d->locals->len; i++)
+        if (sgl_local_busy(g_ptr_array_index(d->locals, i)))
+            return false;
+    return true;
+}
+
+/* Sources bound cursors to 256x256 (frame-source.h). */
+static void on_cursor_set(void *user, uint32_t output, uint32_t w, uint32_t h, uint32_t hot_x,
+                          uint32_t hot_y, const uint32_t *argb)
+{
+    struct spicegl_daemon *d = user;
+    for (guint i = output; i < d->remotes->len; i += d->outputs)
+        sgl_remote_cursor_set(g_ptr_array_index(d->remotes, i), (uint16_t)w, (uint16_t)h,
+                              (uint16_t)hot_x, (uint16_t)hot_y, argb);
+}
+
+static void on_cursor_move(void *user, uint32_t output, int32_t x, int32_t y)
+{
+    struct spicegl_daemon *d = user;
+    for (guint i = output; i < d->remotes->len; i += d->outputs)
+        sgl_remote_cursor_move(g_ptr_array_index(d->remotes, i), x, y);
+}
+
+static void on_connected(void *user)
+{
+    struct spicegl_daemon *d = user;
+    g_message("QEMU connected: the guest's GPU is up");
+    if (d->qemu)
+        qemu_control_start(d->qemu);
+}
+
+static void on_gone(void *user, const char *why)
+{
+    struct spicegl_daemon *d = user;
+    g_message("QEMU went away (%s): exiting", why);
+    g_main_loop_quit(d->loop);
+}
+
+static const struct sgl_source_listener source_listener = {
+    .frame = on_frame,
+    .cursor_set = on_cursor_set,
+    .cursor_move = on_cursor_move,
+    .ready = on_ready,
+    .connected = on_connected,
+    .gone = on_gone,
+};
+
+/* ---- from the clients ----------------------------------------------------- */
+
+/* Input goes to the guest through QEMU's D-Bus display (--qmp). It is also
+ * logged at debug level (keystrokes are private), which is how tests of
+ * the synthetic source, with no guest, see it. */
+static void on_key(uint32_t code, bool down, void *user)
+{
+    struct spicegl_daemon *d = user;
+    g_debug("input: key 0x%x %s", code, down ? "down" : "up");
+    if (d->qemu)
+        qemu_control_key(d->qemu, code, down);
+}
+
+static void on_pointer_rel(int dx, int dy, int dz, uint32_t buttons, void *user)
+{
+    struct spicegl_daemon *d = user;
+    g_debug("input: pointer moved %+d,%+d wheel %+d buttons 0x%x", dx, dy, dz, buttons);
+    if (d->qemu) {
+        qemu_control_motion(d->qemu, dx, dy);
+        if (dz)
+            qemu_control_wheel(d->qemu, dz);
+        qemu_control_buttons(d->qemu, buttons);
+    }
+}
+
+static void on_pointer_abs(int x, int y, int w, int h, uint32_t buttons, void *user)
+{
+    struct spicegl_daemon *d = user;
+    g_debug("input: pointer at %d,%d of %dx%d buttons 0x%x", x, y, w, h, buttons);
+    if (d->qemu) {
+        qemu_control_position(d->qemu, 0, x, y);
+        qemu_control_buttons(d->qemu, buttons);
+    }
+}
+
+static void on_buttons(uint32_t buttons, void *user)
+{
+    struct spicegl_daemon *d = user;
+    g_debug("input: buttons 0x%x", buttons);
+    if (d->qemu)
+        qemu_control_buttons(d->qemu, buttons);
+}
+
+/* A client's monitor sizes: the source offers them (the GPU to the guest,
+ * the synthetic source draws at them), and QEMU tells the guest. */
+static void on_monitors(const struct sgl_agent_monitor *m, uint32_t n, void *user)
+{
+    struct spicegl_daemon *d = user;
+    for (uint32_t i = 0; i < n && i < d->outputs; i++) {
+        if (!m[i].width || !m[i].height)
+            continue;
+        sgl_source_request_mode(d->source, i, m[i].width, m[i].height);
+        if (d->qemu)
+            qemu_control_set_size(d->qemu, i, m[i].width, m[i].height);
+    }
+    if (!d->qemu && d->options->source == SPICEGL_SOURCE_GPU)
+        g_message("without --qmp the guest cannot be told: it keeps its mode");
+}
+
+static const struct sgl_input_callbacks input_callbacks = {on_key, on_pointer_rel, on_pointer_abs,
+                                                           on_buttons, on_monitors};
+
+/* ---- the main loop -------------------------------------------------------- */
+
+static gboolean on_signal(gpointer user)
+{
+    struct spicegl_daemon *d = user;
+    g_message("stopping");
+    g_main_loop_quit(d->loop);
+    /* Kept: teardown removes it, and a second signal is harmless. */
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean log_stats(gpointer user)
+{
+    struct spicegl_daemon *d = user;
+    uint64_t frames = d->source ? sgl_source_frames(d->source) : 0;
+    if (d->source)
+        sgl_source_log_stats(d->source);
+    for (guint i = 0; i < d->remotes->len; i++) {
+        struct sgl_remote_stats st;
+        sgl_remote_get_stats(g_ptr_array_index(d->remotes, i), &st);
+        g_message("stats[%u]: frames %" G_GUINT64_FORMAT ", submitted %" G_GUINT64_FORMAT
+                  ", encoded %" G_GUINT64_FORMAT ", sent %" G_GUINT64_FORMAT
+                  ", dropped %" G_GUINT64_FORMAT " (back-pressure) + %" G_GUINT64_FORMAT
+                  " (pacing) + %" G_GUINT64_FORMAT " (no client), unchanged %" G_GUINT64_FORMAT
+                  ", %u of %u kbit/s, %" G_GUINT64_FORMAT
+                  " bytes, refine passes %" G_GUINT64_FORMAT,
+                  i, frames, st.encoder.submitted, st.encoder.encoded, st.sent,
+                  st.encoder.dropped_pressure, st.encoder.dropped_rate, st.encoder.dropped_paused,
+                  st.encoder.unchanged, st.encoder.bitrate_kbps, st.encoder.target_kbps,
+                  st.encoder.bytes, st.encoder.refined);
+    }
+    for (guint i = 0; i < d->locals->len; i++) {
+        struct sgl_local_stats st;
+        sgl_local_get_stats(g_ptr_array_index(d->locals, i), &st);
+        g_message("stats[local]: frames %" G_GUINT64_FORMAT ", GL draws %" G_GUINT64_FORMAT
+                  " (%" G_GUINT64_FORMAT " shown), scanouts %" G_GUINT64_FORMAT,
+                  frames, st.draws, st.done, st.scanouts);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+/* ---- building ------------------------------------------------------------- */
+
+/* One SPICE server (TCP or the unix socket) with its displays: a GL
+ * display for local clients, or one stream per output; its input; and
+ * its audio clock. */
+static bool add_server(struct spicegl_daemon *d, bool use_unix, GError **error)
+{
+    const struct spicegl_options *o = d->options;
+    SpiceServer *s = sgl_server_create(&o->server, use_unix, error);
+    if (!s)
+        return false;
+    g_ptr_array_add(d->servers, s);
+    if (use_unix && o->local_gl) {
+        struct sgl_local *l = sgl_local_create(s, on_monitors, d, error);
+        if (!l)
+            return false;
+        g_ptr_array_add(d->locals, l);
+    } else {
+        /* More outputs: more stream devices, each a display channel of its own. */
+        for (uint32_t k = 0; k < d->outputs; k++) {
+            struct sgl_remote *r = sgl_remote_create(s, &o->encoder, error);
+            if (!r) {
+                g_prefix_error(error, "display %u: ", k);
+                return false;
+            }
+            g_ptr_array_add(d->remotes, r);
+        }
+        if (o->audio_clock) {
+            struct sgl_audio_clock *ac = sgl_audio_clock_create(s, error);
+            if (!ac) {
+                g_prefix_error(error, "--audio-clock: ");
+                return false;
+            }
+            g_ptr_array_add(d->clocks, ac);
+        }
+    }
+    struct sgl_input *in = sgl_input_create(s, &input_callbacks, d, error);
+    if (!in)
+        return false;
+    g_ptr_array_add(d->inputs, in);
+    spice_server_vm_start(s);
+    if (use_unix)
+        g_message("listening on spice+unix://%s: %s", o->unix_path,
+                  o->local_gl ? "GL scanouts of the frame buffers, zero copy (GL-capable clients "
+                                "only)"
+                  : o->frames_in_fds ? "the H.264 stream (--unix-gl off)"
+                                     : "the H.264 stream (the frames are not in dmabufs: no GPU)");
+    else
+        g_message("listening on spice://%s:%d%s", o->addr ? o->addr : "127.0.0.1", o->server.port,
+                  o->ticket ? " (ticket required)" : "");
+    return true;
+}
+
+static struct sgl_source *create_source(struct spicegl_daemon *d, GError **error)
+{
+    const struct spicegl_options *o = d->options;
+    if (o->source == SPICEGL_SOURCE_SYNTHETIC) {
+        struct sgl_synthetic_config sc = {o->width, o->height, o->fps, o->synthetic_memfd};
+        struct sgl_source *s = sgl_synthetic_create(&sc, &source_listener, d, error);
+        if (!s) {
+            g_prefix_error(error, "synthetic source: ");
+            return NULL;
+        }
+        g_message("synthetic source %ux%u at %u fps", o->width, o->height, o->fps);
+        return s;
+    }
+    struct vgpu_thread_config tc = {.socket_path = o->socket_path,
+                                    .fd = o->gpu_fd,
+                                    .gpu = {.num_scanouts = o->scanouts,
+                                            .width = o->width,
+                                            .height = o->height,
+                                            .max_host_bytes = o->gpu_memory_bytes,
+                                            .virgl = true,
+                                            .qemu_console = o->qemu_console,
+                                            .record_dir = o->record_dir}};
+    struct sgl_source *s = vgpu_thread_create(&tc, &source_listener, d, error);
+    if (s)
+        g_message("GPU: virtio-gpu with virgl 3D (%s), %ux%u preferred; waiting for QEMU on %s",
+                  vgpu_thread_renderer(s), o->width, o->height,
+                  o->socket_path ? o->socket_path : "the inherited fd");
+    return s;
+}
+
+struct spicegl_daemon *spicegl_daemon_create(const struct spicegl_options *options, GError **error)
+{
+    /* spice-server serves one client at a time (a newcomer disconnects the
+     * one before) unless this is in its environment when a server is made;
+     * the stream channel then streams to all of them. */
+    if (!options->single_client)
+        g_setenv("SPICE_DEBUG_ALLOW_MC", "1", TRUE);
+    struct spicegl_daemon *d = g_new0(struct spicegl_daemon, 1);
+    *d = (struct spicegl_daemon){
+        .options = options,
+        .loop = g_main_loop_new(NULL, FALSE),
+        .servers = g_ptr_array_new(),
+        .remotes = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_remote_destroy),
+        .locals = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_local_destroy),
+        .clocks = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_audio_clock_destroy),
+        .inputs = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_input_destroy),
+        .outputs = options->scanouts};
+    if ((options->listen_tcp && !add_server(d, false, error)) ||
+        (options->listen_unix && !add_server(d, true, error)))
+        goto fail;
+    if (options->qmp)
+        d->qemu = qemu_control_create(options->qmp);
+    /* Mesa's on-disk shader cache creates files as shaders compile, which
+     * the sandbox forbids: it is off in a sandboxed daemon. */
+    if (options->sandbox) {
+        g_setenv("MESA_SHADER_CACHE_DISABLE", "true", FALSE);
+        g_setenv("MESA_GLSL_CACHE_DISABLE", "true", FALSE);
+    }
+    if (!(d->source = create_source(d, error)))
+        goto fail;
+    return d;
+fail:
+    spicegl_daemon_destroy(d);
+    return NULL;
+}
+
+bool spicegl_daemon_run(struct spicegl_daemon *d, GError **error)
+{
+    const struct spicegl_options *o = d->options;
+    /* Start-up is over: what is left runs on what it opened. */
+    if (o->user && !sgl_sandbox_drop_user(o->user, error))
+        return false;
+    if (o->sandbox) {
+        if (!sgl_sandbox_enter(error))
+            return false;
+        g_message("sandbox: no_new_privs and seccomp filter on%s%s", o->user ? ", running as " : "",
+                  o->user ? o->user : "");
+    }
+    /* Only now is anything from QEMU or the guest read. */
+    sgl_source_start(d->source);
+    guint sources[3] = {
+        g_unix_signal_add(SIGINT, on_signal, d), g_unix_signal_add(SIGTERM, on_signal, d),
+        o->stats_interval_s ? g_timeout_add_seconds(o->stats_interval_s, log_stats, d) : 0};
+    g_main_loop_run(d->loop);
+    /* Teardown iterates the context (to drain the encoders): none of these
+     * may run on a half-freed daemon. */
+    for (size_t i = 0; i < G_N_ELEMENTS(sources); i++)
+        if (sources[i])
+            g_source_remove(sources[i]);
+    log_stats(d);
+    return true;
+}
+
+void spicegl_daemon_destroy(struct spicegl_daemon *d)
+{
+    if (!d)
+        return;
+    /* The source before the encoders it feeds. */
+    sgl_source_destroy(d->source);
+    g_clear_pointer(&d->qemu, qemu_control_destroy);
+    for (guint i = 0; i < d->servers->len; i++)
+        spice_server_vm_stop(g_ptr_array_index(d->servers, i));
+    g_ptr_array_unref(d->remotes);
+    for (guint i = 0; i < d->servers->len; i++)
+        spice_server_destroy(g_ptr_array_index(d->servers, i));
+    g_ptr_array_unref(d->servers);
+    /* The clocks' timers first: destroying the locals iterates the context. */
+    g_ptr_array_unref(d->clocks);
+    g_ptr_array_unref(d->locals);
+    g_ptr_array_unref(d->inputs);
+    g_main_loop_unref(d->loop);
+    g_free(d);
+}

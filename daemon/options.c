@@ -1,0 +1,289 @@
+#include "config.h"
+
+#include "options.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "qemu-integration/virtio-gpu/vgpu.h"
+#include "synthetic.h"
+
+/* What g_option_context_parse writes into. */
+struct raw {
+    char *synthetic, *size, *qemu_console, *sandbox, *unix_gl, *ticket_file;
+    gint gpu_fd, gpu_fps, gpu_memory_mb, scanouts, port, tls_port, ticket_lifetime, bitrate,
+        stats_interval, refine_after, refine_qp;
+    gboolean print_capabilities, insecure, no_tcp, single_client, synthetic_memfd, audio_clock;
+};
+
+static bool bad(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 3);
+
+static bool bad(GError **error, const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    char *message = g_strdup_vprintf(format, ap);
+    va_end(ap);
+    g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, message);
+    g_free(message);
+    return false;
+}
+
+static bool on_off(const char *value, const char *name, bool *out, GError **error)
+{
+    if (value && !g_str_equal(value, "on") && !g_str_equal(value, "off"))
+        return bad(error, "--%s is on or off (got '%s')", name, value);
+    *out = !(value && g_str_equal(value, "off"));
+    return true;
+}
+
+static bool parse_table(struct spicegl_options *o, struct raw *r, int argc, char **argv,
+                        GError **error)
+{
+    GOptionEntry entries[] = {
+        {"socket-path", 0, 0, G_OPTION_ARG_FILENAME, &o->socket_path,
+         "Be the VM's GPU: listen here for QEMU's vhost-user-gpu connection", "PATH"},
+        {"fd", 0, 0, G_OPTION_ARG_INT, &r->gpu_fd,
+         "Be the VM's GPU on this inherited socket (listening or connected)", "FD"},
+        {"print-capabilities", 0, 0, G_OPTION_ARG_NONE, &r->print_capabilities,
+         "Print the backend's capabilities as JSON (vhost-user convention) and exit", NULL},
+        {"size", 0, 0, G_OPTION_ARG_STRING, &r->size,
+         "The GPU's preferred mode (default 1280x800); clients may ask for others", "WxH"},
+        {"scanouts", 0, 0, G_OPTION_ARG_INT, &r->scanouts,
+         "The GPU's outputs, each a SPICE display (default 2; QEMU: max_outputs)", "N"},
+        {"fps", 0, 0, G_OPTION_ARG_INT, &r->gpu_fps,
+         "Most frames a second streamed from the GPU (default 30)", "N"},
+        {"gpu-memory-mb", 0, 0, G_OPTION_ARG_INT, &r->gpu_memory_mb,
+         "Host memory the guest may make the GPU hold (default 1024)", "MB"},
+        {"qmp", 0, 0, G_OPTION_ARG_FILENAME, &o->qmp,
+         "QEMU's QMP socket (-qmp unix:PATH,server=on,wait=off), used once QEMU is up to "
+         "attach to its D-Bus display (-display dbus,p2p=yes; QEMU 7.2+), then closed: "
+         "clients' keyboard, mouse and monitor sizes reach the guest through that display",
+         "PATH"},
+        {"qemu-console", 0, 0, G_OPTION_ARG_STRING, &r->qemu_console,
+         "Also feed QEMU's own console (its display, screendump): on (default) or off", "on|off"},
+        {"sandbox", 0, 0, G_OPTION_ARG_STRING, &r->sandbox,
+         "Once started, confine the daemon with no_new_privs and a seccomp filter: on "
+         "(default) or off",
+         "on|off"},
+        {"user", 0, 0, G_OPTION_ARG_STRING, &o->user,
+         "Once started (sockets open), run as this unprivileged user (needs root)", "NAME"},
+        {"record-commands", 0, 0, G_OPTION_ARG_FILENAME, &o->record_dir,
+         "Record the guest's GPU requests in DIR as fuzzing seeds (needs --sandbox off)", "DIR"},
+        {"synthetic", 0, 0, G_OPTION_ARG_STRING, &r->synthetic,
+         "Built-in animated source, e.g. 1280x720@30", "WxH@FPS"},
+        {"synthetic-memfd", 0, 0, G_OPTION_ARG_NONE, &r->synthetic_memfd,
+         "Synthetic frames in a memfd, standing in for a GPU's dmabuf (tests the local path)",
+         NULL},
+        {"addr", 0, 0, G_OPTION_ARG_STRING, &o->addr, "TCP address (default 127.0.0.1)", "ADDR"},
+        {"port", 0, 0, G_OPTION_ARG_INT, &r->port, "TCP port (default 5900)", "PORT"},
+        {"no-tcp", 0, 0, G_OPTION_ARG_NONE, &r->no_tcp, "Do not listen on TCP", NULL},
+        {"unix", 0, 0, G_OPTION_ARG_FILENAME, &o->unix_path, "Also listen on this unix socket",
+         "PATH"},
+        {"unix-gl", 0, 0, G_OPTION_ARG_STRING, &r->unix_gl,
+         "Unix socket clients get GL scanouts (zero copy; GL-capable clients only): auto "
+         "(default: when the frames are dmabufs), on, off (the H.264 stream)",
+         "auto|on|off"},
+        {"ticket", 0, 0, G_OPTION_ARG_STRING, &o->ticket,
+         "SPICE password (visible in ps: prefer --ticket-file)", "TEXT"},
+        {"ticket-file", 0, 0, G_OPTION_ARG_FILENAME, &r->ticket_file,
+         "Read the SPICE password from a file", "FILE"},
+        {"ticket-lifetime", 0, 0, G_OPTION_ARG_INT, &r->ticket_lifetime,
+         "Seconds the ticket stays valid (0: no expiry)", "S"},
+        {"tls-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->tls_dir,
+         "x509 directory: ca-cert.pem, server-cert.pem, server-key.pem", "DIR"},
+        {"tls-port", 0, 0, G_OPTION_ARG_INT, &r->tls_port, "TLS port", "PORT"},
+        {"insecure", 0, 0, G_OPTION_ARG_NONE, &r->insecure,
+         "Allow a non-loopback address without a ticket (any client gets the VM)", NULL},
+        {"single-client", 0, 0, G_OPTION_ARG_NONE, &r->single_client,
+         "A new client replaces the connected one (spice-server's default)", NULL},
+        {"audio-clock", 0, 0, G_OPTION_ARG_NONE, &r->audio_clock,
+         "Stream silence so clients' media clocks follow audio: ~50 ms instead of ~420 ms for "
+         "appsink clients (Wayland, headless), ~+25 ms for remote-viewer's X11 overlay",
+         NULL},
+        {"encoder", 0, 0, G_OPTION_ARG_STRING, &o->encoder_name,
+         "auto (default), x264, gst or gst:<element>", "NAME"},
+        {"bitrate", 0, 0, G_OPTION_ARG_INT, &r->bitrate, "Target bitrate in kbit/s (default 8000)",
+         "KBPS"},
+        {"preset", 0, 0, G_OPTION_ARG_STRING, &o->preset, "x264 preset (default ultrafast)",
+         "NAME"},
+        {"refine-after", 0, 0, G_OPTION_ARG_INT, &r->refine_after,
+         "A picture unchanged this long is sent again near lossless, within the stream's "
+         "bitrate (x264; default 500, 0: never)",
+         "MS"},
+        {"refine-qp", 0, 0, G_OPTION_ARG_INT, &r->refine_qp,
+         "The quantizer that refining aims at: lower is sharper and costs more (default 16)",
+         "1..51"},
+        {"stats-interval", 0, 0, G_OPTION_ARG_INT, &r->stats_interval,
+         "Seconds between stats lines (0: none)", "S"},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- spicegl: a VM's GPU and SPICE display");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    /* GOption removes what it parsed: give it a copy of the vector. */
+    g_autofree char **args = g_new0(char *, argc + 1);
+    for (int i = 0; i < argc; i++)
+        args[i] = argv[i];
+    int n = argc;
+    char **v = args;
+    g_autoptr(GError) e = NULL;
+    if (!g_option_context_parse(ctx, &n, &v, &e))
+        return bad(error, "%s (see --help)", e->message);
+    if (n > 1)
+        return bad(error, "unexpected argument '%s' (see --help)", v[1]);
+    return true;
+}
+
+/* The frame source and the GPU's settings. */
+static bool check_source(struct spicegl_options *o, struct raw *r, GError **error)
+{
+    bool gpu = o->socket_path || r->gpu_fd >= 0;
+    if ((o->socket_path && r->gpu_fd >= 0) || (gpu && r->synthetic))
+        return bad(error, "give one frame source: --socket-path, --fd or --synthetic");
+    if (!gpu && !r->synthetic)
+        return bad(error, "no frame source: give --socket-path PATH (QEMU's vhost-user-gpu "
+                          "chardev) or --synthetic WxH@FPS");
+    o->source = gpu ? SPICEGL_SOURCE_GPU : SPICEGL_SOURCE_SYNTHETIC;
+    o->gpu_fd = r->gpu_fd;
+    o->fps = (uint32_t)r->gpu_fps;
+    if (r->synthetic && !sgl_synthetic_parse(r->synthetic, &o->width, &o->height, &o->fps, error))
+        return false;
+    char tail;
+    if (r->size && (sscanf(r->size, "%ux%u%c", &o->width, &o->height, &tail) != 2 ||
+                    o->width < 16 || o->height < 16 || o->width > 16384 || o->height > 16384))
+        return bad(error, "--size wants WIDTHxHEIGHT, 16..16384 (got '%s')", r->size);
+    if (gpu && (r->gpu_fps < 1 || r->gpu_fps > 240 || r->gpu_memory_mb < 64 ||
+                r->gpu_memory_mb > 65536 || r->scanouts < 1 || r->scanouts > VGPU_MAX_SCANOUTS))
+        return bad(error, "--fps is 1..240, --gpu-memory-mb 64..65536 and --scanouts 1..%d",
+                   VGPU_MAX_SCANOUTS);
+    o->scanouts = gpu ? (uint32_t)r->scanouts : 1;
+    o->gpu_memory_bytes = (uint64_t)r->gpu_memory_mb << 20;
+    o->synthetic_memfd = r->synthetic_memfd;
+    return on_off(r->qemu_console, "qemu-console", &o->qemu_console, error);
+}
+
+/* Confinement. */
+static bool check_sandbox(struct spicegl_options *o, struct raw *r, GError **error)
+{
+    if (!on_off(r->sandbox, "sandbox", &o->sandbox, error))
+        return false;
+    if (o->record_dir && o->sandbox)
+        return bad(error, "--record-commands writes files while the guest runs, which the "
+                          "sandbox forbids: add --sandbox off");
+    if (o->user && geteuid() != 0)
+        return bad(error, "--user needs the daemon started as root: start it as that user "
+                          "instead, without --user");
+    return true;
+}
+
+/* Listeners, the local GL path, and authentication. */
+static bool check_server(struct spicegl_options *o, struct raw *r, GError **error)
+{
+    /* The GPU's frames are read back into memory: only the synthetic
+     * source's memfd stands in for a dmabuf. */
+    o->frames_in_fds = o->source == SPICEGL_SOURCE_SYNTHETIC && o->synthetic_memfd;
+    const char *unix_gl = r->unix_gl;
+    if (unix_gl && !g_str_equal(unix_gl, "auto") && !g_str_equal(unix_gl, "on") &&
+        !g_str_equal(unix_gl, "off"))
+        return bad(error, "--unix-gl is auto, on or off (got '%s')", unix_gl);
+    if (unix_gl && g_str_equal(unix_gl, "on") && !o->frames_in_fds)
+        return bad(error, "--unix-gl on needs frames in dmabufs, and this source has none (no "
+                          "GPU here): use --unix-gl auto or off");
+    o->local_gl = o->unix_path && o->frames_in_fds && !(unix_gl && g_str_equal(unix_gl, "off"));
+    if (o->ticket && r->ticket_file)
+        return bad(error, "give --ticket or --ticket-file, not both");
+    if (r->ticket_file) {
+        g_autoptr(GError) e = NULL;
+        if (!g_file_get_contents(r->ticket_file, &o->ticket, NULL, &e))
+            return bad(error, "--ticket-file: %s", e->message);
+        g_strstrip(o->ticket);
+    }
+    o->single_client = r->single_client;
+    o->audio_clock = r->audio_clock;
+    o->server = (struct sgl_server_options){.addr = o->addr,
+                                            .port = r->no_tcp ? 0 : r->port,
+                                            .unix_path = o->unix_path,
+                                            .ticket = o->ticket,
+                                            .ticket_lifetime_s = r->ticket_lifetime,
+                                            .tls_dir = o->tls_dir,
+                                            .tls_port = r->tls_port,
+                                            .insecure = r->insecure};
+    o->listen_tcp = o->server.port || o->server.tls_port;
+    o->listen_unix = o->unix_path != NULL;
+    return sgl_server_options_check(&o->server, error);
+}
+
+/* The stream's encoder: one that cannot open is an option error, said
+ * before anything listens. */
+static bool check_encoder(struct spicegl_options *o, struct raw *r, GError **error)
+{
+    if (r->bitrate < 100 || r->bitrate > 1000000 || r->stats_interval < 0)
+        return bad(error, "--bitrate is 100..1000000 kbit/s, --stats-interval >= 0");
+    if (r->refine_after < 0 || r->refine_after > 60000 || r->refine_qp < 1 || r->refine_qp > 51)
+        return bad(error, "--refine-after is 0..60000 ms (0: never), --refine-qp 1..51");
+    o->stats_interval_s = (uint32_t)r->stats_interval;
+    o->encoder = (struct sgl_encoder_config){.backend = o->encoder_name,
+                                             .bitrate_kbps = (uint32_t)r->bitrate,
+                                             .max_fps = o->fps,
+                                             .preset = o->preset,
+                                             .refine_ms = (uint32_t)r->refine_after,
+                                             .refine_qp = (uint32_t)r->refine_qp};
+    g_autoptr(GError) e = NULL;
+    struct sgl_encoder *probe = sgl_encoder_create(&o->encoder, &e);
+    if (!probe)
+        return bad(error, "--encoder/--preset: %s", e->message);
+    sgl_encoder_destroy(probe);
+    return true;
+}
+
+static void raw_finish(struct raw *r)
+{
+    g_free(r->synthetic);
+    g_free(r->size);
+    g_free(r->qemu_console);
+    g_free(r->sandbox);
+    g_free(r->unix_gl);
+    g_free(r->ticket_file);
+}
+
+bool spicegl_options_parse(struct spicegl_options *o, int argc, char **argv, GError **error)
+{
+    *o = (struct spicegl_options){.gpu_fd = -1, .width = 1280, .height = 800};
+    struct raw r = {.gpu_fd = -1,
+                    .gpu_fps = 30,
+                    .gpu_memory_mb = 1024,
+                    .scanouts = 2,
+                    .port = 5900,
+                    .bitrate = 8000,
+                    .stats_interval = 5,
+                    .refine_after = 500,
+                    .refine_qp = SGL_ENCODER_REFINE_QP};
+    bool ok = parse_table(o, &r, argc, argv, error);
+    o->print_capabilities = r.print_capabilities;
+    if (ok && !o->print_capabilities)
+        ok = check_source(o, &r, error) && check_sandbox(o, &r, error) &&
+             check_server(o, &r, error) && check_encoder(o, &r, error);
+    raw_finish(&r);
+    return ok;
+}
+
+void spicegl_options_finish(struct spicegl_options *o)
+{
+    g_free(o->socket_path);
+    g_free(o->record_dir);
+    g_free(o->qmp);
+    g_free(o->user);
+    g_free(o->addr);
+    g_free(o->unix_path);
+    g_free(o->ticket);
+    g_free(o->tls_dir);
+    g_free(o->encoder_name);
+    g_free(o->preset);
+    *o = (struct spicegl_options){.gpu_fd = -1};
+}
+
+const char *spicegl_options_capabilities(void)
+{
+    return "{\n  \"type\": \"gpu\",\n  \"features\": [\n    \"virgl\"\n  ]\n}\n";
+}
