@@ -7,9 +7,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
-bool sgl_sock_send(int fd, struct iovec *iov, int n, int pass_fd)
+bool sgl_sock_send(int fd, struct iovec *iov, int n, const int *fds, size_t n_fds)
 {
-    bool fd_sent = pass_fd < 0;
+    if (n_fds > SGL_SOCK_MAX_FDS)
+        return false;
+    bool fd_sent = n_fds == 0;
     for (;;) {
         while (n > 0 && iov->iov_len == 0) {
             iov++;
@@ -18,18 +20,18 @@ bool sgl_sock_send(int fd, struct iovec *iov, int n, int pass_fd)
         if (n == 0)
             return fd_sent;
         union {
-            char buf[CMSG_SPACE(sizeof(int))];
+            char buf[CMSG_SPACE(SGL_SOCK_MAX_FDS * sizeof(int))];
             struct cmsghdr align;
         } control;
         struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
         if (!fd_sent) {
             m.msg_control = control.buf;
-            m.msg_controllen = sizeof(control.buf);
+            m.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
             struct cmsghdr *c = CMSG_FIRSTHDR(&m);
             c->cmsg_level = SOL_SOCKET;
             c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int));
-            memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+            c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+            memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
         }
         ssize_t sent = sendmsg(fd, &m, MSG_NOSIGNAL);
         if (sent < 0 && errno == EINTR)

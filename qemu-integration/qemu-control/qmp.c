@@ -54,7 +54,7 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
 static bool send_all(int fd, const char *line, int pass_fd)
 {
     struct iovec iov = {(char *)line, strlen(line)};
-    return sgl_sock_send(fd, &iov, 1, pass_fd);
+    return sgl_sock_send(fd, &iov, 1, &pass_fd, pass_fd >= 0 ? 1 : 0);
 }
 
 static bool connected(struct qemu_qmp *q)

@@ -115,7 +115,7 @@ static bool send_reply(struct vu_dev *dev, uint32_t request, const void *payload
 {
     struct vu_msg_header h = {request, VU_FLAG_VERSION | VU_FLAG_REPLY, size};
     struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)payload, size}};
-    return sgl_sock_send(dev->fd, iov, 2, -1);
+    return sgl_sock_send(dev->fd, iov, 2, NULL, 0);
 }
 
 /* Before any region goes: nothing may keep a pointer into it. The rings

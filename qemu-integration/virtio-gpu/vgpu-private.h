@@ -1,6 +1,7 @@
 /* The virtio-gpu device's own parts, shared by vgpu.c (dispatch, fences,
- * queues, config space), vgpu-resource.c and vgpu-scanout.c; nothing
- * outside this folder's device includes it. One thread: the GPU thread.
+ * queues, config space), vgpu-scanout.c, vgpu-resource.c and vgpu-reply.c,
+ * each of which uses only those after it in that list. Nothing outside
+ * the device includes it. One thread: the GPU thread.
  * Every command reaching these functions was checked by vgpu-parse.h. */
 #ifndef VGPU_PRIVATE_H
 #define VGPU_PRIVATE_H
@@ -104,7 +105,7 @@ struct vgpu_response {
     size_t size, len;
 };
 
-/* vgpu.c: answers and the guest's log lines. */
+/* vgpu-reply.c: answers, and the log lines a guest causes. */
 void vgpu_respond(struct vgpu_response *r, const struct vgpu_cmd *cmd, uint32_t type,
                   const void *body, size_t body_len);
 /* "virtio-gpu: SUBJECT EVENT: WHY", rate-limited per kind and formatted

@@ -35,7 +35,9 @@ struct sgl_console_event *sgl_console_event_parse(const char *line)
 {
     if (!line)
         return NULL;
-    const char *start = strstr(line, SGL_CONSOLE_PREFIX);
+    /* The last event on the line: a reset cuts the guest's output short,
+     * and the next boot's first event follows the cut-off one. */
+    const char *start = g_strrstr(line, SGL_CONSOLE_PREFIX);
     if (!start)
         return NULL;
     struct sgl_console_event *ev = g_new0(struct sgl_console_event, 1);

@@ -44,6 +44,18 @@ static void test_prefix_mid_line_and_no_fields(void **state)
     sgl_console_event_destroy(ev);
 }
 
+/* A reset cut an event short: the next boot's event on the same line is
+ * the one read. */
+static void test_event_cut_by_reset(void **state)
+{
+    struct sgl_console_event *ev = sgl_console_event_parse(
+        "@@SGL gl-renderer renderer=\"virgl (LLVMPIPE (LLVM 15.@@SGL boot kernel=6.1.0-57-amd64");
+    assert_non_null(ev);
+    assert_string_equal(ev->name, "boot");
+    assert_string_equal(sgl_console_event_get(ev, "kernel"), "6.1.0-57-amd64");
+    sgl_console_event_destroy(ev);
+}
+
 static void test_not_events(void **state)
 {
     const char *lines[] = {
@@ -68,6 +80,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_fields),
         cmocka_unit_test(test_prefix_mid_line_and_no_fields),
+        cmocka_unit_test(test_event_cut_by_reset),
         cmocka_unit_test(test_not_events),
     };
     return cmocka_run_group_tests_name("console", tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/sock.h"
 #include "qemu-integration/virtio-gpu/vgpu.h"
 
 void vu_test_guest_init(struct vu_test_guest *g, const struct vu_iface *iface, void *user)
@@ -51,21 +52,7 @@ void vu_test_send(struct vu_test_guest *g, uint32_t request, uint32_t flags, con
 {
     struct vu_msg_header h = {request, VU_FLAG_VERSION | flags, size};
     struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)payload, size}};
-    union {
-        char buf[CMSG_SPACE(8 * sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    struct msghdr m = {.msg_iov = iov, .msg_iovlen = size ? 2 : 1};
-    if (n_fds) {
-        m.msg_control = control.buf;
-        m.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
-        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
-        memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
-    }
-    assert_int_equal(sendmsg(g->peer, &m, 0), (ssize_t)(sizeof(h) + size));
+    assert_true(sgl_sock_send(g->peer, iov, size ? 2 : 1, fds, n_fds));
     vu_test_iterate(g, 10);
 }
 
