@@ -59,6 +59,7 @@ struct probe {
     bool have_first;
     uint32_t first, last, frames;
     int64_t first_us, last_us;
+    int64_t max_gap_us; /* longest time between two marked frames after the first */
     GArray *latency_ms; /* double */
     double psnr_sum, psnr_min;
     uint32_t psnr_n, psnr_every, unreadable, width, height;
@@ -143,9 +144,11 @@ static void measure(struct probe *p, const uint8_t *pixels, uint32_t w, uint32_t
         p->have_first = true;
         p->first = m.frame;
         p->first_us = now;
-    } else if (m.frame > p->last + 1) {
-        g_debug("frames %u..%u not seen (%.2f s in)", p->last + 1, m.frame - 1,
-                (now - p->first_us) / 1e6);
+    } else {
+        if (m.frame > p->last + 1)
+            g_debug("frames %u..%u not seen (%.2f s in)", p->last + 1, m.frame - 1,
+                    (now - p->first_us) / 1e6);
+        p->max_gap_us = MAX(p->max_gap_us, now - p->last_us);
     }
     p->last = m.frame;
     p->last_us = now;
@@ -633,6 +636,7 @@ int main(int argc, char **argv)
     if (settle)
         g_timeout_add_seconds((guint)settle, on_settled, &p);
     g_main_loop_run(p.loop);
+    int64_t end_us = g_get_real_time();
 
     guint64 bytes = 0;
     if (p.display)
@@ -664,6 +668,10 @@ int main(int argc, char **argv)
         add_number(b, "unreadable", p.unreadable);
         add_number(b, "pictures", p.pictures);
         add_number(b, "last_frame", p.have_first ? p.last : NAN);
+        /* A stream that froze partway: the longest gap between marked
+         * frames, and how long before the end the last one came. */
+        add_number(b, "max_gap_ms", p.have_first ? p.max_gap_us / 1000.0 : NAN);
+        add_number(b, "last_age_ms", p.have_first ? (end_us - p.last_us) / 1000.0 : NAN);
         add_number(b, "final_psnr", final_psnr(&p));
         json_builder_set_member_name(b, "codec");
         if (p.codec)

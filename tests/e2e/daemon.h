@@ -51,10 +51,20 @@ JsonObject *sgl_e2e_probe_run(const struct sgl_e2e *e, const struct sgl_e2e_daem
                               const char *const *extra, JsonParser **parser);
 
 /* The guest's frames on SPICE display `display` for a few seconds: most of
- * what the guest presented, its exact pictures, at width x height. */
+ * what the guest presented, with no gap over SGL_E2E_MAX_GAP_MS and the last
+ * one recent when the window ends, its exact pictures (PSNR near what the
+ * stream delivers: 47 dB on average, the worst picture over
+ * SGL_E2E_MIN_PSNR), at width x height. */
+#define SGL_E2E_MAX_GAP_MS 500.0
+#define SGL_E2E_MIN_PSNR   38.0
 JsonObject *sgl_e2e_expect_guest_frames_on(const struct sgl_e2e *e, const struct sgl_e2e_daemon *d,
                                            int seconds, const char *display, int width, int height,
                                            JsonParser **parser);
+/* The same with the worst picture's PSNR over min_psnr. */
+JsonObject *sgl_e2e_expect_guest_frames_psnr(const struct sgl_e2e *e,
+                                             const struct sgl_e2e_daemon *d, int seconds,
+                                             const char *display, int width, int height,
+                                             double min_psnr, JsonParser **parser);
 
 /* A number in the probe's JSON (fails the test when missing or null). */
 double sgl_e2e_num(JsonObject *o, const char *key);
