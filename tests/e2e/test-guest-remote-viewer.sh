@@ -72,8 +72,11 @@ fi
 kill "$vm"
 wait "$vm"
 status=$?
-if [ "$status" = 0 ]; then
-  echo "ok 3 - the VM and spicegl-gpu stop cleanly"
+if [ "$status" = 0 ] && ! grep -q "sandbox: denied" "$tmp/vm.log"; then
+  echo "ok 3 - the VM and spicegl-gpu stop cleanly, the daemon's sandbox denying nothing"
+elif [ "$status" = 0 ]; then
+  echo "not ok 3 - the sandbox denied spicegl-gpu a call"
+  grep "sandbox: denied" "$tmp/vm.log" | sed 's/^/# /'
 else
   echo "not ok 3 - spicegl-vm exited with $status"
   sed 's/^/# /' "$tmp/vm.log" | tail -n 30

@@ -69,8 +69,11 @@ kill "$daemon"
 wait "$daemon"
 status=$?
 grep 'stats\[0\]' "$tmp/daemon.log" | tail -n 1 | sed 's/^/# daemon: /'
-if [ "$status" = 0 ]; then
-  echo "ok 4 - spicegl-gpu exits cleanly after serving remote-viewer"
+if [ "$status" = 0 ] && ! grep -q "sandbox: denied" "$tmp/daemon.log"; then
+  echo "ok 4 - spicegl-gpu exits cleanly after serving remote-viewer, its sandbox denying nothing"
+elif [ "$status" = 0 ]; then
+  echo "not ok 4 - the sandbox denied spicegl-gpu a call"
+  grep "sandbox: denied" "$tmp/daemon.log" | sed 's/^/# /'
 else
   echo "not ok 4 - spicegl-gpu exited with $status"
   sed 's/^/# /' "$tmp/daemon.log" | tail -n 30
