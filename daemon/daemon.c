@@ -277,7 +277,8 @@ static struct sgl_source *create_source(struct spicegl_daemon *d, GError **error
                                             .max_host_bytes = o->gpu_memory_bytes,
                                             .virgl = true,
                                             .qemu_console = o->qemu_console,
-                                            .record_dir = o->record_dir}};
+                                            .record_dir = o->record_dir,
+                                            .render_node = o->render_node}};
     struct sgl_source *s = vgpu_thread_create(&tc, &source_listener, d, error);
     if (s)
         g_message("GPU: virtio-gpu with virgl 3D (%s), %ux%u preferred; waiting for QEMU on %s",

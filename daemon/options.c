@@ -14,7 +14,8 @@ struct raw {
     char *synthetic, *size, *qemu_console, *sandbox, *unix_gl, *ticket_file;
     gint gpu_fd, gpu_fps, gpu_memory_mb, scanouts, port, tls_port, ticket_lifetime, bitrate,
         stats_interval, refine_after, refine_qp;
-    gboolean print_capabilities, insecure, no_tcp, single_client, synthetic_memfd, audio_clock;
+    gboolean print_capabilities, insecure, no_tcp, single_client, synthetic_memfd, audio_clock,
+        virgl;
 };
 
 static bool bad(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 3);
@@ -48,6 +49,12 @@ static bool parse_table(struct spicegl_options *o, struct raw *r, int argc, char
          "Be the VM's GPU on this inherited socket (listening or connected)", "FD"},
         {"print-capabilities", 0, 0, G_OPTION_ARG_NONE, &r->print_capabilities,
          "Print the backend's capabilities as JSON (vhost-user convention) and exit", NULL},
+        {"render-node", 0, 0, G_OPTION_ARG_FILENAME, &o->render_node,
+         "Render on this DRM render node (default /dev/dri/renderD128 when present); one that "
+         "cannot be used falls back to llvmpipe, as does a host without one",
+         "PATH"},
+        {"virgl", 0, 0, G_OPTION_ARG_NONE, &r->virgl,
+         "Offer 3D (virgl) to the guest: always on, accepted for libvirt", NULL},
         {"size", 0, 0, G_OPTION_ARG_STRING, &r->size,
          "The GPU's preferred mode (default 1280x800); clients may ask for others", "WxH"},
         {"scanouts", 0, 0, G_OPTION_ARG_INT, &r->scanouts,
@@ -144,6 +151,8 @@ static bool check_source(struct spicegl_options *o, struct raw *r, GError **erro
     if (!gpu && !r->synthetic)
         return bad(error, "no frame source: give --socket-path PATH (QEMU's vhost-user-gpu "
                           "chardev) or --synthetic WxH@FPS");
+    if (!gpu && o->render_node)
+        return bad(error, "--render-node is for the VM's GPU (--socket-path or --fd)");
     o->source = gpu ? SPICEGL_SOURCE_GPU : SPICEGL_SOURCE_SYNTHETIC;
     o->gpu_fd = r->gpu_fd;
     o->fps = (uint32_t)r->gpu_fps;
@@ -273,6 +282,7 @@ void spicegl_options_finish(struct spicegl_options *o)
     g_free(o->socket_path);
     g_free(o->record_dir);
     g_free(o->qmp);
+    g_free(o->render_node);
     g_free(o->user);
     g_free(o->addr);
     g_free(o->unix_path);
@@ -285,5 +295,6 @@ void spicegl_options_finish(struct spicegl_options *o)
 
 const char *spicegl_options_capabilities(void)
 {
-    return "{\n  \"type\": \"gpu\",\n  \"features\": [\n    \"virgl\"\n  ]\n}\n";
+    return "{\n  \"type\": \"gpu\",\n  \"features\": [\n    \"render-node\",\n    \"virgl\"\n  "
+           "]\n}\n";
 }

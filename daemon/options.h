@@ -35,6 +35,7 @@ struct spicegl_options {
     char *record_dir;     /* NULL, or record the guest's requests there */
     bool synthetic_memfd; /* synthetic frames in a memfd (the local GL path) */
     char *qmp;            /* NULL, or QEMU's QMP socket (qemu-control.h) */
+    char *render_node;    /* NULL, or the DRM render node to render on (libvirt passes it) */
 
     bool sandbox; /* no_new_privs and seccomp once started */
     char *user;   /* NULL, or drop to this user once started */

@@ -1,5 +1,8 @@
 /* virglrenderer, set up for this host: EGL on a render node when there is
- * one, surfaceless EGL (Mesa's llvmpipe) otherwise.
+ * one, surfaceless EGL (Mesa's llvmpipe) otherwise. render_node names the
+ * node to use (libvirt's --render-node); NULL: /dev/dri/renderD128 when it
+ * is there. A node that cannot be opened, or is not a DRM render node, is
+ * logged and rendering falls back to llvmpipe.
  *
  * virglrenderer keeps its state in globals, so a process has one renderer
  * at a time (a second create fails); it must be created, used and
@@ -15,7 +18,8 @@
 
 struct vgpu_renderer;
 
-struct vgpu_renderer *vgpu_renderer_create(void (*write_fence)(void *user, uint32_t fence),
+struct vgpu_renderer *vgpu_renderer_create(const char *render_node,
+                                           void (*write_fence)(void *user, uint32_t fence),
                                            void *user, GError **error);
 void vgpu_renderer_destroy(struct vgpu_renderer *r);
 

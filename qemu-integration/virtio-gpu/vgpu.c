@@ -386,7 +386,7 @@ struct vgpu *vgpu_create(const struct vgpu_config *config, const struct sgl_sour
         vgpu_destroy(g);
         return NULL;
     }
-    g->renderer = vgpu_renderer_create(on_write_fence, g, error);
+    g->renderer = vgpu_renderer_create(config->render_node, on_write_fence, g, error);
     if (!g->renderer) {
         vgpu_destroy(g);
         return NULL;

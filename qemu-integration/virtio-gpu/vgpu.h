@@ -31,6 +31,7 @@ struct vgpu_config {
     bool virgl;              /* offer 3D (needs the renderer) */
     bool qemu_console;       /* feed QEMU's console over the display socket */
     const char *record_dir;  /* NULL, or record the guest's requests there (record.h) */
+    const char *render_node; /* NULL, or the DRM render node to render on (renderer.h) */
 };
 
 struct vgpu_stats {

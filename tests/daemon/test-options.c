@@ -29,6 +29,8 @@ static const struct bad_case bad_cases[] = {
     {"--socket-path /tmp/x --synthetic 64x64@30",
      "give one frame source: --socket-path, --fd or --synthetic"},
     {"--socket-path /tmp/x --fd 3", "give one frame source: --socket-path, --fd or --synthetic"},
+    {"--synthetic 64x64@30 --render-node /dev/dri/renderD128",
+     "--render-node is for the VM's GPU (--socket-path or --fd)"},
     {"--synthetic 64x64", "--synthetic wants WIDTHxHEIGHT@FPS with sizes 16..8192 and 1..240 "
                           "fps, e.g. --synthetic 1280x720@30 (got '64x64')"},
     {"--synthetic 64x64@30 --size 8x8", "--size wants WIDTHxHEIGHT, 16..16384 (got '8x8')"},
@@ -93,6 +95,7 @@ static void test_defaults(void **state)
     assert_true(o.sandbox);
     assert_null(o.user);
     assert_null(o.qmp);
+    assert_null(o.render_node);
     assert_null(o.record_dir);
     assert_null(o.server.addr); /* 127.0.0.1 */
     assert_int_equal(o.server.port, 5900);

@@ -59,12 +59,18 @@ static void test_print_capabilities(void **state)
     for (guint i = 0; i < json_array_get_length(features); i++)
         virgl |= g_str_equal(json_array_get_string_element(features, i), "virgl");
     assert_true(virgl);
+    bool render_node = false;
+    for (guint i = 0; i < json_array_get_length(features); i++)
+        render_node |= g_str_equal(json_array_get_string_element(features, i), "render-node");
+    assert_true(render_node);
 }
 
-/* spicegl-gpu --fd 3 on one end of a socketpair: it answers vhost-user on
- * it, and exits cleanly when the other end (QEMU) closes. QEMU's first
- * message is already waiting when the daemon starts, and it is read only
- * once the sandbox is on. */
+/* spicegl-gpu started as libvirt starts a vhost-user GPU (--fd=3
+ * --render-node=PATH --virgl), on one end of a socketpair: it answers
+ * vhost-user on it, and exits cleanly when the other end (QEMU) closes.
+ * QEMU's first message is already waiting when the daemon starts, and it
+ * is read only once the sandbox is on. A render node that is not one
+ * (/dev/null here) is said, and rendering falls back to llvmpipe. */
 static void test_inherited_fd(void **state)
 {
     int sv[2];
@@ -79,8 +85,8 @@ static void test_inherited_fd(void **state)
         g_subprocess_launcher_setenv(l, "ASAN_OPTIONS", "fast_unwind_on_malloc=1:detect_leaks=0",
                                      TRUE);
     g_autoptr(GError) error = NULL;
-    g_autoptr(GSubprocess) d =
-        g_subprocess_launcher_spawn(l, &error, bin, "--fd", "3", "--port", port, NULL);
+    g_autoptr(GSubprocess) d = g_subprocess_launcher_spawn(
+        l, &error, bin, "--fd=3", "--render-node=/dev/null", "--virgl", "--port", port, NULL);
     if (!d)
         fail_msg("spicegl-gpu: %s", error->message);
     struct vu_msg_header h = {VU_GET_FEATURES, VU_FLAG_VERSION, 0};
@@ -98,6 +104,9 @@ static void test_inherited_fd(void **state)
     assert_true(g_subprocess_get_if_exited(d));
     assert_int_equal(g_subprocess_get_exit_status(d), 0);
     assert_non_null(strstr(out, "QEMU went away (QEMU closed the connection): exiting"));
+    assert_non_null(strstr(out, "render node /dev/null is not usable (not a DRM render node): "
+                                "rendering with llvmpipe"));
+    assert_non_null(strstr(out, "GPU: virtio-gpu with virgl 3D (surfaceless EGL)"));
     const char *sandbox = strstr(out, "sandbox: no_new_privs and seccomp filter on");
     const char *first = strstr(out, "vhost-user: request 1,");
     assert_non_null(sandbox);
