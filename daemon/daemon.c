@@ -10,7 +10,6 @@
 #include "spice-gl/audio-clock.h"
 #include "spice-gl/input.h"
 #include "spice-gl/local.h"
-#include "spice-gl/pointer.h"
 #include "spice-gl/remote.h"
 #include "spice-gl/server.h"
 #include "synthetic.h"
@@ -18,12 +17,11 @@
 struct spicegl_daemon {
     const struct spicegl_options *options;
     GMainLoop *loop;
-    GPtrArray *servers;  /* SpiceServer * */
-    GPtrArray *remotes;  /* struct sgl_remote * */
-    GPtrArray *locals;   /* struct sgl_local *, freed after the servers */
-    GPtrArray *clocks;   /* struct sgl_audio_clock *, freed after the servers */
-    GPtrArray *inputs;   /* struct sgl_input *, freed after the servers */
-    GPtrArray *pointers; /* struct sgl_pointer *, freed after the servers */
+    GPtrArray *servers; /* SpiceServer * */
+    GPtrArray *remotes; /* struct sgl_remote * */
+    GPtrArray *locals;  /* struct sgl_local *, freed after the servers */
+    GPtrArray *clocks;  /* struct sgl_audio_clock *, freed after the servers */
+    GPtrArray *inputs;  /* struct sgl_input *, freed after the servers */
     struct sgl_source *source;
     /* Remotes per server: one per output, remotes[server * outputs + k]
      * streams output k as the server's display k. */
@@ -127,12 +125,12 @@ static void on_pointer_rel(int dx, int dy, int dz, uint32_t buttons, void *user)
     }
 }
 
-static void on_pointer_abs(uint32_t display, int x, int y, uint32_t buttons, void *user)
+static void on_pointer_abs(int x, int y, int w, int h, uint32_t buttons, void *user)
 {
     struct spicegl_daemon *d = user;
-    g_debug("input: pointer at %d,%d on display %u buttons 0x%x", x, y, display, buttons);
-    if (d->qemu && display < d->outputs) {
-        qemu_control_position(d->qemu, display, x, y);
+    g_debug("input: pointer at %d,%d of %dx%d buttons 0x%x", x, y, w, h, buttons);
+    if (d->qemu) {
+        qemu_control_position(d->qemu, 0, x, y);
         qemu_control_buttons(d->qemu, buttons);
     }
 }
@@ -159,15 +157,6 @@ static void on_monitors(const struct sgl_agent_monitor *m, uint32_t n, void *use
     }
     if (!d->qemu && d->options->source == SPICEGL_SOURCE_GPU)
         g_message("without --qmp the guest cannot be told: it keeps its mode");
-}
-
-/* QEMU says whether the VM's pointing device is absolute: client mouse
- * mode only then. */
-static void on_absolute(bool absolute, void *user)
-{
-    struct spicegl_daemon *d = user;
-    for (guint i = 0; i < d->pointers->len; i++)
-        sgl_pointer_set_enabled(g_ptr_array_index(d->pointers, i), absolute);
 }
 
 static const struct sgl_input_callbacks input_callbacks = {on_key, on_pointer_rel, on_pointer_abs,
@@ -240,18 +229,6 @@ static bool add_server(struct spicegl_daemon *d, bool use_unix, GError **error)
                 return false;
             }
             g_ptr_array_add(d->remotes, r);
-        }
-        /* Client mouse mode: absolute positions, no pointer grab. Not on
-         * the unix socket: a GL-capable client there would be sent the
-         * pointer display's scanout as a display of its own. */
-        if (!use_unix) {
-            /* The synthetic source takes any position; a VM only with a
-             * tablet, which QEMU says once its display answers. */
-            bool absolute = o->source == SPICEGL_SOURCE_SYNTHETIC;
-            struct sgl_pointer *p = sgl_pointer_create(s, d->outputs, absolute, error);
-            if (!p)
-                return false;
-            g_ptr_array_add(d->pointers, p);
         }
         if (o->audio_clock) {
             struct sgl_audio_clock *ac = sgl_audio_clock_create(s, error);
@@ -326,13 +303,12 @@ struct spicegl_daemon *spicegl_daemon_create(const struct spicegl_options *optio
         .locals = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_local_destroy),
         .clocks = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_audio_clock_destroy),
         .inputs = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_input_destroy),
-        .pointers = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_pointer_destroy),
         .outputs = options->scanouts};
     if ((options->listen_tcp && !add_server(d, false, error)) ||
         (options->listen_unix && !add_server(d, true, error)))
         goto fail;
     if (options->qmp)
-        d->qemu = qemu_control_create(options->qmp, on_absolute, d);
+        d->qemu = qemu_control_create(options->qmp);
     /* Mesa's on-disk shader cache creates files as shaders compile, which
      * the sandbox forbids: it is off in a sandboxed daemon. */
     if (options->sandbox) {
@@ -391,7 +367,6 @@ void spicegl_daemon_destroy(struct spicegl_daemon *d)
     g_ptr_array_unref(d->clocks);
     g_ptr_array_unref(d->locals);
     g_ptr_array_unref(d->inputs);
-    g_ptr_array_unref(d->pointers);
     g_main_loop_unref(d->loop);
     g_free(d);
 }

@@ -28,12 +28,6 @@ struct qemu_control {
     int64_t qmp_deadline_us;
     bool started, connecting, refused_logged;
     uint32_t buttons;
-    /* The VM's Mouse: whether QEMU routes positions to an absolute device. */
-    void (*absolute)(bool absolute, void *user);
-    void *user;
-    GDBusProxy *mouse;
-    bool proxying;      /* the proxy is being made */
-    int known_absolute; /* -1 not known yet, else 0 or 1 */
     /* per head, the size to set once connected; width 0: none */
     struct {
         uint32_t width, height;
@@ -92,65 +86,12 @@ static void apply_sizes(struct qemu_control *c)
     }
 }
 
-/* QEMU's Mouse.IsAbsolute: whether a client's positions can reach the
- * guest (a tablet, virtio-tablet-pci or usb-tablet, is its active pointing
- * device). It changes as the guest's drivers start. */
-static void report_absolute(struct qemu_control *c)
-{
-    g_autoptr(GVariant) v =
-        c->mouse ? g_dbus_proxy_get_cached_property(c->mouse, "IsAbsolute") : NULL;
-    if (!v || !g_variant_is_of_type(v, G_VARIANT_TYPE_BOOLEAN))
-        return;
-    int absolute = g_variant_get_boolean(v) ? 1 : 0;
-    if (absolute == c->known_absolute)
-        return;
-    c->known_absolute = absolute;
-    if (absolute)
-        g_message("display: the VM's pointing device is absolute: clients get client mouse "
-                  "mode, positions without a pointer grab");
-    else
-        g_message("display: the VM's active pointing device is not absolute: clients are in "
-                  "server mouse mode, their pointer grabbed (a VM without a tablet needs -device "
-                  "virtio-tablet-pci; a tablet counts once the guest's driver starts)");
-    if (c->absolute)
-        c->absolute(absolute, c->user);
-}
-
-static void on_mouse_properties(GDBusProxy *proxy, GVariant *changed, GStrv invalidated,
-                                gpointer data)
-{
-    report_absolute(data);
-}
-
-/* c is alive here even when cancelled: destroy waits for this. */
-static void on_mouse_proxy(GObject *source, GAsyncResult *res, gpointer data)
-{
-    struct qemu_control *c = data;
-    g_autoptr(GError) error = NULL;
-    GDBusProxy *mouse = g_dbus_proxy_new_finish(res, &error);
-    c->proxying = false;
-    if (!mouse) {
-        if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-            g_message("display: QEMU's Mouse is not there (%s): clients stay in server mouse "
-                      "mode",
-                      error->message);
-        return;
-    }
-    c->mouse = mouse;
-    g_signal_connect(mouse, "g-properties-changed", G_CALLBACK(on_mouse_properties), c);
-    report_absolute(c);
-}
-
 static void on_closed(GDBusConnection *bus, gboolean remote, GError *error, gpointer data)
 {
     struct qemu_control *c = data;
     g_message("display: QEMU's D-Bus display connection closed");
     g_signal_handlers_disconnect_by_data(c->bus, c);
     g_clear_object(&c->bus);
-    if (c->mouse) {
-        g_signal_handlers_disconnect_by_data(c->mouse, c);
-        g_clear_object(&c->mouse);
-    }
 }
 
 static void say_what_is_lost(const char *why)
@@ -192,9 +133,6 @@ static void on_connected(GObject *source, GAsyncResult *res, gpointer data)
     g_signal_connect(bus, "closed", G_CALLBACK(on_closed), c);
     g_message("display: attached to QEMU's D-Bus display: input and monitor sizes go there");
     apply_sizes(c);
-    c->proxying = true;
-    g_dbus_proxy_new(bus, G_DBUS_PROXY_FLAGS_NONE, NULL, NULL, "/org/qemu/Display1/Console_0",
-                     "org.qemu.Display1.Mouse", c->cancel, on_mouse_proxy, c);
 }
 
 static void attach(struct qemu_control *c);
@@ -259,14 +197,10 @@ void qemu_control_start(struct qemu_control *c)
     attach(c);
 }
 
-struct qemu_control *qemu_control_create(const char *qmp_path,
-                                         void (*absolute)(bool absolute, void *user), void *user)
+struct qemu_control *qemu_control_create(const char *qmp_path)
 {
     struct qemu_control *c = g_new0(struct qemu_control, 1);
     c->qmp_path = g_strdup(qmp_path);
-    c->absolute = absolute;
-    c->user = user;
-    c->known_absolute = -1;
     c->cancel = g_cancellable_new();
     return c;
 }
@@ -283,13 +217,9 @@ void qemu_control_destroy(struct qemu_control *c)
         g_dbus_connection_close_sync(c->bus, NULL, NULL);
         g_object_unref(c->bus);
     }
-    /* A cancelled connect or proxy still completes on the context: let it. */
-    while ((c->connecting || c->proxying) && g_main_context_iteration(NULL, FALSE))
+    /* A cancelled connect still completes on the context: let it. */
+    while (c->connecting && g_main_context_iteration(NULL, FALSE))
         ;
-    if (c->mouse) {
-        g_signal_handlers_disconnect_by_data(c->mouse, c);
-        g_object_unref(c->mouse);
-    }
     close_qmp(c);
     g_object_unref(c->cancel);
     g_free(c->qmp_path);

@@ -26,12 +26,8 @@
 
 struct qemu_control;
 
-/* Connects nothing yet. absolute (may be NULL) is told, once the display
- * answers and whenever it changes, whether the VM's active pointing
- * device is absolute (a tablet): only then can clients' positions reach
- * the guest. */
-struct qemu_control *qemu_control_create(const char *qmp_path,
-                                         void (*absolute)(bool absolute, void *user), void *user);
+/* Connects nothing yet. */
+struct qemu_control *qemu_control_create(const char *qmp_path);
 void qemu_control_destroy(struct qemu_control *c);
 
 /* Obtains the D-Bus display (QEMU is up: its GPU connected); the first

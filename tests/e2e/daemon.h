@@ -13,7 +13,6 @@ struct sgl_e2e_daemon {
     GSubprocess *proc;
     char *dir, *socket, *log, *qmp;
     guint16 port;
-    bool no_tablet; /* its VM gets no tablet (options) */
 };
 
 struct sgl_e2e_daemon_options {
@@ -24,7 +23,6 @@ struct sgl_e2e_daemon_options {
     const char *const *wrapper; /* run under this (valgrind ...), NULL-terminated */
     int start_timeout_ms;       /* 0: 30 s */
     const char *const *args;    /* more spicegl-gpu options, NULL-terminated */
-    bool no_tablet;             /* the VM it serves has no tablet: server mouse mode */
 };
 
 /* The guest's GL frame rate in these tests: halved under sanitizers, where

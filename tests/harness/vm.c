@@ -139,16 +139,11 @@ static GPtrArray *qemu_argv(const struct sgl_vm_config *c)
          * It wants GL for this console; llvmpipe will do. */
         add(argv, "-display");
         add(argv, "dbus,p2p=yes,gl=on,rendernode=/dev/null");
-        /* What a client's keyboard and mouse reach through that display:
-         * a tablet for positions (client mouse mode), a mouse for motion. */
+        /* What a client's keyboard and mouse reach through that display. */
         add(argv, "-device");
         add(argv, "virtio-keyboard-pci");
         add(argv, "-device");
         add(argv, "virtio-mouse-pci");
-        if (!c->no_tablet) {
-            add(argv, "-device");
-            add(argv, "virtio-tablet-pci");
-        }
     }
     if (c->qmp_socket) {
         add(argv, "-qmp");
