@@ -149,21 +149,25 @@ static gboolean on_retry(gpointer data)
  * other, once QEMU's QMP socket is there. */
 static void attach(struct qemu_control *c)
 {
-    if (access(c->qmp_path, F_OK) < 0) {
+    /* QEMU binds its QMP socket before it listens on it: until the
+     * deadline, a socket not there or refusing is QEMU still starting. */
+    g_autoptr(GError) qmp_error = NULL;
+    c->qmp = qemu_qmp_connect(c->qmp_path, &qmp_error);
+    if (!c->qmp) {
         if (g_get_monotonic_time() < c->qmp_deadline_us) {
             c->retry = g_timeout_add(QMP_RETRY_MS, on_retry, c);
             return;
         }
-        say_what_is_lost("no QMP socket at the --qmp path");
+        say_what_is_lost(qmp_error->message);
         return;
     }
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
         say_what_is_lost(g_strerror(errno));
+        close_qmp(c);
         return;
     }
     /* QEMU takes one end over QMP and serves its display on it. */
-    c->qmp = qemu_qmp_create(c->qmp_path);
     bool sent = qemu_qmp_send(c->qmp,
                               "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":"
                               "\"spicegl-dbus\"}}",

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <glib-unix.h>
+#include <gio/gio.h>
 #include <glib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,9 +17,7 @@
 struct qemu_qmp {
     char *path;
     int fd;
-    GSource *drain;  /* reads and drops QEMU's replies and events */
-    uint64_t failed; /* connection attempts */
-    gint64 next_try_us;
+    GSource *drain; /* reads and drops QEMU's replies and events */
 };
 
 static void disconnect(struct qemu_qmp *q)
@@ -57,41 +56,34 @@ static bool send_all(int fd, const char *line, int pass_fd)
     return sgl_sock_send(fd, &iov, 1, &pass_fd, pass_fd >= 0 ? 1 : 0);
 }
 
-static bool connected(struct qemu_qmp *q)
+struct qemu_qmp *qemu_qmp_connect(const char *path, GError **error)
 {
-    if (q->fd >= 0)
-        return true;
-    gint64 now = g_get_monotonic_time();
-    if (now < q->next_try_us)
-        return false;
-    q->next_try_us = now + G_USEC_PER_SEC;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    g_strlcpy(sa.sun_path, q->path, sizeof(sa.sun_path));
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "QMP path %s is too long",
+                    path);
+        return NULL;
+    }
+    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+    struct qemu_qmp *q = g_new0(struct qemu_qmp, 1);
+    q->path = g_strdup(path);
     q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (q->fd < 0 || connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        if (!q->failed++)
-            g_warning("QMP: cannot reach QEMU at %s (%s); trying again when needed", q->path,
-                      g_strerror(errno));
-        disconnect(q);
-        return false;
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot reach QEMU at %s: %s",
+                    path, g_strerror(errno));
+        qemu_qmp_destroy(q);
+        return NULL;
     }
     /* QMP answers in order: no need to wait for the greeting. */
     if (!send_all(q->fd, "{\"execute\":\"qmp_capabilities\"}\n", -1)) {
-        disconnect(q);
-        return false;
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE, "QEMU at %s closed QMP", path);
+        qemu_qmp_destroy(q);
+        return NULL;
     }
     q->drain = g_unix_fd_source_new(q->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
     g_source_set_callback(q->drain, G_SOURCE_FUNC(on_readable), q, NULL);
     g_source_attach(q->drain, NULL);
-    g_message("QMP: connected to QEMU at %s", q->path);
-    return true;
-}
-
-struct qemu_qmp *qemu_qmp_create(const char *path)
-{
-    struct qemu_qmp *q = g_new0(struct qemu_qmp, 1);
-    q->path = g_strdup(path);
-    q->fd = -1;
+    g_message("QMP: connected to QEMU at %s", path);
     return q;
 }
 
@@ -106,7 +98,7 @@ void qemu_qmp_destroy(struct qemu_qmp *q)
 
 bool qemu_qmp_send(struct qemu_qmp *q, const char *command, int fd)
 {
-    if (!connected(q))
+    if (q->fd < 0)
         return false;
     g_autofree char *line = g_strdup_printf("%s\n", command);
     if (send_all(q->fd, line, fd))

@@ -74,6 +74,7 @@ struct vgpu_pending {
     struct vu_reply *reply;
     uint64_t host_bytes; /* this and reply, charged */
     uint32_t fence;      /* the renderer's fence id: ours, not the guest's */
+    bool ready;          /* no fence to wait for: answered after those before it */
     uint8_t resp[sizeof(struct virtio_gpu_ctrl_hdr)];
 };
 

@@ -98,22 +98,30 @@ static void pending_free(struct vgpu *g, struct vgpu_pending *p)
     g_free(p);
 }
 
-/* The renderer's fences signal in the order they were created, and it
- * reports the latest: every pending request up to it is answered, in
- * order. Its ids are 32 bits and ours wrap; at most two rings of requests
- * are pending, so "up to" is a signed 32-bit difference. */
-static void on_write_fence(void *user, uint32_t fence)
+/* Answers the waiting requests from the oldest on, while their work is
+ * done: a request is done when its fence is at or before `fence` (a
+ * signed 32-bit difference: the renderer's ids are 32 bits, ours wrap, and
+ * at most two rings of requests wait), or when it is ready (it has no
+ * fence). One not done holds back those after it, so answers keep the
+ * order of the requests. */
+static void answer_done(struct vgpu *g, bool signalled, uint32_t fence)
 {
-    struct vgpu *g = user;
     while (!g_queue_is_empty(&g->fenced)) {
         struct vgpu_pending *p = g_queue_peek_head(&g->fenced);
-        if ((int32_t)(p->fence - fence) > 0)
+        if (!p->ready && (!signalled || (int32_t)(p->fence - fence) > 0))
             break;
         g_queue_pop_head(&g->fenced);
         vu_virtq_reply(p->vq, p->reply, p->resp, sizeof(p->resp));
         g->stats.fences++;
         pending_free(g, p);
     }
+}
+
+/* The renderer's fences signal in the order they were created, and it
+ * reports the latest. */
+static void on_write_fence(void *user, uint32_t fence)
+{
+    answer_done(user, true, fence);
 }
 
 /* The guest's fence ids are 64 bits and its own business: the renderer
@@ -135,8 +143,10 @@ static bool wait_for_fence(struct vgpu *g, struct vu_virtq *vq, struct vu_elem *
     memcpy(p->resp, resp, sizeof(p->resp));
     g_queue_push_tail(&g->fenced, p);
     if (virgl_renderer_create_fence((int)p->fence, 0) != 0) {
-        /* Nothing will signal it: answer now rather than never. */
-        on_write_fence(g, p->fence);
+        /* Nothing will signal it: answer it as soon as the requests before
+         * it are, rather than never (and never before them). */
+        p->ready = true;
+        answer_done(g, false, 0);
         return true;
     }
     if (!g->fence_poll) {
