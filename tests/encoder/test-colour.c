@@ -20,6 +20,7 @@
 #include <gst/video/video.h>
 
 #include "encoder/encoder.h"
+#include "tests/test-util.h"
 
 #define SIZE   128 /* four 64x64 patches: each read at its middle */
 #define FRAMES 5
@@ -140,8 +141,8 @@ static void check(const struct patch quad[2][2], int within)
             for (int k = 0; k < 3; k++) {
                 worst = MAX(worst, d[k]);
                 if (d[k] > within)
-                    fail_msg("%s: channel %d shown %d levels off, want <= %d", p->name, k,
-                             d[k], within);
+                    fail_msg("%s: channel %d shown %d levels off, want <= %d", p->name, k, d[k],
+                             within);
             }
         }
     print_message("# worst channel %d levels off\n", worst);
@@ -161,6 +162,8 @@ static void test_primaries_at_their_levels(void **state)
 
 int main(int argc, char **argv)
 {
+    /* It takes the cores: not beside a guest or a stream (make check -j2). */
+    sgl_test_heavy_lock();
     gst_init(&argc, &argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greys_at_their_levels),

@@ -494,6 +494,8 @@ static void test_mjpeg(void **state)
 
 int main(void)
 {
+    /* It takes the cores: not beside a guest or a stream (make check -j2). */
+    sgl_test_heavy_lock();
     g_auto(GStrv) backends = sgl_encoder_list_backends();
     static const struct {
         const char *name;

@@ -33,6 +33,7 @@
 #include "qemu-integration/virtio-gpu/vgpu.h"
 #include "qemu-integration/vhost-user/virtq.h"
 #include "tests/qemu-integration/vu-test-guest.h"
+#include "tests/test-util.h"
 
 #define REQ_OFF   0x10000       /* request of head h at REQ_OFF + h * 0x1000 */
 #define RESP_OFF  0x30000       /* its answer at RESP_OFF + h * 0x100 */
@@ -589,6 +590,8 @@ static void test_qemu_console_never_waits(void **state)
 
 int main(void)
 {
+    /* It takes the cores: not beside a guest or a stream (make check -j2). */
+    sgl_test_heavy_lock();
     g_log_set_writer_func(count_warnings, NULL, NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fence_ids_past_2_32),
