@@ -60,6 +60,8 @@ struct probe {
     uint32_t first, last, frames;
     int64_t first_us, last_us;
     int64_t max_gap_us; /* longest time between two marked frames after the first */
+    int64_t warmup_us;  /* --warmup: frames this soon after the first one count for nothing */
+    int64_t warm_from_us;
     GArray *latency_ms; /* double */
     double psnr_sum, psnr_min;
     uint32_t psnr_n, psnr_every, unreadable, width, height;
@@ -140,6 +142,12 @@ static void measure(struct probe *p, const uint8_t *pixels, uint32_t w, uint32_t
     if (p->have_first && m.frame == p->last)
         return;
     int64_t now = g_get_real_time();
+    /* A new client's decoder and media clock start with a burst of late
+     * pictures that spice-gtk drops: --warmup leaves them out. */
+    if (!p->warm_from_us)
+        p->warm_from_us = now + p->warmup_us;
+    if (now < p->warm_from_us)
+        return;
     if (!p->have_first) {
         p->have_first = true;
         p->first = m.frame;
@@ -537,7 +545,7 @@ static void add_number(JsonBuilder *b, const char *name, double v)
 int main(int argc, char **argv)
 {
     g_autofree char *unix_path = NULL, *ticket = NULL, *screenshot = NULL, *resize = NULL;
-    gint seconds = 5, settle = 0, psnr_every = 1, display_id = 0;
+    gint seconds = 5, settle = 0, psnr_every = 1, display_id = 0, warmup_ms = 0;
     gboolean json = FALSE, gl = FALSE, input = FALSE, audio = FALSE;
     GOptionEntry entries[] = {
         {"unix", 0, 0, G_OPTION_ARG_FILENAME, &unix_path, "Connect to this unix socket", "PATH"},
@@ -545,6 +553,9 @@ int main(int argc, char **argv)
         {"seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "How long to record (default 5)", "S"},
         {"settle", 0, 0, G_OPTION_ARG_INT, &settle,
          "Leave the first S seconds (a new client's first picture) out of bytes_per_s", "S"},
+        {"warmup", 0, 0, G_OPTION_ARG_INT, &warmup_ms,
+         "Count frames (seen, lost, gaps, PSNR, latency) from MS after the first one (default 0)",
+         "MS"},
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON line", NULL},
         {"psnr-every", 0, 0, G_OPTION_ARG_INT, &psnr_every,
          "Compare every Nth frame with its reference (default 1: all)", "N"},
@@ -613,7 +624,8 @@ int main(int argc, char **argv)
                       .resize_w = rw,
                       .resize_h = rh,
                       .resize_n = n_sizes,
-                      .display_id = display_id};
+                      .display_id = display_id,
+                      .warmup_us = (int64_t)MAX(warmup_ms, 0) * 1000};
     memcpy(p.resize_all, sizes, sizeof(sizes));
     g_mutex_init(&p.lock);
     if (gl)
