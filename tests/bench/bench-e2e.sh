@@ -180,7 +180,7 @@ idle=$(awk -v m="$(row spicegl idle 8)" -v n="$(row spicegl idle 11)" \
 [ "$idle" != nan ] || echo "bench-e2e: the idle client was shown no picture" >&2
 summary="bench-e2e: fps_ratio=$fps_ratio bytes_ratio=$bytes_ratio psnr=$psnr idle_bytes_s=$idle"
 {
-  echo "# bench-e2e, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, ${seconds} s per run"
+  echo "# bench-e2e: $(nproc) cores, ${seconds} s per run"
   echo
   echo "Same guest, same machine, one run: the marker GL program (60 fps target), kmscube, and an"
   echo "idle desktop, through spicegl (also with --audio-clock), stock QEMU SPICE (virtio-vga-gl,"
