@@ -62,6 +62,9 @@ struct probe {
     int64_t max_gap_us; /* longest time between two marked frames after the first */
     int64_t warmup_us;  /* --warmup: frames this soon after the first one count for nothing */
     int64_t warm_from_us;
+    int64_t connect_us, first_picture_us; /* the session started; the first marked frame came */
+    gint seconds;          /* the window, from connect or (with --warmup) from the warm-up's end */
+    guint end_timer;
     GArray *latency_ms; /* double */
     double psnr_sum, psnr_min;
     uint32_t psnr_n, psnr_every, unreadable, width, height;
@@ -130,6 +133,7 @@ static bool write_png(const char *path, const uint8_t *bgrx, uint32_t w, uint32_
 }
 
 static void maybe_act(struct probe *p);
+static gboolean on_timeout(gpointer data);
 
 static void measure(struct probe *p, const uint8_t *pixels, uint32_t w, uint32_t h, uint32_t stride)
 {
@@ -144,8 +148,18 @@ static void measure(struct probe *p, const uint8_t *pixels, uint32_t w, uint32_t
     int64_t now = g_get_real_time();
     /* A new client's decoder and media clock start with a burst of late
      * pictures that spice-gtk drops: --warmup leaves them out. */
-    if (!p->warm_from_us)
+    if (!p->warm_from_us) {
         p->warm_from_us = now + p->warmup_us;
+        p->first_picture_us = now;
+        /* With --warmup the window is the steady state: it starts when
+         * the warm-up ends, however long the first picture took. */
+        if (p->warmup_us) {
+            if (p->end_timer)
+                g_source_remove(p->end_timer);
+            p->end_timer = g_timeout_add((guint)(p->warmup_us / 1000 + p->seconds * 1000),
+                                         on_timeout, p);
+        }
+    }
     if (now < p->warm_from_us)
         return;
     if (!p->have_first) {
@@ -520,7 +534,9 @@ static void on_channel_new(SpiceSession *s, SpiceChannel *channel, gpointer data
 
 static gboolean on_timeout(gpointer data)
 {
-    g_main_loop_quit(((struct probe *)data)->loop);
+    struct probe *p = data;
+    p->end_timer = 0;
+    g_main_loop_quit(p->loop);
     return G_SOURCE_REMOVE;
 }
 
@@ -546,6 +562,7 @@ int main(int argc, char **argv)
 {
     g_autofree char *unix_path = NULL, *ticket = NULL, *screenshot = NULL, *resize = NULL;
     gint seconds = 5, settle = 0, psnr_every = 1, display_id = 0, warmup_ms = 0;
+    gint first_within = 15;
     gboolean json = FALSE, gl = FALSE, input = FALSE, audio = FALSE;
     GOptionEntry entries[] = {
         {"unix", 0, 0, G_OPTION_ARG_FILENAME, &unix_path, "Connect to this unix socket", "PATH"},
@@ -554,8 +571,11 @@ int main(int argc, char **argv)
         {"settle", 0, 0, G_OPTION_ARG_INT, &settle,
          "Leave the first S seconds (a new client's first picture) out of bytes_per_s", "S"},
         {"warmup", 0, 0, G_OPTION_ARG_INT, &warmup_ms,
-         "Count frames (seen, lost, gaps, PSNR, latency) from MS after the first one (default 0)",
+         "Count frames (seen, lost, gaps, PSNR, latency) from MS after the first one, for "
+         "--seconds from there (default 0: from connecting)",
          "MS"},
+        {"first-within", 0, 0, G_OPTION_ARG_INT, &first_within,
+         "With --warmup: give up on a first frame after S seconds (default 15)", "S"},
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON line", NULL},
         {"psnr-every", 0, 0, G_OPTION_ARG_INT, &psnr_every,
          "Compare every Nth frame with its reference (default 1: all)", "N"},
@@ -584,9 +604,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "spicegl-probe: --psnr-every wants 1..1000 (got %d)\n", psnr_every);
         return 2;
     }
-    if ((argc != 2) == !unix_path || seconds < 1 || settle < 0 || settle >= seconds) {
-        fprintf(stderr, "spicegl-probe: give one spice:// URI or --unix PATH, --seconds >= 1 "
-                        "and --settle below it\n");
+    if ((argc != 2) == !unix_path || seconds < 1 || settle < 0 || settle >= seconds ||
+        warmup_ms < 0 || first_within < 1) {
+        fprintf(stderr, "spicegl-probe: give one spice:// URI or --unix PATH, --seconds >= 1, "
+                        "--settle below it, --warmup >= 0 and --first-within >= 1\n");
         return 2;
     }
     unsigned sizes[4][2] = {{0}}, n_sizes = 0;
@@ -625,7 +646,8 @@ int main(int argc, char **argv)
                       .resize_h = rh,
                       .resize_n = n_sizes,
                       .display_id = display_id,
-                      .warmup_us = (int64_t)MAX(warmup_ms, 0) * 1000};
+                      .warmup_us = (int64_t)warmup_ms * 1000,
+                      .seconds = seconds};
     memcpy(p.resize_all, sizes, sizeof(sizes));
     g_mutex_init(&p.lock);
     if (gl)
@@ -644,7 +666,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "spicegl-probe: cannot connect\n");
         return 1;
     }
-    g_timeout_add_seconds((guint)seconds, on_timeout, &p);
+    p.connect_us = g_get_real_time();
+    p.end_timer = g_timeout_add_seconds((guint)(warmup_ms ? first_within : seconds), on_timeout, &p);
     if (settle)
         g_timeout_add_seconds((guint)settle, on_settled, &p);
     g_main_loop_run(p.loop);
@@ -657,7 +680,8 @@ int main(int argc, char **argv)
     uint32_t expected = p.have_first ? p.last - p.first + 1 : 0;
     uint32_t lost = expected - MIN(expected, p.frames);
     double fps = span_s > 0 ? (p.frames - 1) / span_s : 0;
-    double bytes_per_s = (bytes - p.settle_bytes) / (double)(seconds - settle);
+    double watched_s = (end_us - p.connect_us) / 1e6 - settle;
+    double bytes_per_s = watched_s > 0 ? (bytes - p.settle_bytes) / watched_s : NAN;
     double p50 = sgl_percentile(p.latency_ms, 0.5), p95 = sgl_percentile(p.latency_ms, 0.95);
     if (json) {
         g_autoptr(JsonBuilder) b = json_builder_new();
@@ -685,6 +709,8 @@ int main(int argc, char **argv)
         add_number(b, "max_gap_ms", p.have_first ? p.max_gap_us / 1000.0 : NAN);
         add_number(b, "last_age_ms", p.have_first ? (end_us - p.last_us) / 1000.0 : NAN);
         add_number(b, "final_psnr", final_psnr(&p));
+        add_number(b, "first_picture_ms",
+                   p.first_picture_us ? (p.first_picture_us - p.connect_us) / 1000.0 : NAN);
         json_builder_set_member_name(b, "codec");
         if (p.codec)
             json_builder_add_string_value(b, p.codec);

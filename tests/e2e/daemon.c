@@ -219,11 +219,20 @@ JsonObject *sgl_e2e_expect_guest_frames_psnr(const struct sgl_e2e *e,
     /* The first second of a new client is its decoder and media clock
      * starting: spice-gtk drops a burst of late pictures there (the daemon
      * sent them all), 10-25 of them, which in a 3 s window is the whole
-     * margin. Frames count from a second after the first; the window is
-     * that much longer. */
-    seconds += 1;
+     * margin. The probe waits for the first picture, then counts frames
+     * for `seconds` from a second after it; how long the first picture
+     * took is checked on its own. */
     const char *extra[] = {"--display", display, "--warmup", "1000", NULL};
     JsonObject *o = sgl_e2e_probe_run(e, d, seconds, extra, parser);
+    JsonNode *first = json_object_get_member(o, "first_picture_ms");
+    if (!first || JSON_NODE_HOLDS_NULL(first))
+        fail_msg("display %s: no picture within the probe's 15 s", display);
+    double first_ms = json_node_get_double(first);
+    double first_want = SGL_E2E_FIRST_PICTURE_MS * (sgl_test_sanitizers() ? 3 : 1);
+    print_message("# display %s: the first picture %.0f ms after connecting\n", display, first_ms);
+    if (first_ms > first_want)
+        fail_msg("display %s: the first picture came %.0f ms after connecting, want <= %.0f ms",
+                 display, first_ms, first_want);
     double frames = sgl_e2e_num(o, "frames"), lost = sgl_e2e_num(o, "lost");
     /* The guest numbers every frame it presents: a gap is a frame it
      * presented that the client never saw. */

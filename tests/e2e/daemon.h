@@ -56,6 +56,11 @@ JsonObject *sgl_e2e_probe_run(const struct sgl_e2e *e, const struct sgl_e2e_daem
  * stream delivers: 47 dB on average, the worst picture over
  * SGL_E2E_MIN_PSNR), at width x height. */
 #define SGL_E2E_MAX_GAP_MS 500.0
+/* A new client's first picture: connecting, the stream's first access unit
+ * (a key frame, asked for on connect) and the decoder starting; about
+ * 600 ms. A test may connect as the guest starts drawing, when its first
+ * frames wait for the host to compile their shaders: the bound allows that. */
+#define SGL_E2E_FIRST_PICTURE_MS 5000.0
 #define SGL_E2E_MIN_PSNR   38.0
 JsonObject *sgl_e2e_expect_guest_frames_on(const struct sgl_e2e *e, const struct sgl_e2e_daemon *d,
                                            int seconds, const char *display, int width, int height,
