@@ -240,6 +240,20 @@ static char *tail_text(struct sgl_vm *vm)
     return g_string_free(s, FALSE);
 }
 
+/* The console closed: how QEMU ended (it may take a moment to be reaped). */
+static char *qemu_exit_text(struct sgl_vm *vm)
+{
+    for (int i = 0; i < 200 && g_subprocess_get_identifier(vm->qemu); i++)
+        g_usleep(10 * 1000);
+    if (g_subprocess_get_identifier(vm->qemu))
+        return g_strdup("before its console closed (QEMU still runs)");
+    if (g_subprocess_get_if_signaled(vm->qemu))
+        return g_strdup_printf("before QEMU was killed by signal %d",
+                               g_subprocess_get_term_sig(vm->qemu));
+    return g_strdup_printf("before QEMU exited with status %d",
+                           g_subprocess_get_exit_status(vm->qemu));
+}
+
 /* Caller holds the lock. */
 static const struct sgl_console_event *find_next(struct sgl_vm *vm, const char *name)
 {
@@ -264,10 +278,10 @@ const struct sgl_console_event *sgl_vm_wait(struct sgl_vm *vm, const char *name,
         timed_out = !g_cond_wait_until(&vm->changed, &vm->lock, deadline);
     if (!found) {
         g_autofree char *tail = tail_text(vm);
+        g_autofree char *how = timed_out ? g_strdup("within the timeout") : qemu_exit_text(vm);
         g_set_error(error, G_IO_ERROR, timed_out ? G_IO_ERROR_TIMED_OUT : G_IO_ERROR_CLOSED,
-                    "no '%s' from the guest %s (%.1f s after start); console ends:%s", name,
-                    timed_out ? "within the timeout" : "before QEMU exited", sgl_vm_elapsed(vm),
-                    tail);
+                    "no '%s' from the guest %s (%.1f s after start); console ends:%s", name, how,
+                    sgl_vm_elapsed(vm), tail);
     }
     g_mutex_unlock(&vm->lock);
     return found;
