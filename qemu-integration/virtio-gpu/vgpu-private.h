@@ -66,6 +66,12 @@ struct vgpu_scanout {
     struct virtio_gpu_rect qemu_damage;
     bool qemu_pending;
     int64_t qemu_sent_us;
+    /* A flush that came while rendering before it was in flight: read back
+     * once the renderer's fence flush_fence (the last made before it) has
+     * signalled. Later flushes merge into it: nothing a guest does grows it. */
+    struct virtio_gpu_rect flush_damage;
+    uint32_t flush_fence;
+    bool flush_waiting;
 };
 
 /* A request whose answer waits for the renderer's fence. */
@@ -149,6 +155,9 @@ uint32_t vgpu_cmd_submit(struct vgpu *g, const struct vgpu_cmd *cmd);
  * QEMU's console. */
 uint32_t vgpu_cmd_set_scanout(struct vgpu *g, const struct vgpu_cmd *cmd);
 uint32_t vgpu_cmd_flush(struct vgpu *g, const struct vgpu_cmd *cmd);
+/* The renderer's work up to fence is done (all: every fence made so far):
+ * the flushes that waited for it are read back. */
+void vgpu_scanouts_work_done(struct vgpu *g, bool all, uint32_t fence);
 void vgpu_cmd_display_info(struct vgpu *g, const struct vgpu_cmd *cmd, struct vgpu_response *r);
 uint32_t vgpu_cmd_edid(struct vgpu *g, const struct vgpu_cmd *cmd, struct vgpu_response *r);
 void vgpu_cmd_cursor(struct vgpu *g, const struct vgpu_cmd *cmd);

@@ -38,6 +38,9 @@ uint32_t vgpu_cmd_set_scanout(struct vgpu *g, const struct vgpu_cmd *cmd)
     bool resized = so->r.width != s->r.width || so->r.height != s->r.height || !so->resource_id;
     so->resource_id = s->resource_id;
     so->r = s->r;
+    /* A flush still waiting for rendering reads what is shown now: all of it. */
+    if (so->flush_waiting)
+        so->flush_damage = (struct virtio_gpu_rect){0, 0, s->r.width, s->r.height};
     if (resized) {
         /* Zero copy needs the buffer as a dmabuf; llvmpipe has none to give. */
         g_message("virtio-gpu: scanout %u shows resource %u at %ux%u (%s)", s->scanout_id,
@@ -95,18 +98,23 @@ static gboolean flush_qemu(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-static void hold_damage(struct vgpu_scanout *so, const struct virtio_gpu_rect *d)
+/* *held becomes the bounding box of itself and d (d alone when !*have). */
+static void merge_damage(struct virtio_gpu_rect *held, bool *have, const struct virtio_gpu_rect *d)
 {
-    if (!so->qemu_pending) {
-        so->qemu_damage = *d;
-        so->qemu_pending = true;
+    if (!*have) {
+        *held = *d;
+        *have = true;
         return;
     }
-    struct virtio_gpu_rect *h = &so->qemu_damage;
-    uint32_t x0 = MIN(h->x, d->x), y0 = MIN(h->y, d->y);
-    uint32_t x1 = MAX(h->x + h->width, d->x + d->width);
-    uint32_t y1 = MAX(h->y + h->height, d->y + d->height);
-    *h = (struct virtio_gpu_rect){x0, y0, x1 - x0, y1 - y0};
+    uint32_t x0 = MIN(held->x, d->x), y0 = MIN(held->y, d->y);
+    uint32_t x1 = MAX(held->x + held->width, d->x + d->width);
+    uint32_t y1 = MAX(held->y + held->height, d->y + d->height);
+    *held = (struct virtio_gpu_rect){x0, y0, x1 - x0, y1 - y0};
+}
+
+static void hold_damage(struct vgpu_scanout *so, const struct virtio_gpu_rect *d)
+{
+    merge_damage(&so->qemu_damage, &so->qemu_pending, d);
 }
 
 static void read_back(struct vgpu *g, uint32_t index, const struct virtio_gpu_rect *damage)
@@ -156,9 +164,31 @@ uint32_t vgpu_cmd_flush(struct vgpu *g, const struct vgpu_cmd *cmd)
             continue;
         struct virtio_gpu_rect d = {(uint32_t)(x0 - so->r.x), (uint32_t)(y0 - so->r.y),
                                     (uint32_t)(x1 - x0), (uint32_t)(y1 - y0)};
+        /* Rendering the guest submitted before this flush may still run
+         * (llvmpipe rasterizes on threads of its own, and a read from
+         * another context does not wait for it): a read now could show a
+         * half-drawn picture. It waits for the fence made last. */
+        if (!g_queue_is_empty(&g->fenced)) {
+            merge_damage(&so->flush_damage, &so->flush_waiting, &d);
+            so->flush_fence = g->next_fence - 1;
+            continue;
+        }
         read_back(g, i, &d);
     }
     return 0;
+}
+
+void vgpu_scanouts_work_done(struct vgpu *g, bool all, uint32_t fence)
+{
+    for (uint32_t i = 0; i < g->config.num_scanouts; i++) {
+        struct vgpu_scanout *so = &g->scanouts[i];
+        if (!so->flush_waiting || (!all && (int32_t)(fence - so->flush_fence) < 0))
+            continue;
+        so->flush_waiting = false;
+        /* The scanout may have changed meanwhile: what it shows now. */
+        if (so->resource_id && vgpu_lookup(g, so->resource_id) && so->pixels)
+            read_back(g, i, &so->flush_damage);
+    }
 }
 
 void vgpu_cmd_display_info(struct vgpu *g, const struct vgpu_cmd *cmd, struct vgpu_response *r)

@@ -115,6 +115,7 @@ static void answer_done(struct vgpu *g, bool signalled, uint32_t fence)
         g->stats.fences++;
         pending_free(g, p);
     }
+    vgpu_scanouts_work_done(g, g_queue_is_empty(&g->fenced), fence);
 }
 
 /* The renderer's fences signal in the order they were created, and it
@@ -280,6 +281,7 @@ void vgpu_reset(struct vgpu *g)
     for (uint32_t i = 0; i < g->config.num_scanouts; i++) {
         struct vgpu_scanout *so = &g->scanouts[i];
         so->resource_id = 0;
+        so->flush_waiting = false;
         vgpu_uncharge(g, so->pixels_size);
         g_clear_pointer(&so->pixels, g_free);
         so->pixels_size = 0;
