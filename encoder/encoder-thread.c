@@ -42,6 +42,7 @@ struct sgl_encoder_thread {
     int64_t next_encode_us;
     int64_t refine_at_us;   /* 0: nothing to refine */
     uint32_t refine_passes; /* of the picture now shown */
+    uint32_t quiet_passes;  /* the last passes in a row that coded nothing */
     uint32_t new_target;    /* 0: none */
     struct sgl_adapt adapt;
     struct sgl_encoder_stats stats;
@@ -261,8 +262,8 @@ static bool may_refine(struct sgl_encoder_thread *t)
 }
 
 /* Caller holds the lock, after an access unit. Refine passes go a frame
- * interval apart until one settles the picture, or the passes reach
- * SGL_ENCODER_REFINE_SECONDS of frames. */
+ * interval apart until SGL_ENCODER_REFINE_QUIET in a row settle the
+ * picture, or the passes reach SGL_ENCODER_REFINE_SECONDS of frames. */
 static void schedule_refine(struct sgl_encoder_thread *t, bool refine, bool settled,
                             int64_t started)
 {
@@ -271,11 +272,14 @@ static void schedule_refine(struct sgl_encoder_thread *t, bool refine, bool sett
     if (!refine) {
         t->refine_at_us = started + t->refine_after_us;
         t->refine_passes = 0;
+        t->quiet_passes = 0;
         return;
     }
+    t->quiet_passes = settled ? t->quiet_passes + 1 : 0;
     /* A frame interval after this pass started, whatever credit the
      * frame schedule holds: refine passes never go back to back. */
-    if (!settled && ++t->refine_passes < SGL_ENCODER_REFINE_SECONDS * t->max_fps)
+    if (t->quiet_passes < SGL_ENCODER_REFINE_QUIET &&
+        ++t->refine_passes < SGL_ENCODER_REFINE_SECONDS * t->max_fps)
         t->refine_at_us = started + 1000000 / t->max_fps;
 }
 

@@ -54,6 +54,11 @@ struct sgl_encoder_config {
  * bitrate takes many (500 kbit/s at 1280x800: about 40); at 8 Mbit/s the
  * first pass settles it. */
 #define SGL_ENCODER_REFINE_SECONDS 2u
+/* A picture is settled when this many passes in a row found nothing left to
+ * code. One is not enough: with sliced threads, x264's VBV accounts the
+ * slices' bits as they run, and a pass it starves comes out as skipped
+ * macroblocks too, long before the picture is refined. */
+#define SGL_ENCODER_REFINE_QUIET 3u
 
 struct sgl_encoder_au {
     const uint8_t *data; /* Annex-B, SPS/PPS before every IDR */
