@@ -98,7 +98,7 @@ run_one() { # system workload
     vm+=(--gpu stock --vnc-port "$port")
     client=("$builddir/client-test/sgl-vnc-probe" "${watch[@]}" "127.0.0.1:$port") ;;
   esac
-  "$builddir/tools/spicegl-vm" --srcdir "$srcdir" --builddir "$builddir" "${vm[@]}" \
+  "$builddir/tools/spicegl-demo" --srcdir "$srcdir" --builddir "$builddir" "${vm[@]}" \
     --seconds $((seconds + 240)) --log "$log" --log-times >"$log.out" 2>&1 &
   local vmpid=$!
   pids+=("$vmpid")

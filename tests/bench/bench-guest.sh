@@ -15,7 +15,7 @@ guest_fps() { sed -n 's/.*@@SGL gl-result status=ok .* fps=\([0-9.]*\).*/\1/p' "
 vm() { # log gpu [options]
   local log=$1 gpu=$2
   shift 2
-  "$builddir/tools/spicegl-vm" --srcdir "$srcdir" --builddir "$builddir" --gpu "$gpu" \
+  "$builddir/tools/spicegl-demo" --srcdir "$srcdir" --builddir "$builddir" --gpu "$gpu" \
     --run gl --size 1280x800 --fps "$fps" --frames "$frames" --log "$log" "$@" \
     >"$log.out" 2>&1
 }

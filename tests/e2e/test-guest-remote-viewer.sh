@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stock remote-viewer under Xvfb shows the test guest through spicegl: the
-# guest's GL program renders through spicegl-gpu (spicegl-vm --gpu spicegl, as
+# guest's GL program renders through spicegl-gpu (spicegl-demo --gpu spicegl, as
 # scripts/demo runs it), and markers read from screenshots of the viewer's
 # window are the guest's own and advance. Speaks TAP; missing tools or
 # QEMU skip, or fail under CI=true.
@@ -27,7 +27,7 @@ rv_pick
 rv_start_xvfb
 log="$builddir/tests/e2e/spicegl-remote-viewer.console.log"
 rm -f "$log" # an older run's gl-start must not count
-"$builddir/tools/spicegl-vm" --srcdir "$srcdir" --builddir "$builddir" --gpu spicegl \
+"$builddir/tools/spicegl-demo" --srcdir "$srcdir" --builddir "$builddir" --gpu spicegl \
   --spice-port "$port" --run gl --fps "$fps" --frames 0 --seconds 90 --log "$log" \
   >"$tmp/vm.log" 2>&1 &
 vm=$!
@@ -78,6 +78,6 @@ elif [ "$status" = 0 ]; then
   echo "not ok 3 - the sandbox denied spicegl-gpu a call"
   grep "sandbox: denied" "$tmp/vm.log" | sed 's/^/# /'
 else
-  echo "not ok 3 - spicegl-vm exited with $status"
+  echo "not ok 3 - spicegl-demo exited with $status"
   sed 's/^/# /' "$tmp/vm.log" | tail -n 30
 fi

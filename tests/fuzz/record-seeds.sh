@@ -16,7 +16,7 @@ mkdir -p "$corpus/fuzz-vgpu-parse" "$corpus/fuzz-vgpu-device" "$corpus/fuzz-vhos
 
 for run in gl kmscube; do
   echo "record-seeds: $run"
-  "$builddir/tools/spicegl-vm" --builddir "$builddir" --srcdir "$srcdir" --gpu spicegl \
+  "$builddir/tools/spicegl-demo" --builddir "$builddir" --srcdir "$srcdir" --gpu spicegl \
     --spice-port 5977 --run "$run" --frames 30 --seconds 120 --log "$work/$run.log" \
     --daemon-arg=--sandbox --daemon-arg=off \
     --daemon-arg=--record-commands --daemon-arg="$work/$run" >/dev/null

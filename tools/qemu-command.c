@@ -1,0 +1,120 @@
+#include "config.h"
+
+#include "qemu-command.h"
+
+#include <gio/gio.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *spicegl_vm_disk_format(const struct spicegl_vm_options *o, GError **error)
+{
+    if (o->disk_format == SPICEGL_VM_DISK_RAW)
+        return "raw";
+    if (o->disk_format == SPICEGL_VM_DISK_QCOW2)
+        return "qcow2";
+    g_autoptr(GFile) file = g_file_new_for_path(o->disk);
+    g_autoptr(GFileInputStream) in = g_file_read(file, NULL, error);
+    if (!in)
+        return NULL;
+    guint8 magic[4] = {0};
+    gsize n = 0;
+    if (!g_input_stream_read_all(G_INPUT_STREAM(in), magic, sizeof(magic), &n, NULL, error))
+        return NULL;
+    return n == 4 && memcmp(magic, "QFI\xfb", 4) == 0 ? "qcow2" : "raw";
+}
+
+static void add(GPtrArray *argv, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void add(GPtrArray *argv, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_ptr_array_add(argv, g_strdup_vprintf(fmt, ap));
+    va_end(ap);
+}
+
+/* A path inside a QEMU option list: commas doubled. */
+static char *opt_path(const char *path)
+{
+    g_auto(GStrv) parts = g_strsplit(path, ",", -1);
+    return g_strjoinv(",,", parts);
+}
+
+char **spicegl_vm_qemu_argv(const struct spicegl_vm_options *o, const struct spicegl_vm_paths *paths,
+                            const char *disk_format, bool kvm)
+{
+    GPtrArray *argv = g_ptr_array_new();
+    add(argv, "%s", o->qemu);
+    add(argv, "-name");
+    add(argv, "spicegl-vm");
+    add(argv, "-nodefaults");
+    add(argv, "-no-user-config");
+    add(argv, "-accel");
+    add(argv, kvm ? "kvm" : "tcg");
+    if (kvm) {
+        add(argv, "-cpu");
+        add(argv, "host");
+    }
+    /* vhost-user: the daemon maps the guest's memory, so it is a memfd
+     * QEMU shares with it. */
+    add(argv, "-object");
+    add(argv, "memory-backend-memfd,id=mem,size=%" PRIu64 "M,share=on", o->memory_mb);
+    add(argv, "-machine");
+    add(argv, "q35,memory-backend=mem");
+    add(argv, "-m");
+    add(argv, "%" PRIu64 "M", o->memory_mb);
+    add(argv, "-smp");
+    add(argv, "%u", o->cpus);
+    g_autofree char *gpu = opt_path(paths->gpu_socket);
+    add(argv, "-chardev");
+    add(argv, "socket,id=spicegl-gpu,path=%s", gpu);
+    add(argv, "-device");
+    add(argv, "vhost-user-vga,chardev=spicegl-gpu,max_outputs=2,xres=%u,yres=%u", o->width, o->height);
+    /* The daemon attaches to this display through QMP for the clients'
+     * keyboard, pointer and monitor sizes; QEMU draws nothing itself. */
+    add(argv, "-display");
+    add(argv, "dbus,p2p=yes,gl=on,rendernode=/dev/null");
+    add(argv, "-device");
+    add(argv, "virtio-keyboard-pci");
+    add(argv, "-device");
+    add(argv, "virtio-mouse-pci");
+    g_autofree char *daemon_qmp = opt_path(paths->daemon_qmp);
+    g_autofree char *control_qmp = opt_path(paths->control_qmp);
+    add(argv, "-qmp");
+    add(argv, "unix:%s,server=on,wait=off", daemon_qmp);
+    add(argv, "-qmp");
+    add(argv, "unix:%s,server=on,wait=off", control_qmp);
+    if (o->disk) {
+        g_autofree char *disk = opt_path(o->disk);
+        add(argv, "-drive");
+        add(argv, "file=%s,format=%s,if=virtio,discard=unmap%s", disk, disk_format,
+            o->snapshot ? ",snapshot=on" : "");
+    }
+    if (o->cdrom) {
+        g_autofree char *cdrom = opt_path(o->cdrom);
+        add(argv, "-drive");
+        add(argv, "file=%s,media=cdrom,readonly=on", cdrom);
+        add(argv, "-boot");
+        add(argv, o->disk ? "order=c,menu=off" : "order=d,menu=off");
+    }
+    if (o->network) {
+        add(argv, "-nic");
+        add(argv, "user,model=virtio-net-pci");
+    }
+    add(argv, "-device");
+    add(argv, "virtio-rng-pci");
+    if (o->console) {
+        g_autofree char *console = opt_path(o->console);
+        add(argv, "-chardev");
+        add(argv, "file,id=console,path=%s", console);
+        add(argv, "-serial");
+        add(argv, "chardev:console");
+    }
+    add(argv, "-monitor");
+    add(argv, "none");
+    for (char **a = o->qemu_args; a && *a; a++)
+        add(argv, "%s", *a);
+    g_ptr_array_add(argv, NULL);
+    return (char **)g_ptr_array_free(argv, FALSE);
+}

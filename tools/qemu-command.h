@@ -1,0 +1,32 @@
+/* The QEMU command line of a VM whose GPU and SPICE server is spicegl-gpu.
+ *
+ * A pure function of the options and the paths the launcher chose: what
+ * QEMU needs for a vhost-user GPU (guest memory in a shared memfd, the
+ * vhost-user-vga device on the daemon's socket), the D-Bus display the
+ * daemon attaches to through QMP (keyboard, pointer and monitor sizes), the
+ * disk, the network, and a QMP socket of the launcher's own (powering off). */
+#ifndef SPICEGL_VM_QEMU_COMMAND_H
+#define SPICEGL_VM_QEMU_COMMAND_H
+
+#include <stdbool.h>
+
+#include <glib.h>
+
+#include "vm-options.h"
+
+struct spicegl_vm_paths {
+    const char *gpu_socket;  /* the daemon's vhost-user socket */
+    const char *daemon_qmp;  /* QMP for the daemon (it attaches to the D-Bus display) */
+    const char *control_qmp; /* QMP for the launcher */
+};
+
+/* The disk's format: the option, or for auto qcow2 when the file starts
+ * with qcow2's magic, else raw. NULL with an error when it cannot be read. */
+const char *spicegl_vm_disk_format(const struct spicegl_vm_options *o, GError **error);
+
+/* argv for QEMU, NULL-terminated; free with g_strfreev. kvm: the
+ * accelerator chosen (the launcher probes for auto). */
+char **spicegl_vm_qemu_argv(const struct spicegl_vm_options *o, const struct spicegl_vm_paths *paths,
+                            const char *disk_format, bool kvm);
+
+#endif
