@@ -114,10 +114,16 @@ bool spicegl_vm_options_parse(struct spicegl_vm_options *o, int argc, char **arg
         ctx, "Starts spicegl-gpu and QEMU for your disk image, prints the SPICE address to\n"
              "connect to, and stops both together: on Ctrl-C (the guest is asked to power\n"
              "off first), when the guest powers off, or when either process exits.");
-    if (!g_option_context_parse(ctx, &argc, &argv, error))
+    /* GOption removes what it parsed from the vector: it gets a copy, so
+     * the caller's stays whole (and freeable). */
+    g_autofree char **args = g_new0(char *, argc + 1);
+    memcpy(args, argv, sizeof(char *) * (size_t)argc);
+    char **rest = args;
+    int n_rest = argc;
+    if (!g_option_context_parse(ctx, &n_rest, &rest, error))
         goto fail;
-    if (argc > 1) {
-        fail(error, "unexpected argument '%s': the disk is given with --disk FILE", argv[1]);
+    if (n_rest > 1) {
+        fail(error, "unexpected argument '%s': the disk is given with --disk FILE", rest[1]);
         goto fail;
     }
     if (!o->disk && !o->cdrom) {
