@@ -24,9 +24,7 @@ const char *spicegl_vm_disk_format(const struct spicegl_vm_options *o, GError **
     return n == 4 && memcmp(magic, "QFI\xfb", 4) == 0 ? "qcow2" : "raw";
 }
 
-static void add(GPtrArray *argv, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static void add(GPtrArray *argv, const char *fmt, ...)
+void spicegl_vm_add_arg(GPtrArray *argv, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -34,11 +32,42 @@ static void add(GPtrArray *argv, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Short for what every line below does. */
+#define add spicegl_vm_add_arg
+
 /* A path inside a QEMU option list: commas doubled. */
 static char *opt_path(const char *path)
 {
     g_auto(GStrv) parts = g_strsplit(path, ",", -1);
     return g_strjoinv(",,", parts);
+}
+
+void spicegl_vm_add_gpu_args(GPtrArray *argv, const char *machine, uint64_t memory_mb,
+                             const char *gpu_socket, unsigned xres, unsigned yres)
+{
+    add(argv, "-object");
+    add(argv, "memory-backend-memfd,id=mem,size=%" PRIu64 "M,share=on", memory_mb);
+    add(argv, "-machine");
+    add(argv, "%s%smemory-backend=mem", machine ? machine : "", machine ? "," : "");
+    g_autofree char *gpu = opt_path(gpu_socket);
+    add(argv, "-chardev");
+    add(argv, "socket,id=spicegl-gpu,path=%s", gpu);
+    /* Two outputs, as spicegl-gpu serves by default: the second is off
+     * until a client asks for a second monitor. */
+    add(argv, "-device");
+    if (xres && yres)
+        add(argv, "vhost-user-vga,chardev=spicegl-gpu,max_outputs=2,xres=%u,yres=%u", xres, yres);
+    else
+        add(argv, "vhost-user-vga,chardev=spicegl-gpu,max_outputs=2");
+    /* The daemon attaches to this display through QMP for the clients'
+     * keyboard, pointer and monitor sizes; QEMU draws nothing itself, and
+     * llvmpipe will do for the GL it wants. */
+    add(argv, "-display");
+    add(argv, "dbus,p2p=yes,gl=on,rendernode=/dev/null");
+    add(argv, "-device");
+    add(argv, "virtio-keyboard-pci");
+    add(argv, "-device");
+    add(argv, "virtio-mouse-pci");
 }
 
 char **spicegl_vm_qemu_argv(const struct spicegl_vm_options *o, const struct spicegl_vm_paths *paths,
@@ -56,29 +85,11 @@ char **spicegl_vm_qemu_argv(const struct spicegl_vm_options *o, const struct spi
         add(argv, "-cpu");
         add(argv, "host");
     }
-    /* vhost-user: the daemon maps the guest's memory, so it is a memfd
-     * QEMU shares with it. */
-    add(argv, "-object");
-    add(argv, "memory-backend-memfd,id=mem,size=%" PRIu64 "M,share=on", o->memory_mb);
-    add(argv, "-machine");
-    add(argv, "q35,memory-backend=mem");
     add(argv, "-m");
     add(argv, "%" PRIu64 "M", o->memory_mb);
     add(argv, "-smp");
     add(argv, "%u", o->cpus);
-    g_autofree char *gpu = opt_path(paths->gpu_socket);
-    add(argv, "-chardev");
-    add(argv, "socket,id=spicegl-gpu,path=%s", gpu);
-    add(argv, "-device");
-    add(argv, "vhost-user-vga,chardev=spicegl-gpu,max_outputs=2,xres=%u,yres=%u", o->width, o->height);
-    /* The daemon attaches to this display through QMP for the clients'
-     * keyboard, pointer and monitor sizes; QEMU draws nothing itself. */
-    add(argv, "-display");
-    add(argv, "dbus,p2p=yes,gl=on,rendernode=/dev/null");
-    add(argv, "-device");
-    add(argv, "virtio-keyboard-pci");
-    add(argv, "-device");
-    add(argv, "virtio-mouse-pci");
+    spicegl_vm_add_gpu_args(argv, "q35", o->memory_mb, paths->gpu_socket, o->width, o->height);
     g_autofree char *daemon_qmp = opt_path(paths->daemon_qmp);
     g_autofree char *control_qmp = opt_path(paths->control_qmp);
     add(argv, "-qmp");

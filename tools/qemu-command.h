@@ -9,6 +9,7 @@
 #define SPICEGL_VM_QEMU_COMMAND_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <glib.h>
 
@@ -23,6 +24,18 @@ struct spicegl_vm_paths {
 /* The disk's format: the option, or for auto qcow2 when the file starts
  * with qcow2's magic, else raw. NULL with an error when it cannot be read. */
 const char *spicegl_vm_disk_format(const struct spicegl_vm_options *o, GError **error);
+
+/* Appends one argument, printf-style, to an argv of g_free'd strings. */
+void spicegl_vm_add_arg(GPtrArray *argv, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/* Appends what makes spicegl-gpu a VM's GPU: guest memory as a shared memfd
+ * of memory_mb (the daemon maps it), `-machine MACHINE,memory-backend=mem`
+ * (machine NULL: QEMU's default type), vhost-user-vga with two outputs on
+ * gpu_socket (xres, yres 0: QEMU's default mode), the D-Bus display the
+ * daemon attaches to, and the keyboard and mouse it drives. The test
+ * harness builds its VMs with it too. */
+void spicegl_vm_add_gpu_args(GPtrArray *argv, const char *machine, uint64_t memory_mb,
+                             const char *gpu_socket, unsigned xres, unsigned yres);
 
 /* argv for QEMU, NULL-terminated; free with g_strfreev. kvm: the
  * accelerator chosen (the launcher probes for auto). */

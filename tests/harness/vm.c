@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "tools/qemu-command.h"
+
 #define TAIL_LINES 25
 
 struct sgl_vm {
@@ -73,15 +75,7 @@ static gpointer read_console(gpointer data)
     return NULL;
 }
 
-static void add(GPtrArray *argv, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static void add(GPtrArray *argv, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    g_ptr_array_add(argv, g_strdup_vprintf(fmt, ap));
-    va_end(ap);
-}
+#define add spicegl_vm_add_arg
 
 static GPtrArray *qemu_argv(const struct sgl_vm_config *c)
 {
@@ -118,33 +112,9 @@ static GPtrArray *qemu_argv(const struct sgl_vm_config *c)
         add(argv, "-display");
         add(argv, "egl-headless,rendernode=/dev/null");
     }
-    if (c->gpu == SGL_VM_GPU_VHOST_USER) {
-        /* vhost-user maps guest RAM: it must be a shared memfd. */
-        guint mb = c->memory_mb ? c->memory_mb : 2048;
-        add(argv, "-object");
-        add(argv, "memory-backend-memfd,id=mem,size=%uM,share=on", mb);
-        add(argv, "-machine");
-        add(argv, "memory-backend=mem");
-        add(argv, "-chardev");
-        add(argv, "socket,id=gpu,path=%s", c->gpu_socket);
-        add(argv, "-device");
-        /* Two outputs, as spicegl-gpu serves by default: the second is off
-         * until a client asks for a second monitor. */
-        if (c->xres && c->yres)
-            add(argv, "vhost-user-vga,chardev=gpu,max_outputs=2,xres=%u,yres=%u", c->xres, c->yres);
-        else
-            add(argv, "vhost-user-vga,chardev=gpu,max_outputs=2");
-        /* QEMU's D-Bus display, peer to peer: what spicegl-gpu sends
-         * input and monitor sizes through (qemu-integration/qemu-control/qemu-control.h).
-         * It wants GL for this console; llvmpipe will do. */
-        add(argv, "-display");
-        add(argv, "dbus,p2p=yes,gl=on,rendernode=/dev/null");
-        /* What a client's keyboard and mouse reach through that display. */
-        add(argv, "-device");
-        add(argv, "virtio-keyboard-pci");
-        add(argv, "-device");
-        add(argv, "virtio-mouse-pci");
-    }
+    if (c->gpu == SGL_VM_GPU_VHOST_USER)
+        spicegl_vm_add_gpu_args(argv, NULL, c->memory_mb ? c->memory_mb : 2048, c->gpu_socket,
+                                c->xres, c->yres);
     if (c->qmp_socket) {
         add(argv, "-qmp");
         add(argv, "unix:%s,server=on,wait=off", c->qmp_socket);
