@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # spicegl-vm runs a VM from a disk image, as a user runs their own: a BIOS
-# disk built here from the test guest (MBR, SYSLINUX, kernel, initramfs;
-# tests/guest/make-disk) boots through the firmware with spicegl-gpu as its
-# GPU and SPICE server; a client with the ticket sees the guest's frames and
+# disk built here from the test guest (MBR, SYSLINUX, kernel, a small
+# initramfs, an ext4 root; tests/guest/make-disk) boots through the firmware
+# with spicegl-gpu as its GPU and SPICE server; a client with the ticket sees the guest's frames and
 # one without it is refused; Ctrl-C powers the guest off through its ACPI
 # power button and both processes end; when QEMU or the daemon dies, the
 # launcher stops the other and says so. Speaks TAP.
@@ -85,12 +85,13 @@ show() { sed 's/^/#   /' "$@" | tail -n 15; }
 # else TCG, and spicegl-vm says which.
 start_vm session auto
 if wait_console gl-start "$boot_s" && grep -q "renderer=.*virgl" "$console" &&
+  grep -q "@@SGL root device=vda2 fs=ext4" "$console" &&
   grep -qE "QEMU started \((KVM|TCG)," "$out" &&
   { grep -q "QEMU started (KVM," "$out" || grep -q "KVM does not work here (.*): emulating the CPU with TCG" "$out"; } &&
   qemu=$(child qemu-system) && [ -n "$qemu" ] &&
   tr '\0' ' ' <"/proc/$qemu/cmdline" | grep -q -- "-drive file=$disk,format=raw" &&
   ! tr '\0' ' ' <"/proc/$qemu/cmdline" | grep -q -- "-kernel"; then
-  echo "ok 1 - the disk boots through the firmware (no -kernel), the guest renders with virgl on spicegl-gpu; $(grep -o 'QEMU started ([A-Z]*' "$out" | sed 's/QEMU started (//') chosen by the probe"
+  echo "ok 1 - the disk boots through the firmware (no -kernel) to its ext4 root, the guest renders with virgl on spicegl-gpu; $(grep -o 'QEMU started ([A-Z]*' "$out" | sed 's/QEMU started (//') chosen by the probe"
 else
   echo "not ok 1 - the guest on the disk image did not start its GL program"
   show "$out"
@@ -104,7 +105,8 @@ frames=$(num frames "$probe") psnr=$(num psnr_avg "$probe")
 echo "# probe: $probe"
 if grep -q "remote-viewer $uri" "$out" &&
   awk -v f="${frames:-0}" -v p="${psnr:-0}" -v fps="$fps" 'BEGIN { exit !(f >= 0.9 * 3 * fps && p >= 42) }'; then
-  echo "ok 2 - spicegl-vm printed $uri; a client with the ticket saw $frames frames in 3 s at $psnr dB"
+  printf 'ok 2 - spicegl-vm printed %s; a client with the ticket saw %.0f frames in 3 s at %.1f dB\n' \
+    "$uri" "$frames" "$psnr"
 else
   echo "not ok 2 - printed URI or frames: ${frames:-none} frames at ${psnr:-?} dB (want >= $((27 * fps / 10)), >= 42 dB)"
   show "$out" "$tmp/probe.err"
