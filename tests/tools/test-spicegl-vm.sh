@@ -77,7 +77,10 @@ wait_exit() { # pid seconds
   exit_status=$?
 }
 
-child() { pgrep -f "$1.*$tmp/" | head -n 1; } # qemu-system or spicegl-gpu of this VM
+# This VM's processes. QEMU's arguments name the daemon too (its chardev is
+# "spicegl-gpu"): the daemon is matched by its own first arguments.
+daemon_pattern="spicegl-gpu --socket-path $tmp/" qemu_pattern="qemu-system[^ ]* .*$tmp/"
+child() { pgrep -f "$1" | head -n 1; }
 num() { sed -n "s/.*\"$1\":\(-\?[0-9.]*\).*/\1/p" <<<"$2"; }
 show() { sed 's/^/#   /' "$@" | tail -n 15; }
 
@@ -88,7 +91,7 @@ if wait_console gl-start "$boot_s" && grep -q "renderer=.*virgl" "$console" &&
   grep -q "@@SGL root device=vda2 fs=ext4" "$console" &&
   grep -qE "QEMU started \((KVM|TCG)," "$out" &&
   { grep -q "QEMU started (KVM," "$out" || grep -q "KVM does not work here (.*): emulating the CPU with TCG" "$out"; } &&
-  qemu=$(child qemu-system) && [ -n "$qemu" ] &&
+  qemu=$(child "$qemu_pattern") && [ -n "$qemu" ] &&
   tr '\0' ' ' <"/proc/$qemu/cmdline" | grep -q -- "-drive file=$disk,format=raw" &&
   ! tr '\0' ' ' <"/proc/$qemu/cmdline" | grep -q -- "-kernel"; then
   echo "ok 1 - the disk boots through the firmware (no -kernel) to its ext4 root, the guest renders with virgl on spicegl-gpu; $(grep -o 'QEMU started ([A-Z]*' "$out" | sed 's/QEMU started (//') chosen by the probe"
@@ -122,7 +125,7 @@ else
   show "$tmp/refused.json"
 fi
 
-daemon=$(child spicegl-gpu)
+daemon=$(child "$daemon_pattern")
 kill -INT "$vm"
 if wait_exit "$vm" 90 && [ "$exit_status" = 0 ] && grep -q "@@SGL power-button" "$console" &&
   grep -q "asking the guest to power off" "$out" && ! kill -0 "$daemon" 2>/dev/null &&
@@ -137,11 +140,11 @@ fi
 # 5: QEMU dies: the launcher stops the daemon and fails.
 start_vm qemu-killed
 if wait_console boot "$boot_s"; then
-  daemon=$(child spicegl-gpu)
-  pkill -9 -f "qemu-system.*$tmp/"
+  daemon=$(child "$daemon_pattern")
+  pkill -9 -f "$qemu_pattern"
   if wait_exit "$vm" 30 && [ "$exit_status" = 1 ] && grep -q "QEMU was killed by signal 9" "$out" &&
-    ! kill -0 "$daemon" 2>/dev/null; then
-    echo "ok 5 - QEMU killed: spicegl-vm says so, its daemon is gone, and it exits 1"
+    grep -q "spicegl-gpu exited with status 0" "$out" && ! kill -0 "$daemon" 2>/dev/null; then
+    echo "ok 5 - QEMU killed: spicegl-vm says so, its daemon exits by itself, and it exits 1"
   else
     echo "not ok 5 - QEMU killed: spicegl-vm ${exit_status}"
     show "$out"
@@ -154,11 +157,11 @@ fi
 # 6: the daemon dies: the VM lost its GPU, so QEMU is stopped.
 start_vm daemon-killed
 if wait_console boot "$boot_s"; then
-  qemu=$(child qemu-system)
-  pkill -9 -f "spicegl-gpu.*$tmp/"
+  qemu=$(child "$qemu_pattern")
+  pkill -9 -f "$daemon_pattern"
   if wait_exit "$vm" 30 && [ "$exit_status" = 1 ] && grep -q "the VM lost its GPU: stopping QEMU" "$out" &&
-    ! kill -0 "$qemu" 2>/dev/null; then
-    echo "ok 6 - spicegl-gpu killed: spicegl-vm stops QEMU, says why, and exits 1"
+    grep -q "QEMU exited with status 0" "$out" && ! kill -0 "$qemu" 2>/dev/null; then
+    echo "ok 6 - spicegl-gpu killed: spicegl-vm stops QEMU (SIGTERM, a clean exit), says why, and exits 1"
   else
     echo "not ok 6 - daemon killed: spicegl-vm ${exit_status}"
     show "$out"
