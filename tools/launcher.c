@@ -116,14 +116,24 @@ static GSubprocess *start_daemon(struct spicegl_vm_launcher *l, const char *bin,
     return NULL;
 }
 
-static void kill_later(struct spicegl_vm_launcher *l, guint seconds);
+/* The launcher's one timer: what happens next if nothing else does. */
+static void set_timer(struct spicegl_vm_launcher *l, guint seconds, GSourceFunc fn)
+{
+    if (l->timer)
+        g_source_remove(l->timer);
+    l->timer = g_timeout_add_seconds(seconds, fn, l);
+}
 
-static void terminate(struct spicegl_vm_launcher *l, GSubprocess *p, bool done)
+static gboolean on_grace_over(gpointer data);
+
+/* QEMU is asked to stop (SIGTERM), and killed with the daemon if either
+ * is still there after the grace period. */
+static void stop_qemu(struct spicegl_vm_launcher *l)
 {
     l->stopping = true;
-    if (!done)
-        g_subprocess_send_signal(p, SIGTERM);
-    kill_later(l, KILL_GRACE_S);
+    if (!l->qemu_done)
+        g_subprocess_send_signal(l->qemu, SIGTERM);
+    set_timer(l, KILL_GRACE_S, on_grace_over);
 }
 
 /* The last resort: whatever still runs after the grace period is killed. */
@@ -144,13 +154,6 @@ static gboolean on_grace_over(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-static void kill_later(struct spicegl_vm_launcher *l, guint seconds)
-{
-    if (l->timer)
-        g_source_remove(l->timer);
-    l->timer = g_timeout_add_seconds(seconds, on_grace_over, l);
-}
-
 /* After the shutdown timeout: the guest did not power off in time. */
 static gboolean on_shutdown_timeout(gpointer data)
 {
@@ -158,7 +161,7 @@ static gboolean on_shutdown_timeout(gpointer data)
     l->timer = 0;
     if (!l->qemu_done) {
         say("the guest did not power off within %u s: stopping QEMU", l->o->shutdown_timeout);
-        terminate(l, l->qemu, l->qemu_done);
+        stop_qemu(l);
     }
     return G_SOURCE_REMOVE;
 }
@@ -189,11 +192,8 @@ static void on_qemu_exit(GObject *source, GAsyncResult *res, gpointer data)
     l->qemu_done = true;
     describe_exit("QEMU", l->qemu, &l->failed);
     /* With its QEMU gone, the daemon exits by itself. */
-    if (!l->daemon_done) {
-        if (l->timer)
-            g_source_remove(l->timer);
-        l->timer = g_timeout_add_seconds(DAEMON_GRACE_S, on_grace_over, l);
-    }
+    if (!l->daemon_done)
+        set_timer(l, DAEMON_GRACE_S, on_grace_over);
     maybe_quit(l);
 }
 
@@ -207,7 +207,7 @@ static void on_daemon_exit(GObject *source, GAsyncResult *res, gpointer data)
         /* The VM lost its GPU and its display: it cannot go on. */
         l->failed = true;
         say("the VM lost its GPU: stopping QEMU");
-        terminate(l, l->qemu, l->qemu_done);
+        stop_qemu(l);
     }
     maybe_quit(l);
 }
@@ -219,7 +219,7 @@ static gboolean on_stop_signal(gpointer data)
         return G_SOURCE_CONTINUE;
     if (l->stop_requests++ || l->o->shutdown_timeout == 0) {
         say("stopping QEMU");
-        terminate(l, l->qemu, l->qemu_done);
+        stop_qemu(l);
         return G_SOURCE_CONTINUE;
     }
     g_autoptr(GError) error = NULL;
@@ -227,14 +227,12 @@ static gboolean on_stop_signal(gpointer data)
     if (!l->qmp || !qemu_qmp_send(l->qmp, "{\"execute\":\"system_powerdown\"}", -1)) {
         say("cannot ask the guest to power off (%s): stopping QEMU",
             error ? error->message : "QMP refused");
-        terminate(l, l->qemu, l->qemu_done);
+        stop_qemu(l);
     } else {
         say("asking the guest to power off (up to %u s; again to stop it now)",
             l->o->shutdown_timeout);
         l->stopping = true;
-        if (l->timer)
-            g_source_remove(l->timer);
-        l->timer = g_timeout_add_seconds(l->o->shutdown_timeout, on_shutdown_timeout, l);
+        set_timer(l, l->o->shutdown_timeout, on_shutdown_timeout);
     }
     return G_SOURCE_CONTINUE;
 }
