@@ -42,6 +42,13 @@ struct sgl_source_listener {
 
 struct sgl_source;
 
+/* What a source that is a GPU counts. */
+struct sgl_source_gpu_stats {
+    uint64_t commands, rejected, flushes, frames, fences;
+    uint32_t resources, contexts;
+    uint64_t host_bytes, max_host_bytes; /* host memory the guest is charged for, and its cap */
+};
+
 struct sgl_source_impl {
     /* Begins reading what the source reads (QEMU's connection): called
      * once the daemon is sandboxed. NULL: it began at creation. */
@@ -50,10 +57,10 @@ struct sgl_source_impl {
      * to the guest (or, synthetic, draws at it). From the main context. */
     void (*request_mode)(struct sgl_source *source, uint32_t output, uint32_t width,
                          uint32_t height);
-    /* Pictures made so far, and a stats line of the source's own (NULL:
-     * none). */
+    /* Pictures made so far, and the GPU's counters (NULL: not a GPU).
+     * From any thread. */
     uint64_t (*frames)(struct sgl_source *source);
-    void (*log_stats)(struct sgl_source *source);
+    void (*gpu_stats)(struct sgl_source *source, struct sgl_source_gpu_stats *stats);
     void (*destroy)(struct sgl_source *source);
 };
 
@@ -81,10 +88,14 @@ static inline uint64_t sgl_source_frames(struct sgl_source *source)
     return source->impl->frames(source);
 }
 
-static inline void sgl_source_log_stats(struct sgl_source *source)
+/* False when the source is not a GPU. */
+static inline bool sgl_source_gpu_stats(struct sgl_source *source,
+                                        struct sgl_source_gpu_stats *stats)
 {
-    if (source->impl->log_stats)
-        source->impl->log_stats(source);
+    if (!source->impl->gpu_stats)
+        return false;
+    source->impl->gpu_stats(source, stats);
+    return true;
 }
 
 /* Accepts NULL. */

@@ -3,6 +3,7 @@
 #include "daemon.h"
 
 #include <glib-unix.h>
+#include <string.h>
 
 #include "qemu-integration/qemu-control/qemu-control.h"
 #include "qemu-integration/virtio-gpu/gpu-thread.h"
@@ -13,21 +14,7 @@
 #include "spice-gl/remote.h"
 #include "spice-gl/server.h"
 #include "synthetic.h"
-
-struct spicegl_daemon {
-    const struct spicegl_options *options;
-    GMainLoop *loop;
-    GPtrArray *servers; /* SpiceServer * */
-    GPtrArray *remotes; /* struct sgl_remote * */
-    GPtrArray *locals;  /* struct sgl_local *, freed after the servers */
-    GPtrArray *clocks;  /* struct sgl_audio_clock *, freed after the servers */
-    GPtrArray *inputs;  /* struct sgl_input *, freed after the servers */
-    struct sgl_source *source;
-    /* Remotes per server: one per output, remotes[server * outputs + k]
-     * streams output k as the server's display k. */
-    uint32_t outputs;
-    struct qemu_control *qemu; /* --qmp: input and display sizes to QEMU */
-};
+#include "daemon-private.h"
 
 /* ---- from the frame source ---------------------------------------------- */
 
@@ -80,6 +67,7 @@ static void on_connected(void *user)
 {
     struct spicegl_daemon *d = user;
     g_message("QEMU connected: the guest's GPU is up");
+    d->qemu_connected = true;
     if (d->qemu)
         qemu_control_start(d->qemu);
 }
@@ -102,7 +90,8 @@ static const struct sgl_source_listener source_listener = {
 
 /* ---- from the clients ----------------------------------------------------- */
 
-/* Input goes to the guest through QEMU's D-Bus display (--qmp). It is also
+/* Input goes to the guest through QEMU's D-Bus display (--qmp or
+ * --dbus-address). It is also
  * logged at debug level (keystrokes are private), which is how tests of
  * the synthetic source, with no guest, see it. */
 static void on_key(uint32_t code, bool down, void *user)
@@ -156,7 +145,7 @@ static void on_monitors(const struct sgl_agent_monitor *m, uint32_t n, void *use
             qemu_control_set_size(d->qemu, i, m[i].width, m[i].height);
     }
     if (!d->qemu && d->options->source == SPICEGL_SOURCE_GPU)
-        g_message("without --qmp the guest cannot be told: it keeps its mode");
+        g_message("without --qmp or --dbus-address the guest cannot be told: it keeps its mode");
 }
 
 static const struct sgl_input_callbacks input_callbacks = {on_key, on_pointer_rel, on_pointer_abs,
@@ -177,8 +166,14 @@ static gboolean log_stats(gpointer user)
 {
     struct spicegl_daemon *d = user;
     uint64_t frames = d->source ? sgl_source_frames(d->source) : 0;
-    if (d->source)
-        sgl_source_log_stats(d->source);
+    struct sgl_source_gpu_stats gs;
+    if (d->source && sgl_source_gpu_stats(d->source, &gs))
+        g_message("stats[gpu]: commands %" G_GUINT64_FORMAT ", rejected %" G_GUINT64_FORMAT
+                  ", flushes %" G_GUINT64_FORMAT ", frames %" G_GUINT64_FORMAT
+                  ", fences %" G_GUINT64_FORMAT ", resources %u holding %" G_GUINT64_FORMAT
+                  " bytes",
+                  gs.commands, gs.rejected, gs.flushes, gs.frames, gs.fences, gs.resources,
+                  gs.host_bytes);
     for (guint i = 0; i < d->remotes->len; i++) {
         struct sgl_remote_stats st;
         sgl_remote_get_stats(g_ptr_array_index(d->remotes, i), &st);
@@ -303,12 +298,24 @@ struct spicegl_daemon *spicegl_daemon_create(const struct spicegl_options *optio
         .locals = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_local_destroy),
         .clocks = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_audio_clock_destroy),
         .inputs = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_input_destroy),
+        .rates = g_array_new(FALSE, TRUE, sizeof(struct spicegl_rate)),
         .outputs = options->scanouts};
+    /* First: a path in use fails before anything listens. Commands run
+     * from the main loop, once everything is built. */
+    if (options->control_path) {
+        static const struct sgl_control_handler handler = {spicegl_daemon_execute};
+        if (!(d->control = sgl_control_create(options->control_path, &handler, d, error)))
+            goto fail;
+        g_message("control socket on %s", options->control_path);
+    }
     if ((options->listen_tcp && !add_server(d, false, error)) ||
         (options->listen_unix && !add_server(d, true, error)))
         goto fail;
-    if (options->qmp)
-        d->qemu = qemu_control_create(options->qmp);
+    if (options->qmp || options->dbus_address)
+        d->qemu = qemu_control_create(options->qmp, options->dbus_address);
+    d->started_us = g_get_monotonic_time();
+    d->ticket = g_strdup(options->ticket);
+    g_array_set_size(d->rates, d->remotes->len);
     /* Mesa's on-disk shader cache creates files as shaders compile, which
      * the sandbox forbids: it is off in a sandboxed daemon. */
     if (options->sandbox) {
@@ -337,9 +344,10 @@ bool spicegl_daemon_run(struct spicegl_daemon *d, GError **error)
     }
     /* Only now is anything from QEMU or the guest read. */
     sgl_source_start(d->source);
-    guint sources[3] = {
+    guint sources[4] = {
         g_unix_signal_add(SIGINT, on_signal, d), g_unix_signal_add(SIGTERM, on_signal, d),
-        o->stats_interval_s ? g_timeout_add_seconds(o->stats_interval_s, log_stats, d) : 0};
+        o->stats_interval_s ? g_timeout_add_seconds(o->stats_interval_s, log_stats, d) : 0,
+        d->control ? g_timeout_add_seconds(1, spicegl_daemon_sample_rates, d) : 0};
     g_main_loop_run(d->loop);
     /* Teardown iterates the context (to drain the encoders): none of these
      * may run on a half-freed daemon. */
@@ -354,7 +362,8 @@ void spicegl_daemon_destroy(struct spicegl_daemon *d)
 {
     if (!d)
         return;
-    /* The source before the encoders it feeds. */
+    /* No commands during teardown; the source before the encoders it feeds. */
+    sgl_control_destroy(d->control);
     sgl_source_destroy(d->source);
     g_clear_pointer(&d->qemu, qemu_control_destroy);
     for (guint i = 0; i < d->servers->len; i++)
@@ -368,5 +377,9 @@ void spicegl_daemon_destroy(struct spicegl_daemon *d)
     g_ptr_array_unref(d->locals);
     g_ptr_array_unref(d->inputs);
     g_main_loop_unref(d->loop);
+    g_array_unref(d->rates);
+    if (d->ticket)
+        memset(d->ticket, 0, strlen(d->ticket));
+    g_free(d->ticket);
     g_free(d);
 }

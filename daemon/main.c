@@ -15,8 +15,10 @@ int main(int argc, char **argv)
     int status = 2; /* a bad option */
     if (!spicegl_options_parse(&options, argc, argv, &error))
         goto out;
-    if (options.print_capabilities) {
-        fputs(spicegl_options_capabilities(), stdout);
+    if (options.print_version || options.print_capabilities) {
+        fputs(options.print_version ? "spicegl-gpu " PACKAGE_VERSION "\n"
+                                    : spicegl_options_capabilities(),
+              stdout);
         status = 0;
         goto out;
     }

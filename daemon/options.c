@@ -2,6 +2,7 @@
 
 #include "options.h"
 
+#include <gio/gio.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -14,8 +15,8 @@ struct raw {
     char *synthetic, *size, *qemu_console, *sandbox, *unix_gl, *ticket_file;
     gint gpu_fd, gpu_fps, gpu_memory_mb, scanouts, port, tls_port, ticket_lifetime, bitrate,
         stats_interval, refine_after, refine_qp;
-    gboolean print_capabilities, insecure, no_tcp, single_client, synthetic_memfd, audio_clock,
-        virgl;
+    gboolean print_capabilities, print_version, insecure, no_tcp, single_client, synthetic_memfd,
+        audio_clock, virgl;
 };
 
 static bool bad(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 3);
@@ -49,6 +50,7 @@ static bool parse_table(struct spicegl_options *o, struct raw *r, int argc, char
          "Be the VM's GPU on this inherited socket (listening or connected)", "FD"},
         {"print-capabilities", 0, 0, G_OPTION_ARG_NONE, &r->print_capabilities,
          "Print the backend's capabilities as JSON (vhost-user convention) and exit", NULL},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &r->print_version, "Print the version and exit", NULL},
         {"render-node", 0, 0, G_OPTION_ARG_FILENAME, &o->render_node,
          "Render on this DRM render node (default /dev/dri/renderD128 when present); one that "
          "cannot be used falls back to llvmpipe, as does a host without one",
@@ -68,6 +70,10 @@ static bool parse_table(struct spicegl_options *o, struct raw *r, int argc, char
          "attach to its D-Bus display (-display dbus,p2p=yes; QEMU 7.2+), then closed: "
          "clients' keyboard, mouse and monitor sizes reach the guest through that display",
          "PATH"},
+        {"dbus-address", 0, 0, G_OPTION_ARG_STRING, &o->dbus_address,
+         "Or: QEMU's D-Bus display is on this message bus (-display dbus,addr=ADDRESS; "
+         "libvirt's <graphics type='dbus'/>), e.g. unix:path=/run/vm1/bus.sock; no QMP is used",
+         "ADDRESS"},
         {"qemu-console", 0, 0, G_OPTION_ARG_STRING, &r->qemu_console,
          "Also feed QEMU's own console (its display, screendump): on (default) or off", "on|off"},
         {"sandbox", 0, 0, G_OPTION_ARG_STRING, &r->sandbox,
@@ -124,6 +130,10 @@ static bool parse_table(struct spicegl_options *o, struct raw *r, int argc, char
          "1..51"},
         {"stats-interval", 0, 0, G_OPTION_ARG_INT, &r->stats_interval,
          "Seconds between stats lines (0: none)", "S"},
+        {"control", 0, 0, G_OPTION_ARG_FILENAME, &o->control_path,
+         "Serve the control socket here (mode 0600): tickets, clients, stats, screenshots; "
+         "see spicegl-ctl",
+         "PATH"},
         {NULL},
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("- spicegl: a VM's GPU and SPICE display");
@@ -153,6 +163,15 @@ static bool check_source(struct spicegl_options *o, struct raw *r, GError **erro
                           "chardev) or --synthetic WxH@FPS");
     if (!gpu && o->render_node)
         return bad(error, "--render-node is for the VM's GPU (--socket-path or --fd)");
+    if (o->qmp && o->dbus_address)
+        return bad(error, "--qmp and --dbus-address both say where QEMU's display is: give one "
+                          "(--dbus-address when QEMU serves it on a message bus, as under "
+                          "libvirt's <graphics type='dbus'/>)");
+    if (o->dbus_address && !g_dbus_is_address(o->dbus_address))
+        return bad(error,
+                   "--dbus-address wants a D-Bus address such as unix:path=/run/vm1/bus.sock "
+                   "(got '%s')",
+                   o->dbus_address);
     o->source = gpu ? SPICEGL_SOURCE_GPU : SPICEGL_SOURCE_SYNTHETIC;
     o->gpu_fd = r->gpu_fd;
     o->fps = (uint32_t)r->gpu_fps;
@@ -220,6 +239,8 @@ static bool check_server(struct spicegl_options *o, struct raw *r, GError **erro
                                             .insecure = r->insecure};
     o->listen_tcp = o->server.port || o->server.tls_port;
     o->listen_unix = o->unix_path != NULL;
+    if (o->control_path && !*o->control_path)
+        return bad(error, "--control wants the path of a socket to create");
     return sgl_server_options_check(&o->server, error);
 }
 
@@ -270,7 +291,8 @@ bool spicegl_options_parse(struct spicegl_options *o, int argc, char **argv, GEr
                     .refine_qp = SGL_ENCODER_REFINE_QP};
     bool ok = parse_table(o, &r, argc, argv, error);
     o->print_capabilities = r.print_capabilities;
-    if (ok && !o->print_capabilities)
+    o->print_version = r.print_version;
+    if (ok && !o->print_capabilities && !o->print_version)
         ok = check_source(o, &r, error) && check_sandbox(o, &r, error) &&
              check_server(o, &r, error) && check_encoder(o, &r, error);
     raw_finish(&r);
@@ -282,6 +304,7 @@ void spicegl_options_finish(struct spicegl_options *o)
     g_free(o->socket_path);
     g_free(o->record_dir);
     g_free(o->qmp);
+    g_free(o->dbus_address);
     g_free(o->render_node);
     g_free(o->user);
     g_free(o->addr);
@@ -290,6 +313,7 @@ void spicegl_options_finish(struct spicegl_options *o)
     g_free(o->tls_dir);
     g_free(o->encoder_name);
     g_free(o->preset);
+    g_free(o->control_path);
     *o = (struct spicegl_options){.gpu_fd = -1};
 }
 

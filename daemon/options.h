@@ -23,6 +23,7 @@ enum spicegl_source_kind {
 
 struct spicegl_options {
     bool print_capabilities; /* print the vhost-user capabilities and exit */
+    bool print_version;      /* print the version and exit */
 
     enum spicegl_source_kind source;
     char *socket_path;      /* GPU: listen here, or */
@@ -35,6 +36,7 @@ struct spicegl_options {
     char *record_dir;     /* NULL, or record the guest's requests there */
     bool synthetic_memfd; /* synthetic frames in a memfd (the local GL path) */
     char *qmp;            /* NULL, or QEMU's QMP socket (qemu-control.h) */
+    char *dbus_address;   /* NULL, or the bus QEMU's D-Bus display is on; not with qmp */
     char *render_node;    /* NULL, or the DRM render node to render on (libvirt passes it) */
 
     bool sandbox; /* no_new_privs and seccomp once started */
@@ -50,6 +52,7 @@ struct spicegl_options {
     struct sgl_encoder_config encoder; /* strings point into this struct */
 
     uint32_t stats_interval_s; /* 0: no stats lines */
+    char *control_path;        /* NULL, or serve the control socket here */
 
     /* owned strings the structs above point to */
     char *addr, *unix_path, *ticket, *tls_dir, *encoder_name, *preset;

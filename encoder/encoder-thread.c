@@ -36,6 +36,7 @@ struct sgl_encoder_thread {
     pixman_region32_t damage;
     bool pending;
     int64_t pts_us;
+    int64_t submitted_us; /* when the pending frame came */
     bool keyframe;
     bool awaiting_consumer;
     bool paused;
@@ -127,6 +128,7 @@ bool sgl_encoder_thread_submit(struct sgl_encoder_thread *t, const struct sgl_fr
     }
     if (t->pending)
         count_drop(t);
+    t->submitted_us = now_us();
 
     pixman_region32_t frame_damage;
     if (resized || f->damage_all) {
@@ -175,6 +177,24 @@ bool sgl_encoder_thread_submit(struct sgl_encoder_thread *t, const struct sgl_fr
     g_cond_signal(&t->changed);
     g_mutex_unlock(&t->lock);
     return true;
+}
+
+bool sgl_encoder_thread_snapshot(struct sgl_encoder_thread *t, uint8_t **pixels, uint32_t *width,
+                                 uint32_t *height, enum sgl_format *format)
+{
+    g_mutex_lock(&t->lock);
+    /* The mailbox keeps the newest whole frame: submits copy their damage
+     * into it, and taking it copies out. */
+    const struct held_frame *m = &t->mailbox;
+    bool ok = m->pixels && m->valid && m->dmabuf.fd < 0;
+    if (ok) {
+        *pixels = g_memdup2(m->pixels, (gsize)m->stride * m->height);
+        *width = m->width;
+        *height = m->height;
+        *format = m->format;
+    }
+    g_mutex_unlock(&t->lock);
+    return ok;
 }
 
 /* Caller holds the lock. Moves the mailbox into the work frame; fills the
@@ -299,6 +319,7 @@ static gpointer run(gpointer data)
         if (t->stop)
             break;
         bool refine = !t->pending && !t->keyframe;
+        int64_t submitted = t->pending ? t->submitted_us : 0;
         t->refine_at_us = 0;
         if (refine && !may_refine(t))
             continue;
@@ -348,6 +369,12 @@ static gpointer run(gpointer data)
             t->stats.refined += refine;
             t->stats.bytes += au.size;
             t->stats.keyframes += au.keyframe;
+            if (!refine) {
+                int64_t done = now_us();
+                t->stats.encode_us += (uint64_t)(done - started);
+                if (submitted)
+                    t->stats.wait_us += (uint64_t)MAX(started - submitted, 0);
+            }
             t->awaiting_consumer = t->wait_for_consumer;
             schedule_refine(t, refine, settled, started);
         } else if (r == SGL_ENCODE_ERROR) {

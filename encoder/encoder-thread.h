@@ -45,6 +45,9 @@ struct sgl_encoder_stats {
     uint32_t bitrate_kbps; /* in use now */
     uint32_t target_kbps;
     uint64_t bitrate_changes; /* adaptation steps taken */
+    /* Time new pictures (encoded - refined) spent, summed: waiting in the
+     * mailbox (from submit to the encode's start), and encoding. */
+    uint64_t wait_us, encode_us;
 };
 
 struct sgl_encoder_thread;
@@ -79,6 +82,12 @@ void sgl_encoder_thread_set_bitrate(struct sgl_encoder_thread *thread, uint32_t 
 
 void sgl_encoder_thread_get_stats(struct sgl_encoder_thread *thread,
                                   struct sgl_encoder_stats *stats);
+
+/* A copy of the newest frame submitted, whole: pixels (g_free) of width x
+ * height, width * 4 bytes a row, in *format. False when there is none
+ * yet, or it came as a dmabuf. Any thread. */
+bool sgl_encoder_thread_snapshot(struct sgl_encoder_thread *thread, uint8_t **pixels,
+                                 uint32_t *width, uint32_t *height, enum sgl_format *format);
 
 const char *sgl_encoder_thread_backend_name(struct sgl_encoder_thread *thread);
 

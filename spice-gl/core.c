@@ -2,6 +2,8 @@
 
 #include "core.h"
 
+#include "clients.h"
+
 #include <glib-unix.h>
 #include <glib.h>
 
@@ -120,6 +122,7 @@ static void channel_event(int event, SpiceChannelEventInfo *info)
     g_debug("spice channel type %d id %d %s%s", info->type, info->id,
             names[event >= 0 && event <= 3 ? event : 0],
             info->flags & SPICE_CHANNEL_EVENT_FLAG_TLS ? " (TLS)" : "");
+    sgl_clients_channel_event(event, info);
 }
 
 static const SpiceCoreInterface core = {

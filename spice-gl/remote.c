@@ -210,13 +210,21 @@ static struct path *current(struct sgl_remote *r)
                                                    : NULL;
 }
 
-void sgl_remote_submit(struct sgl_remote *r, const struct sgl_frame *frame)
+/* The path that takes frames now: the one streaming, or the one parked
+ * while no client watches; NULL when neither. */
+static struct path *taking_path(struct sgl_remote *r)
 {
     g_mutex_lock(&r->submit_lock);
     struct path *path = current(r);
     if (!path)
         path = r->parked;
     g_mutex_unlock(&r->submit_lock);
+    return path;
+}
+
+void sgl_remote_submit(struct sgl_remote *r, const struct sgl_frame *frame)
+{
+    struct path *path = taking_path(r);
     if (!path)
         return;
     struct sgl_frame f = *frame;
@@ -246,4 +254,11 @@ void sgl_remote_get_stats(struct sgl_remote *r, struct sgl_remote_stats *stats)
     stats->sent = r->sent;
     stats->starts = r->starts;
     stats->codec = (uint8_t)g_atomic_int_get(&r->codec);
+}
+
+bool sgl_remote_snapshot(struct sgl_remote *r, uint8_t **pixels, uint32_t *width, uint32_t *height,
+                         enum sgl_format *format)
+{
+    struct path *path = taking_path(r);
+    return path && sgl_encoder_thread_snapshot(path->thread, pixels, width, height, format);
 }

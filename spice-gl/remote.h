@@ -39,4 +39,8 @@ struct sgl_remote_stats {
 };
 void sgl_remote_get_stats(struct sgl_remote *remote, struct sgl_remote_stats *stats);
 
+/* The newest picture of the display (see sgl_encoder_thread_snapshot). */
+bool sgl_remote_snapshot(struct sgl_remote *remote, uint8_t **pixels, uint32_t *width,
+                         uint32_t *height, enum sgl_format *format);
+
 #endif

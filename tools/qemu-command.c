@@ -43,7 +43,8 @@ static char *opt_path(const char *path)
 }
 
 void spicegl_vm_add_gpu_args(GPtrArray *argv, const char *machine, uint64_t memory_mb,
-                             const char *gpu_socket, unsigned xres, unsigned yres)
+                             const char *gpu_socket, unsigned xres, unsigned yres,
+                             const char *display_bus)
 {
     add(argv, "-object");
     add(argv, "memory-backend-memfd,id=mem,size=%" PRIu64 "M,share=on", memory_mb);
@@ -59,19 +60,24 @@ void spicegl_vm_add_gpu_args(GPtrArray *argv, const char *machine, uint64_t memo
         add(argv, "vhost-user-vga,chardev=spicegl-gpu,max_outputs=2,xres=%u,yres=%u", xres, yres);
     else
         add(argv, "vhost-user-vga,chardev=spicegl-gpu,max_outputs=2");
-    /* The daemon attaches to this display through QMP for the clients'
-     * keyboard, pointer and monitor sizes; QEMU draws nothing itself, and
-     * llvmpipe will do for the GL it wants. */
+    /* The daemon attaches to this display (through QMP, or on the bus)
+     * for the clients' keyboard, pointer and monitor sizes; QEMU draws
+     * nothing itself, and llvmpipe will do for the GL it wants. */
     add(argv, "-display");
-    add(argv, "dbus,p2p=yes,gl=on,rendernode=/dev/null");
+    if (display_bus) {
+        g_autofree char *bus = opt_path(display_bus);
+        add(argv, "dbus,addr=%s,gl=on,rendernode=/dev/null", bus);
+    } else {
+        add(argv, "dbus,p2p=yes,gl=on,rendernode=/dev/null");
+    }
     add(argv, "-device");
     add(argv, "virtio-keyboard-pci");
     add(argv, "-device");
     add(argv, "virtio-mouse-pci");
 }
 
-char **spicegl_vm_qemu_argv(const struct spicegl_vm_options *o, const struct spicegl_vm_paths *paths,
-                            const char *disk_format, bool kvm)
+char **spicegl_vm_qemu_argv(const struct spicegl_vm_options *o,
+                            const struct spicegl_vm_paths *paths, const char *disk_format, bool kvm)
 {
     GPtrArray *argv = g_ptr_array_new();
     add(argv, "%s", o->qemu);
@@ -89,7 +95,8 @@ char **spicegl_vm_qemu_argv(const struct spicegl_vm_options *o, const struct spi
     add(argv, "%" PRIu64 "M", o->memory_mb);
     add(argv, "-smp");
     add(argv, "%u", o->cpus);
-    spicegl_vm_add_gpu_args(argv, "q35", o->memory_mb, paths->gpu_socket, o->width, o->height);
+    spicegl_vm_add_gpu_args(argv, "q35", o->memory_mb, paths->gpu_socket, o->width, o->height,
+                            NULL);
     g_autofree char *daemon_qmp = opt_path(paths->daemon_qmp);
     g_autofree char *control_qmp = opt_path(paths->control_qmp);
     add(argv, "-qmp");

@@ -19,10 +19,17 @@
 /* QEMU's InputButton numbers, in SPICE's button-mask order. */
 enum { BUTTON_WHEEL_UP = 3, BUTTON_WHEEL_DOWN = 4, N_BUTTONS = 7 };
 
+/* QEMU's name on a message bus (ui/dbus.c); on a p2p connection, none. */
+#define QEMU_BUS_NAME "org.qemu"
+
 struct qemu_control {
-    char *qmp_path;
+    char *qmp_path;       /* p2p: the display's socket is obtained over QMP */
+    char *bus_address;    /* or: QEMU's display is on this message bus */
     struct qemu_qmp *qmp; /* only while obtaining the display */
     GDBusConnection *bus; /* NULL until QEMU's display answers */
+    guint name_watch;     /* on a bus: QEMU_BUS_NAME owned or not */
+    bool named;           /* on a bus: QEMU owns QEMU_BUS_NAME */
+    bool lost_logged;
     GCancellable *cancel;
     guint timeout, retry;
     int64_t qmp_deadline_us;
@@ -60,19 +67,21 @@ static void on_call_done(GObject *source, GAsyncResult *res, gpointer data)
 static void call(struct qemu_control *c, uint32_t head, const char *iface, const char *method,
                  GVariant *args)
 {
-    if (!c->bus) {
+    if (!c->bus || (c->bus_address && !c->named)) {
         g_variant_unref(g_variant_ref_sink(args));
         return;
     }
     /* QEMU's console N is head N of the one GPU. */
     g_autofree char *path = g_strdup_printf("/org/qemu/Display1/Console_%u", head);
     g_autofree char *name = g_strdup_printf("org.qemu.Display1.%s", iface);
-    g_dbus_connection_call(c->bus, NULL, path, name, method, args, NULL, G_DBUS_CALL_FLAGS_NONE,
-                           5000, c->cancel, on_call_done, c);
+    g_dbus_connection_call(c->bus, c->bus_address ? QEMU_BUS_NAME : NULL, path, name, method, args,
+                           NULL, G_DBUS_CALL_FLAGS_NONE, 5000, c->cancel, on_call_done, c);
 }
 
 static void apply_sizes(struct qemu_control *c)
 {
+    if (c->bus_address && !c->named)
+        return;
     for (uint32_t head = 0; c->bus && head < MAX_HEADS; head++) {
         uint32_t w = c->pending[head].width, h = c->pending[head].height;
         if (!w)
@@ -90,6 +99,10 @@ static void on_closed(GDBusConnection *bus, gboolean remote, GError *error, gpoi
 {
     struct qemu_control *c = data;
     g_message("display: QEMU's D-Bus display connection closed");
+    if (c->name_watch)
+        g_bus_unwatch_name(c->name_watch);
+    c->name_watch = 0;
+    c->named = false;
     g_signal_handlers_disconnect_by_data(c->bus, c);
     g_clear_object(&c->bus);
 }
@@ -100,6 +113,69 @@ static void say_what_is_lost(const char *why)
               "with -display dbus,p2p=yes. Until QEMU is started that way, clients' keyboard "
               "and mouse do not reach the guest and their monitor sizes do not resize it",
               why);
+}
+
+static void say_what_is_lost_on_bus(struct qemu_control *c, const char *why)
+{
+    if (c->lost_logged)
+        return;
+    c->lost_logged = true;
+    g_warning("display: no QEMU D-Bus display on the bus %s (%s): it needs QEMU 7.2 or later "
+              "with -display dbus,addr=%s (libvirt: <graphics type='dbus'/>). Until it is "
+              "there, clients' keyboard and mouse do not reach the guest and their monitor "
+              "sizes do not resize it",
+              c->bus_address, why, c->bus_address);
+}
+
+static gboolean on_name_timeout(gpointer data)
+{
+    struct qemu_control *c = data;
+    c->timeout = 0;
+    if (!c->named)
+        say_what_is_lost_on_bus(c, "nothing owns " QEMU_BUS_NAME
+                                   " after " G_STRINGIFY(DBUS_TIMEOUT_S) " s; still watching");
+    return G_SOURCE_REMOVE;
+}
+
+static void on_name_appeared(GDBusConnection *bus, const char *name, const char *owner,
+                             gpointer data)
+{
+    struct qemu_control *c = data;
+    c->named = true;
+    g_message("display: attached to QEMU's D-Bus display (%s on the bus %s): input and monitor "
+              "sizes go there; no QMP is used",
+              owner, c->bus_address);
+    apply_sizes(c);
+}
+
+static void on_name_vanished(GDBusConnection *bus, const char *name, gpointer data)
+{
+    struct qemu_control *c = data;
+    if (c->named)
+        g_message("display: QEMU left the bus %s", c->bus_address);
+    c->named = false;
+}
+
+/* c is alive here even when cancelled: destroy waits for this. */
+static void on_bus_connected(GObject *source, GAsyncResult *res, gpointer data)
+{
+    struct qemu_control *c = data;
+    g_autoptr(GError) error = NULL;
+    GDBusConnection *bus = g_dbus_connection_new_for_address_finish(res, &error);
+    c->connecting = false;
+    if (!bus) {
+        if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+            say_what_is_lost_on_bus(c, error->message);
+        return;
+    }
+    c->bus = bus;
+    g_signal_connect(bus, "closed", G_CALLBACK(on_closed), c);
+    /* QEMU may take its name after its GPU connected (it sets its displays
+     * up last): watch for it, and say so if it is long in coming. */
+    c->name_watch =
+        g_bus_watch_name_on_connection(bus, QEMU_BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                       on_name_appeared, on_name_vanished, c, NULL);
+    c->timeout = g_timeout_add_seconds(DBUS_TIMEOUT_S, on_name_timeout, c);
 }
 
 static gboolean on_timeout(gpointer data)
@@ -197,14 +273,24 @@ void qemu_control_start(struct qemu_control *c)
     if (c->started)
         return;
     c->started = true;
+    if (c->bus_address) {
+        c->connecting = true;
+        g_dbus_connection_new_for_address(c->bus_address,
+                                          G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                              G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                          NULL, c->cancel, on_bus_connected, c);
+        return;
+    }
     c->qmp_deadline_us = g_get_monotonic_time() + QMP_WAIT_MS * 1000;
     attach(c);
 }
 
-struct qemu_control *qemu_control_create(const char *qmp_path)
+struct qemu_control *qemu_control_create(const char *qmp_path, const char *bus_address)
 {
+    g_return_val_if_fail(!qmp_path != !bus_address, NULL);
     struct qemu_control *c = g_new0(struct qemu_control, 1);
     c->qmp_path = g_strdup(qmp_path);
+    c->bus_address = g_strdup(bus_address);
     c->cancel = g_cancellable_new();
     return c;
 }
@@ -216,6 +302,8 @@ void qemu_control_destroy(struct qemu_control *c)
     g_cancellable_cancel(c->cancel);
     if (c->retry)
         g_source_remove(c->retry);
+    if (c->name_watch)
+        g_bus_unwatch_name(c->name_watch);
     if (c->bus) {
         g_signal_handlers_disconnect_by_data(c->bus, c);
         g_dbus_connection_close_sync(c->bus, NULL, NULL);
@@ -224,9 +312,10 @@ void qemu_control_destroy(struct qemu_control *c)
     /* A cancelled connect still completes on the context: let it. */
     while (c->connecting && g_main_context_iteration(NULL, FALSE))
         ;
-    close_qmp(c);
+    close_qmp(c); /* and the timeout */
     g_object_unref(c->cancel);
     g_free(c->qmp_path);
+    g_free(c->bus_address);
     g_free(c);
 }
 

@@ -1,5 +1,8 @@
-/* The daemon's line to the VM's QEMU: its D-Bus display, obtained once
- * through QMP, for the clients' input and monitor sizes.
+/* The daemon's line to the VM's QEMU: its D-Bus display, for the clients'
+ * input and monitor sizes. Either obtained once through QMP (a p2p
+ * connection), or found on a message bus QEMU serves it on (-display
+ * dbus,addr=ADDRESS; libvirt's <graphics type='dbus'/> gives each VM such a
+ * bus), where the daemon needs no QMP at all.
  *
  * With vhost-user-gpu, QEMU owns the guest's input devices and display
  * events: a backend's config-change message is "unhandled"
@@ -26,12 +29,14 @@
 
 struct qemu_control;
 
-/* Connects nothing yet. */
-struct qemu_control *qemu_control_create(const char *qmp_path);
+/* Connects nothing yet. Exactly one of qmp_path (QEMU's QMP socket) and
+ * bus_address (a D-Bus address) is given. */
+struct qemu_control *qemu_control_create(const char *qmp_path, const char *bus_address);
 void qemu_control_destroy(struct qemu_control *c);
 
 /* Obtains the D-Bus display (QEMU is up: its GPU connected); the first
- * use does it too. Once only. */
+ * use does it too. Once only. On a bus, QEMU's display is used from when
+ * QEMU owns the name org.qemu there, and again after QEMU comes back. */
 void qemu_control_start(struct qemu_control *c);
 
 /* Whether the QMP connection is still open (tests, stats). */

@@ -335,22 +335,27 @@ static uint64_t gpu_source_frames(struct sgl_source *source)
     return st.frames;
 }
 
-static void gpu_source_log_stats(struct sgl_source *source)
+static void gpu_source_gpu_stats(struct sgl_source *source, struct sgl_source_gpu_stats *stats)
 {
+    struct vgpu_thread *b = from_source(source);
     struct vgpu_stats st;
-    get_stats(from_source(source), &st);
-    g_message("stats[gpu]: commands %" G_GUINT64_FORMAT ", rejected %" G_GUINT64_FORMAT
-              ", flushes %" G_GUINT64_FORMAT ", frames %" G_GUINT64_FORMAT
-              ", fences %" G_GUINT64_FORMAT ", resources %u holding %" G_GUINT64_FORMAT " bytes",
-              st.commands, st.errors, st.flushes, st.frames, st.fences, st.resources,
-              st.host_bytes);
+    get_stats(b, &st);
+    *stats = (struct sgl_source_gpu_stats){.commands = st.commands,
+                                           .rejected = st.errors,
+                                           .flushes = st.flushes,
+                                           .frames = st.frames,
+                                           .fences = st.fences,
+                                           .resources = st.resources,
+                                           .contexts = st.contexts,
+                                           .host_bytes = st.host_bytes,
+                                           .max_host_bytes = b->config.gpu.max_host_bytes};
 }
 
 static const struct sgl_source_impl gpu_source_impl = {
     .start = gpu_source_start,
     .request_mode = gpu_source_request_mode,
     .frames = gpu_source_frames,
-    .log_stats = gpu_source_log_stats,
+    .gpu_stats = gpu_source_gpu_stats,
     .destroy = gpu_source_destroy,
 };
 

@@ -35,7 +35,7 @@ listed=(
 # Not from a package, and fine: scripts/setup leaves a sufficient QEMU
 # alone, wherever it came from.
 unpackaged_ok=" qemu-system-x86_64 "
-lists=(BUILD_PKGS RUN_PKGS QEMU_PKGS)
+lists=(BUILD_PKGS RUN_PKGS PACKAGE_PKGS QEMU_PKGS)
 
 if ! command -v dpkg-query >/dev/null || ! command -v apt-cache >/dev/null; then
   if [ "${CI:-}" = true ] || [ "${CI:-}" = 1 ]; then echo "Bail out! no dpkg-query or apt-cache: not a Debian system"
@@ -222,10 +222,12 @@ sed -nE 's/^AC_PATH_PROGS?\(\[[A-Z_]+\], *\[([^]$]+)\].*/\1/p' configure.ac | tr
 grep -q '^PKG_PROG_PKG_CONFIG' configure.ac &&
   printf 'checked\tpkg-config\tconfigure.ac\n' >>"$tmp/found"
 
-# The C tests and clients: {"NAME", ...} as an argv, and a program
-# variable's literal default (qemu = "NAME", qemu ? qemu : "NAME").
+# The C tests and clients: {"NAME", ...} as an argv, a program variable's
+# literal default (qemu = "NAME", qemu ? qemu : "NAME"), and a program
+# g_subprocess_new() starts (its first string after the error pointer).
 name='"[A-Za-z][A-Za-z0-9._+-]*"' var='(qemu|prog|program|viewer)[A-Za-z_]*'
 spawned="(argv|wrapper|cmd)[A-Za-z_]*\\[\\] *= *\\{ *$name|$var *= *$name *;|\\? *$var *: *$name"
+spawned+="|g_subprocess_new\\([^,]*, *&[a-z_]+, *$name"
 find tests client-test -name '*.c' | sort | while IFS= read -r f; do
   grep -noE "$spawned" "$f" | sed -nE "s|^([0-9]+):.*\"([^\"]+)\".*|checked\t\2\t$f:\1|p"
 done >>"$tmp/found"

@@ -40,6 +40,12 @@ static const struct bad_case bad_cases[] = {
      "--fps is 1..240, --gpu-memory-mb 64..65536 and --scanouts 1..4"},
     {"--socket-path /tmp/x --scanouts 5",
      "--fps is 1..240, --gpu-memory-mb 64..65536 and --scanouts 1..4"},
+    {"--socket-path /tmp/x --qmp /tmp/q --dbus-address unix:path=/tmp/b",
+     "--qmp and --dbus-address both say where QEMU's display is: give one (--dbus-address when "
+     "QEMU serves it on a message bus, as under libvirt's <graphics type='dbus'/>)"},
+    {"--socket-path /tmp/x --dbus-address /tmp/bus.sock",
+     "--dbus-address wants a D-Bus address such as unix:path=/run/vm1/bus.sock (got "
+     "'/tmp/bus.sock')"},
     {"--synthetic 64x64@30 --qemu-console maybe", "--qemu-console is on or off (got 'maybe')"},
     {"--synthetic 64x64@30 --sandbox no", "--sandbox is on or off (got 'no')"},
     {"--synthetic 64x64@30 --record-commands /tmp",
@@ -156,6 +162,12 @@ static void test_print_capabilities(void **state)
     assert_true(spicegl_options_parse(&o, (int)g_strv_length(argv), argv, &error));
     assert_true(o.print_capabilities);
     assert_non_null(strstr(spicegl_options_capabilities(), "\"virgl\""));
+    spicegl_options_finish(&o);
+    /* --version needs no source either. */
+    g_auto(GStrv) argv_version = argv_of("--version");
+    assert_true(spicegl_options_parse(&o, (int)g_strv_length(argv_version), argv_version, &error));
+    assert_true(o.print_version);
+    assert_false(o.print_capabilities);
     spicegl_options_finish(&o);
 }
 

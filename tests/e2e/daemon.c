@@ -49,6 +49,16 @@ static void daemon_free_cb(void *data)
         g_subprocess_wait(d->proc, NULL, NULL);
         g_object_unref(d->proc);
     }
+    if (d->bus) {
+        g_subprocess_send_signal(d->bus, SIGTERM);
+        g_subprocess_wait(d->bus, NULL, NULL);
+        g_object_unref(d->bus);
+    }
+    g_autofree char *bus_socket = g_build_filename(d->dir, "bus.sock", NULL);
+    g_autofree char *bus_config = g_build_filename(d->dir, "bus.conf", NULL);
+    g_unlink(bus_socket);
+    g_unlink(bus_config);
+    g_free(d->bus_address);
     g_unlink(d->socket);
     g_unlink(d->qmp);
     g_rmdir(d->dir);
@@ -57,6 +67,41 @@ static void daemon_free_cb(void *data)
     g_free(d->socket);
     g_free(d->log);
     g_free(d);
+}
+
+/* A message bus for one VM, as libvirt starts for <graphics type='dbus'/>:
+ * a dbus-daemon of its own on a unix socket in the daemon's directory,
+ * with the policy libvirt gives it (anyone may send, receive and own). */
+static void start_bus(struct sgl_e2e_daemon *d)
+{
+    g_autofree char *socket = g_build_filename(d->dir, "bus.sock", NULL);
+    g_autofree char *config = g_build_filename(d->dir, "bus.conf", NULL);
+    g_autofree char *text = g_strdup_printf(
+        "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+        " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+        "<busconfig>\n"
+        "  <type>spicegl-test-vm</type>\n"
+        "  <listen>unix:path=%s</listen>\n"
+        "  <auth>EXTERNAL</auth>\n"
+        "  <policy context=\"default\">\n"
+        "    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
+        "    <allow eavesdrop=\"true\"/>\n"
+        "    <allow own=\"*\"/>\n"
+        "  </policy>\n"
+        "</busconfig>\n",
+        socket);
+    assert_true(g_file_set_contents(config, text, -1, NULL));
+    g_autofree char *config_arg = g_strdup_printf("--config-file=%s", config);
+    g_autoptr(GError) error = NULL;
+    d->bus = g_subprocess_new(G_SUBPROCESS_FLAGS_NONE, &error, "dbus-daemon", config_arg,
+                              "--nofork", "--nopidfile", NULL);
+    if (!d->bus)
+        fail_msg("dbus-daemon: %s", error->message);
+    for (int i = 0; i < 100 && !g_file_test(socket, G_FILE_TEST_EXISTS); i++)
+        g_usleep(50 * 1000);
+    if (!g_file_test(socket, G_FILE_TEST_EXISTS))
+        fail_msg("dbus-daemon did not make %s within 5 s", socket);
+    d->bus_address = g_strdup_printf("unix:path=%s", socket);
 }
 
 struct sgl_e2e_daemon *sgl_e2e_daemon_start(struct sgl_e2e *e, const char *name,
@@ -86,6 +131,11 @@ struct sgl_e2e_daemon *sgl_e2e_daemon_start(struct sgl_e2e *e, const char *name,
     if (o->qmp) {
         g_ptr_array_add(argv, "--qmp");
         g_ptr_array_add(argv, d->qmp);
+    }
+    if (o->bus) {
+        start_bus(d);
+        g_ptr_array_add(argv, "--dbus-address");
+        g_ptr_array_add(argv, d->bus_address);
     }
     if (o->user) {
         g_ptr_array_add(argv, "--user");
@@ -168,6 +218,7 @@ struct sgl_vm *sgl_e2e_daemon_boot(struct sgl_e2e *e, const struct sgl_e2e_daemo
         .guest_args = args,
         .gpu = SGL_VM_GPU_VHOST_USER,
         .gpu_socket = d->socket,
+        .display_bus = d->bus_address,
         .xres = 1280,
         .yres = 800,
         .qmp_socket = qmp,

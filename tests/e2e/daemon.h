@@ -13,10 +13,13 @@ struct sgl_e2e_daemon {
     GSubprocess *proc;
     char *dir, *socket, *log, *qmp;
     guint16 port;
+    GSubprocess *bus;  /* options.bus: the VM's message bus (dbus-daemon) */
+    char *bus_address; /* and its address; NULL without one */
 };
 
 struct sgl_e2e_daemon_options {
     bool qmp;                   /* send input to QEMU's QMP at dir/qmp.sock */
+    bool bus;                   /* or: a message bus for QEMU's display, as libvirt makes */
     const char *user;           /* --user */
     bool no_sandbox;            /* --sandbox off */
     bool measured_memory;       /* instrumented: ASan's quarantine kept small (its RSS is read) */
@@ -61,7 +64,7 @@ JsonObject *sgl_e2e_probe_run(const struct sgl_e2e *e, const struct sgl_e2e_daem
  * 600 ms. A test may connect as the guest starts drawing, when its first
  * frames wait for the host to compile their shaders: the bound allows that. */
 #define SGL_E2E_FIRST_PICTURE_MS 5000.0
-#define SGL_E2E_MIN_PSNR   38.0
+#define SGL_E2E_MIN_PSNR         38.0
 JsonObject *sgl_e2e_expect_guest_frames_on(const struct sgl_e2e *e, const struct sgl_e2e_daemon *d,
                                            int seconds, const char *display, int width, int height,
                                            JsonParser **parser);

@@ -209,6 +209,27 @@ static void test_static_desktop_new_client(void **state)
     sgl_e2e_daemon_expect_clean_log(d);
 }
 
+/* The guest reports, in order, what spicegl-probe --input sends: A and
+ * right Ctrl pressed and released, a motion of (7, -3), a left click. */
+static void expect_probe_input(struct sgl_vm *vm)
+{
+    static const struct {
+        const char *type, *code, *value;
+    } want[] = {
+        {"key", "30", "1"}, {"key", "30", "0"}, {"key", "97", "1"},  {"key", "97", "0"},
+        {"rel", "0", "7"},  {"rel", "1", "-3"}, {"key", "272", "1"}, {"key", "272", "0"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(want); i++) {
+        /* Events come in order; each wait starts after the last found. */
+        const struct sgl_console_event *ev;
+        do {
+            ev = sgl_e2e_expect(vm, "input", 20000);
+        } while (!g_str_equal(sgl_console_event_get(ev, "type"), want[i].type) ||
+                 !g_str_equal(sgl_console_event_get(ev, "code"), want[i].code));
+        sgl_e2e_expect_field(ev, "value", want[i].value);
+    }
+}
+
 /* The probe types A and right Ctrl, moves the pointer and clicks; the
  * guest's input devices report the same keys (KEY_A 30, KEY_RIGHTCTRL 97),
  * the motion and the left button (BTN_LEFT 272), down then up. They go
@@ -228,21 +249,7 @@ static void test_input_reaches_guest(void **state)
     g_autoptr(JsonParser) parser = NULL;
     JsonObject *o = sgl_e2e_probe_run(e, d, 4, input, &parser);
     assert_true(json_object_get_boolean_member(o, "input_sent"));
-    static const struct {
-        const char *type, *code, *value;
-    } want[] = {
-        {"key", "30", "1"}, {"key", "30", "0"}, {"key", "97", "1"},  {"key", "97", "0"},
-        {"rel", "0", "7"},  {"rel", "1", "-3"}, {"key", "272", "1"}, {"key", "272", "0"},
-    };
-    for (size_t i = 0; i < G_N_ELEMENTS(want); i++) {
-        /* Events come in order; each wait starts after the last found. */
-        const struct sgl_console_event *ev;
-        do {
-            ev = sgl_e2e_expect(vm, "input", 20000);
-        } while (!g_str_equal(sgl_console_event_get(ev, "type"), want[i].type) ||
-                 !g_str_equal(sgl_console_event_get(ev, "code"), want[i].code));
-        sgl_e2e_expect_field(ev, "value", want[i].value);
-    }
+    expect_probe_input(vm);
     /* Input went through QEMU's D-Bus display, and the daemon keeps no
      * QMP connection: QEMU's monitor (one client at a time) answers
      * another client. */
@@ -257,19 +264,11 @@ static void test_input_reaches_guest(void **state)
     sgl_e2e_daemon_expect_clean_log(d);
 }
 
-/* The probe asks for 1024x576: the daemon has QEMU tell the guest, whose
- * GL program (following the preferred mode) switches; the probe then sees
- * the guest's frames at the new size. */
-static void test_resize(void **state)
+/* A probe asks for 1024x576: the daemon has QEMU tell the guest, whose GL
+ * program (following the preferred mode) switches, and the probe sees its
+ * frames at the new size. */
+static void expect_resize_1024x576(struct sgl_e2e *e, struct sgl_e2e_daemon *d, struct sgl_vm *vm)
 {
-    struct sgl_e2e *e = *state;
-    SGL_REQUIRE(e->problem == NULL, "%s", e->problem);
-    struct sgl_e2e_daemon *d =
-        sgl_e2e_daemon_start(e, "spicegl-resize", &(struct sgl_e2e_daemon_options){.qmp = true});
-    struct sgl_vm *vm =
-        sgl_e2e_daemon_boot(e, d, "spicegl-resize", "sgl.run=gl sgl.frames=0 sgl.follow=1", d->qmp);
-    const struct sgl_console_event *start = sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
-    assert_int_equal(sgl_e2e_expect_uint(start, "width"), 1280);
     const char *resize[] = {"--resize", "1024x576", NULL};
     g_autoptr(JsonParser) parser = NULL;
     JsonObject *o = sgl_e2e_probe_run(e, d, 8, resize, &parser);
@@ -283,6 +282,52 @@ static void test_resize(void **state)
     assert_true(sgl_e2e_num(o, "psnr_avg") >= 30.0);
     g_autofree char *log = sgl_e2e_daemon_log(d);
     assert_non_null(strstr(log, "display: asked QEMU for 1024x576"));
+}
+
+/* A client's monitor size reaches the guest through QEMU's QMP-found
+ * display (expect_resize_1024x576). */
+static void test_resize(void **state)
+{
+    struct sgl_e2e *e = *state;
+    SGL_REQUIRE(e->problem == NULL, "%s", e->problem);
+    struct sgl_e2e_daemon *d =
+        sgl_e2e_daemon_start(e, "spicegl-resize", &(struct sgl_e2e_daemon_options){.qmp = true});
+    struct sgl_vm *vm =
+        sgl_e2e_daemon_boot(e, d, "spicegl-resize", "sgl.run=gl sgl.frames=0 sgl.follow=1", d->qmp);
+    const struct sgl_console_event *start = sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
+    assert_int_equal(sgl_e2e_expect_uint(start, "width"), 1280);
+    expect_resize_1024x576(e, d, vm);
+    sgl_e2e_daemon_expect_clean_log(d);
+}
+
+/* QEMU's D-Bus display on a message bus, as libvirt's <graphics
+ * type='dbus'/> gives each VM, instead of QMP: the daemon, given only the
+ * bus's address, finds QEMU there, and a client's keys, pointer and monitor
+ * size reach the guest. QEMU runs without any QMP socket. */
+static void test_display_on_a_bus(void **state)
+{
+    struct sgl_e2e *e = *state;
+    SGL_REQUIRE(e->problem == NULL, "%s", e->problem);
+    struct sgl_e2e_daemon *d =
+        sgl_e2e_daemon_start(e, "spicegl-bus", &(struct sgl_e2e_daemon_options){.bus = true});
+    struct sgl_vm *vm = sgl_e2e_daemon_boot(
+        e, d, "spicegl-bus", "sgl.run=gl sgl.frames=0 sgl.input=1 sgl.follow=1", NULL);
+    const struct sgl_console_event *start = sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
+    assert_int_equal(sgl_e2e_expect_uint(start, "width"), 1280);
+    /* Input first, then a monitor size: the guest's reports of each come
+     * in the order they were asked for. */
+    const char *input[] = {"--input", NULL};
+    g_autoptr(JsonParser) input_parser = NULL;
+    JsonObject *in = sgl_e2e_probe_run(e, d, 4, input, &input_parser);
+    assert_true(json_object_get_boolean_member(in, "input_sent"));
+    expect_probe_input(vm);
+    expect_resize_1024x576(e, d, vm);
+    g_autofree char *log = sgl_e2e_daemon_log(d);
+    g_autofree char *attached = g_strdup_printf("on the bus %s): input and monitor sizes go "
+                                                "there; no QMP is used",
+                                                d->bus_address);
+    assert_non_null(strstr(log, attached));
+    assert_null(strstr(log, "QMP:"));
     sgl_e2e_daemon_expect_clean_log(d);
 }
 
@@ -321,6 +366,7 @@ int main(void)
         cmocka_unit_test_teardown(test_static_desktop_new_client, sgl_e2e_test_teardown),
         cmocka_unit_test_teardown(test_input_reaches_guest, sgl_e2e_test_teardown),
         cmocka_unit_test_teardown(test_resize, sgl_e2e_test_teardown),
+        cmocka_unit_test_teardown(test_display_on_a_bus, sgl_e2e_test_teardown),
         cmocka_unit_test_teardown(test_two_displays, sgl_e2e_test_teardown),
     };
     /* SGL_TEST_FILTER=test_resize runs one test. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Line coverage of the fuzz targets: each is built with clang's source-based
 # coverage, run once over its corpus (the seeds in tests/fuzz/corpus/ and
-# what `make fuzz` added in BUILDDIR/tests/fuzz/corpus/), and llvm-cov
+# what `make fuzz` added in BUILDDIR/tests/fuzz/grown/), and llvm-cov
 # reports the lines of the files it exercises. Prints one table.
 #
 # usage: coverage.sh BUILDDIR SRCDIR   (make fuzz-coverage, after make fuzz)
@@ -27,7 +27,7 @@ run() { # target sources extra-flags
   # shellcheck disable=SC2086
   clang $flags -o "$out/$t" "$srcdir/tests/fuzz/$t.c" "${srcs[@]}" $libs $3
   local dirs=()
-  for d in "$srcdir/tests/fuzz/corpus/$t" "$builddir/tests/fuzz/corpus/$t"; do
+  for d in "$srcdir/tests/fuzz/corpus/$t" "$builddir/tests/fuzz/grown/$t"; do
     [ -d "$d" ] && dirs+=("$d")
   done
   LLVM_PROFILE_FILE="$out/$t.profraw" "$out/$t" -runs=0 "${dirs[@]}" >"$out/$t.log" 2>&1

@@ -62,7 +62,7 @@ for t in "${targets[@]}"; do
     failed=1
     continue
   fi
-  corpus="$out/corpus/$t"
+  corpus="$out/grown/$t" # the seeds, and what fuzzing adds to them
   mkdir -p "$corpus"
   [ -d "$srcdir/tests/fuzz/corpus/$t" ] && cp -n "$srcdir/tests/fuzz/corpus/$t"/* "$corpus"/ 2>/dev/null
   ASAN_OPTIONS=detect_leaks=$(leaks "$t") "$out/$t" -max_total_time="$seconds" -print_final_stats=1 \

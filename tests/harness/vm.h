@@ -23,6 +23,7 @@ struct sgl_vm_config {
     const char *guest_args; /* appended to the kernel command line (sgl.* options) */
     enum sgl_vm_gpu gpu;
     const char *gpu_socket;        /* SGL_VM_GPU_VHOST_USER: the backend's socket */
+    const char *display_bus;       /* NULL: the D-Bus display p2p; else on this bus address */
     guint xres, yres;              /* the GPU's preferred mode; 0: QEMU's default */
     guint memory_mb;               /* 0: 2048 */
     guint smp;                     /* 0: 2 */
