@@ -3,8 +3,13 @@
  * (the fault test for what a server keeps per client). Prints one JSON
  * line: cycles done, the mean and slowest cycle, and how many cycles had to
  * connect twice because the main channel's link failed (each is named on
- * stderr).
- * Exit 0 when every cycle saw its stream start. */
+ * stderr, with spice-gtk's own account of that cycle).
+ * Exit 0 when every cycle saw its stream start.
+ *
+ * A cycle ends only when every object of its client is gone: spice-gtk
+ * runs a channel's coroutine on after the session dropped the channel, so
+ * without that wait one cycle's late socket work overlaps the next
+ * cycle's links, which no real client does. */
 #include "config.h"
 
 #include <stdbool.h>
@@ -13,9 +18,52 @@
 
 #include <spice-client.h>
 
+/* spice-gtk's debug and info lines (domains GSpice and Spice) of the
+ * current cycle, the latest last: what a failed cycle prints. */
+struct gtk_said {
+    GQueue lines;
+};
+
+#define GTK_SAID_KEEP 80
+
+static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+                                   gpointer data)
+{
+    struct gtk_said *said = data;
+    const char *domain = NULL, *message = NULL;
+    for (gsize i = 0; i < n_fields; i++) {
+        if (g_str_equal(fields[i].key, "GLIB_DOMAIN"))
+            domain = fields[i].value;
+        else if (g_str_equal(fields[i].key, "MESSAGE"))
+            message = fields[i].value;
+    }
+    if (!(level & (G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_INFO)) ||
+        (g_strcmp0(domain, "GSpice") != 0 && g_strcmp0(domain, "Spice") != 0))
+        return g_log_writer_default(level, fields, n_fields, NULL);
+    /* The time as tcpdump -tttt prints it, to match a packet capture. */
+    g_autoptr(GDateTime) now = g_date_time_new_now_local();
+    g_autofree char *at = g_date_time_format(now, "%H:%M:%S.%f");
+    g_queue_push_tail(&said->lines, g_strdup_printf("%s %s", at, message ? message : ""));
+    while (said->lines.length > GTK_SAID_KEEP)
+        g_free(g_queue_pop_head(&said->lines));
+    return G_LOG_WRITER_HANDLED;
+}
+
+static void gtk_said_print(struct gtk_said *said, int cycle)
+{
+    for (GList *l = said->lines.head; l; l = l->next)
+        fprintf(stderr, "sgl-connect-cycles: cycle %d: spice-gtk: %s\n", cycle, (char *)l->data);
+}
+
+static void gtk_said_clear(struct gtk_said *said)
+{
+    g_queue_clear_full(&said->lines, g_free);
+}
+
 struct cycle {
     SpiceChannel *display;
     int live_channels;
+    int live_objects; /* the session and its channels, until finalized */
     bool failed;
     bool link_failed; /* the main channel's link, before anything else ran */
     char why[96];     /* what failed, when failed */
@@ -35,10 +83,17 @@ static void on_channel_event(SpiceChannel *channel, SpiceChannelEvent event, gpo
     }
 }
 
+static void on_finalized(gpointer data, GObject *gone)
+{
+    ((struct cycle *)data)->live_objects--;
+}
+
 static void on_channel_new(SpiceSession *s, SpiceChannel *channel, gpointer data)
 {
     struct cycle *c = data;
     c->live_channels++;
+    c->live_objects++;
+    g_object_weak_ref(G_OBJECT(channel), on_finalized, c);
     g_signal_connect(channel, "channel-event", G_CALLBACK(on_channel_event), c);
     gint id;
     g_object_get(channel, "channel-id", &id, NULL);
@@ -48,8 +103,11 @@ static void on_channel_new(SpiceSession *s, SpiceChannel *channel, gpointer data
         spice_channel_connect(channel);
 }
 
+/* spice-gtk may still run a destroyed channel's coroutine, and emit its
+ * events: they belong to no cycle. */
 static void on_channel_destroy(SpiceSession *s, SpiceChannel *channel, gpointer data)
 {
+    g_signal_handlers_disconnect_by_data(channel, data);
     ((struct cycle *)data)->live_channels--;
 }
 
@@ -77,27 +135,48 @@ static bool all_gone(struct cycle *c)
     return c->live_channels == 0;
 }
 
-static bool one_cycle(const char *uri, int64_t *us, char *why, size_t why_size, bool *link_failed)
+static bool all_finalized(struct cycle *c)
+{
+    return c->live_objects == 0;
+}
+
+/* One client. Returns NULL when it is gone; a cycle whose objects outlive
+ * it is returned (still referenced by their weak pointers) and must not be
+ * freed. */
+static struct cycle *one_cycle(const char *uri, int64_t *us, char *why, size_t why_size, bool *ok,
+                               bool *link_failed)
 {
     int64_t t0 = g_get_monotonic_time();
-    struct cycle c = {0};
+    struct cycle *c = g_new0(struct cycle, 1);
     SpiceSession *s = spice_session_new();
+    c->live_objects = 1;
+    g_object_weak_ref(G_OBJECT(s), on_finalized, c);
     g_object_set(s, "uri", uri, NULL);
-    g_signal_connect(s, "channel-new", G_CALLBACK(on_channel_new), &c);
-    g_signal_connect(s, "channel-destroy", G_CALLBACK(on_channel_destroy), &c);
-    bool ok = spice_session_connect(s) && iterate_until(&c, streaming, 10 * G_USEC_PER_SEC);
-    if (!ok)
-        g_strlcpy(why, c.failed ? c.why : "no stream within 10 s", why_size);
-    *link_failed = !ok && c.link_failed;
+    g_signal_connect(s, "channel-new", G_CALLBACK(on_channel_new), c);
+    g_signal_connect(s, "channel-destroy", G_CALLBACK(on_channel_destroy), c);
+    *ok = spice_session_connect(s) && iterate_until(c, streaming, 10 * G_USEC_PER_SEC);
+    if (!*ok)
+        g_strlcpy(why, c->failed ? c->why : "no stream within 10 s", why_size);
+    *link_failed = !*ok && c->link_failed;
     spice_session_disconnect(s);
-    c.failed = false;
-    if (!iterate_until(&c, all_gone, 5 * G_USEC_PER_SEC) && ok) {
+    c->failed = false;
+    if (!iterate_until(c, all_gone, 5 * G_USEC_PER_SEC) && *ok) {
         g_strlcpy(why, "channels still open 5 s after disconnecting", why_size);
-        ok = false;
+        *ok = false;
     }
+    g_signal_handlers_disconnect_by_data(s, c);
     g_object_unref(s);
+    bool gone = iterate_until(c, all_finalized, 5 * G_USEC_PER_SEC);
+    if (!gone && *ok) {
+        g_snprintf(why, why_size, "%d of the client's objects still alive 5 s after disconnecting",
+                   c->live_objects);
+        *ok = false;
+    }
     *us = g_get_monotonic_time() - t0;
-    return ok;
+    if (!gone)
+        return c;
+    g_free(c);
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -115,26 +194,37 @@ int main(int argc, char **argv)
                 error ? error->message : "give one spice:// URI and --cycles >= 1");
         return 2;
     }
+    struct gtk_said said = {G_QUEUE_INIT};
+    g_log_set_writer_func(log_writer, &said, NULL);
+    spice_util_set_debug(TRUE);
     int done = 0, relinked = 0;
     int64_t total = 0, slowest = 0;
     for (; done < cycles; done++) {
         int64_t us;
         char why[96] = "";
-        bool link_failed = false;
-        bool ok = one_cycle(argv[1], &us, why, sizeof(why), &link_failed);
-        if (!ok && link_failed) {
+        bool ok, link_failed;
+        gtk_said_clear(&said);
+        /* A cycle whose objects outlived it is not ok: the loop ends. */
+        struct cycle *stuck = one_cycle(argv[1], &us, why, sizeof(why), &ok, &link_failed);
+        if (!ok && link_failed && !stuck) {
             /* Once per cycle: the same failure twice is a failure. */
-            fprintf(stderr, "sgl-connect-cycles: cycle %d: %s; connecting again\n", done + 1, why);
+            gtk_said_print(&said, done + 1);
+            fprintf(stderr, "sgl-connect-cycles: cycle %d: %s; connecting again in 1 s\n", done + 1,
+                    why);
             relinked++;
-            ok = one_cycle(argv[1], &us, why, sizeof(why), &link_failed);
+            g_usleep(G_USEC_PER_SEC);
+            gtk_said_clear(&said);
+            stuck = one_cycle(argv[1], &us, why, sizeof(why), &ok, &link_failed);
         }
         if (!ok) {
+            gtk_said_print(&said, done + 1);
             fprintf(stderr, "sgl-connect-cycles: cycle %d: %s\n", done + 1, why);
             break;
         }
         total += us;
         slowest = MAX(slowest, us);
     }
+    gtk_said_clear(&said);
     printf("{\"cycles\":%d,\"mean_ms\":%.1f,\"slowest_ms\":%.1f,\"relinked\":%d}\n", done,
            done ? total / 1e3 / done : 0.0, slowest / 1e3, relinked);
     return done == cycles ? 0 : 1;

@@ -16,6 +16,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
+#include "tests/e2e/capture.h"
 #include "tests/e2e/daemon.h"
 #include "tests/harness/qmp.h"
 #include "tests/test-util.h"
@@ -60,12 +61,13 @@ static unsigned count(const char *text, const char *what)
 }
 
 /* What spice-gtk and the tool said on stderr about a failed link: the
- * tool's lines, and spice-gtk's warnings before them. */
+ * tool's lines (with spice-gtk's account of the failed cycle), and
+ * spice-gtk's warnings. */
 static void print_link_trouble(const char *err)
 {
     g_auto(GStrv) lines = g_strsplit(err ? err : "", "\n", -1);
     int shown = 0;
-    for (char **l = lines; *l && shown < 12; l++)
+    for (char **l = lines; *l && shown < 200; l++)
         if (strstr(*l, "sgl-connect-cycles:") || strstr(*l, "WARNING") || strstr(*l, "CRITICAL")) {
             print_message("# %s\n", *l);
             shown++;
@@ -114,10 +116,30 @@ static void test_200_connect_cycles(void **state)
     struct sgl_e2e_daemon *d = sgl_e2e_daemon_start(e, "faults-cycles", &options);
     struct sgl_vm *vm = sgl_e2e_daemon_boot(e, d, "faults-cycles", "sgl.run=gl sgl.frames=0", NULL);
     sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
+    /* The cycles' packets, to tell which side reset a failed link. */
+    g_autofree char *pcap = g_strdup_printf("%s/tests/e2e/faults-cycles.pcap", e->builddir);
+    g_autoptr(GError) error = NULL;
+    struct sgl_e2e_capture *capture = sgl_e2e_capture_start(pcap, d->port, &error);
+    if (!capture && sgl_test_in_ci())
+        fail_msg("packet capture: %s", error->message);
+    if (!capture)
+        print_message("# no packet capture (%s)\n", error->message);
     int relinked = connect_cycles(e, d, 20);
     long warm = rss_kib(d);
     relinked += connect_cycles(e, d, 180);
     long after = rss_kib(d);
+    sgl_e2e_capture_stop(capture);
+    if (capture) {
+        struct sgl_e2e_resets resets;
+        if (!sgl_e2e_capture_resets(pcap, d->port, &resets, &error))
+            fail_msg("%s", error->message);
+        print_message("# connection resets in %s: the daemon sent %u, clients sent %u\n", pcap,
+                      resets.server_sent, resets.client_sent);
+        if (relinked)
+            print_message("# resets the daemon sent:\n%s# resets clients sent:\n%s",
+                          resets.server_lines, resets.client_lines);
+        sgl_e2e_resets_finish(&resets);
+    }
     /* A main channel's link fails now and then with nothing in the server's
      * log (a few in some 3,000 links): one such cycle connects again. More
      * than one in 200 fails the test. */
@@ -414,10 +436,10 @@ static void test_leak_classifier(void **state)
 }
 
 /* A whole session with the daemon under valgrind: the guest boots and
- * renders GL, a client watches and leaves, the guest powers off and the
- * daemon exits by itself; valgrind finds no memory error, no block lost by
- * our code (leaks inside Mesa and LLVM are theirs) and no object we made
- * left unfreed. */
+ * renders GL, a client watches until the guest powers off and the daemon
+ * exits by itself with the client still connected; valgrind finds no
+ * memory error, no block lost by our code (leaks inside Mesa and LLVM are
+ * theirs) and no object we made left unfreed. */
 static void test_session_under_valgrind(void **state)
 {
     struct sgl_e2e *e = *state;
@@ -455,12 +477,14 @@ static void test_session_under_valgrind(void **state)
                             "virgl");
     /* valgrind runs the daemon's threads one at a time: while the renderer
      * compiles the guest's first shaders, a new client's channels take
-     * 6-7 s to come up. The probe watches long enough to see pictures
-     * after that. */
+     * 6-7 s to come up. The probe stays until the daemon, its guest done,
+     * ends the session: the daemon's teardown runs with a client on. */
     g_autoptr(JsonParser) parser = NULL;
-    JsonObject *o = sgl_e2e_probe_run(e, d, 30, NULL, &parser);
+    const char *extra[] = {"--until-closed", NULL};
+    JsonObject *o = sgl_e2e_probe_run(e, d, 240, extra, &parser);
     print_message("# under valgrind, the probe saw %.0f frames\n", sgl_e2e_num(o, "frames"));
     assert_true(sgl_e2e_num(o, "frames") >= 1);
+    assert_true(json_object_get_boolean_member(o, "server_closed"));
     sgl_e2e_expect_field(sgl_e2e_expect(vm, "gl-result", 10 * SGL_E2E_BOOT_MS), "status", "ok");
     sgl_e2e_expect_field(sgl_e2e_expect(vm, "done", 5 * SGL_E2E_BOOT_MS), "status", "ok");
     sgl_e2e_expect_clean_exit(vm);
