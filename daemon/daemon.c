@@ -2,7 +2,10 @@
 
 #include "daemon.h"
 
+#include <errno.h>
+#include <gio/gio.h>
 #include <glib-unix.h>
+#include <signal.h>
 #include <string.h>
 
 #include "qemu-integration/qemu-control/qemu-control.h"
@@ -289,6 +292,18 @@ struct spicegl_daemon *spicegl_daemon_create(const struct spicegl_options *optio
      * the stream channel then streams to all of them. */
     if (!options->single_client)
         g_setenv("SPICE_DEBUG_ALLOW_MC", "1", TRUE);
+    /* spice-server writes to clients' sockets with write(2): a client gone
+     * before a write (any client, before any ticket is asked) would end the
+     * process by SIGPIPE, silently. Ignored, the write fails with EPIPE and
+     * spice-server drops that client, as under QEMU, which ignores it too.
+     * The same holds for QEMU's sockets when QEMU dies mid-message. */
+    struct sigaction ignore = {.sa_handler = SIG_IGN};
+    sigemptyset(&ignore.sa_mask);
+    if (sigaction(SIGPIPE, &ignore, NULL) < 0) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "SIGPIPE: %s",
+                    g_strerror(errno));
+        return NULL;
+    }
     struct spicegl_daemon *d = g_new0(struct spicegl_daemon, 1);
     *d = (struct spicegl_daemon){
         .options = options,

@@ -235,6 +235,53 @@ static void test_unix_720p30(void **state)
     assert_non_null(strstr(log, "the H.264 stream (the frames are not in dmabufs"));
 }
 
+/* Opens a unix connection to the daemon, sends a main channel's link
+ * message (SPICE's link header and SpiceLinkMess, no capabilities, little
+ * endian) and closes it without reading the reply. */
+static void link_and_leave(const char *path)
+{
+    static const uint8_t link[] = {
+        'R', 'E', 'D', 'Q', 2, 0, 0, 0, 2, 0, 0, 0, 18, 0, 0, 0, /* magic, 2.2, size */
+        0,   0,   0,   0,                                        /* connection_id */
+        1,   0,                                                  /* main channel 0 */
+        0,   0,   0,   0,   0, 0, 0, 0,                          /* no capabilities */
+        18,  0,   0,   0,                                        /* caps_offset */
+    };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GSocketClient) client = g_socket_client_new();
+    g_autoptr(GSocketAddress) addr = g_unix_socket_address_new(path);
+    g_autoptr(GSocketConnection) c =
+        g_socket_client_connect(client, G_SOCKET_CONNECTABLE(addr), NULL, &error);
+    if (!c)
+        fail_msg("connecting to %s: %s", path, error->message);
+    if (!g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(c)), link,
+                                   sizeof(link), NULL, NULL, &error))
+        fail_msg("sending the link message: %s", error->message);
+    assert_true(g_io_stream_close(G_IO_STREAM(c), NULL, NULL));
+}
+
+/* Clients that send their link message and leave before the reply: the
+ * server's reply meets a closed socket, which on a unix socket fails the
+ * write at once. spice-server writes with write(2), so a daemon that did
+ * not ignore SIGPIPE would end there (exit 141), for any client, before any
+ * ticket is asked. It drops each such client and serves the next. */
+static void test_client_gone_before_reply(void **state)
+{
+    struct sgl_synthetic_daemon *d = *state = daemon_start(true, NULL);
+    for (int i = 0; i < 10; i++) {
+        link_and_leave(d->unix_path);
+        g_usleep(50 * 1000); /* the server reads it and replies meanwhile */
+        if (!g_subprocess_get_identifier(d->proc))
+            fail_msg("the daemon ended after %d clients left before its link reply "
+                     "(exit status %d)",
+                     i + 1,
+                     g_subprocess_get_if_exited(d->proc)
+                         ? g_subprocess_get_exit_status(d->proc)
+                         : 128 + g_subprocess_get_term_sig(d->proc));
+    }
+    run_probe_expect_good(d, NULL);
+}
+
 /* Frames in fds (a memfd standing in for a dmabuf) go to a unix client as
  * GL scanouts: the probe maps the fd spice-server passed and reads every
  * frame exactly. Its resize request arrives through the GL display. */
@@ -460,6 +507,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_tcp_720p30, teardown),
         cmocka_unit_test_teardown(test_unix_720p30, teardown),
+        cmocka_unit_test_teardown(test_client_gone_before_reply, teardown),
         cmocka_unit_test_teardown(test_local_gl, teardown),
         cmocka_unit_test_teardown(test_input_and_resize, teardown),
         cmocka_unit_test_teardown(test_reconnect, teardown),
