@@ -44,6 +44,17 @@ static void daemon_free_cb(void *data)
     struct sgl_e2e_daemon *d = data;
     if (!d)
         return;
+    /* It ended before the teardown stopped it (a test stops QEMU first,
+     * and then the daemon exits 0 by itself): say how, when not cleanly. */
+    if (d->proc && !g_subprocess_get_identifier(d->proc)) {
+        if (!g_subprocess_get_if_exited(d->proc))
+            print_message("# the daemon had ended: killed by signal %d (%s)\n",
+                          g_subprocess_get_term_sig(d->proc),
+                          g_strsignal(g_subprocess_get_term_sig(d->proc)));
+        else if (g_subprocess_get_exit_status(d->proc) != 0)
+            print_message("# the daemon had ended: exit status %d\n",
+                          g_subprocess_get_exit_status(d->proc));
+    }
     if (d->proc) {
         g_subprocess_send_signal(d->proc, SIGTERM);
         g_subprocess_wait(d->proc, NULL, NULL);
