@@ -62,7 +62,7 @@ static bool parse_table(struct spicegl_options *o, struct raw *r, int argc, char
         {"scanouts", 0, 0, G_OPTION_ARG_INT, &r->scanouts,
          "The GPU's outputs, each a SPICE display (default 2; QEMU: max_outputs)", "N"},
         {"fps", 0, 0, G_OPTION_ARG_INT, &r->gpu_fps,
-         "Most frames a second streamed from the GPU (default 30)", "N"},
+         "Most frames a second streamed from the GPU (default 60)", "N"},
         {"gpu-memory-mb", 0, 0, G_OPTION_ARG_INT, &r->gpu_memory_mb,
          "Host memory the guest may make the GPU hold (default 1024)", "MB"},
         {"qmp", 0, 0, G_OPTION_ARG_FILENAME, &o->qmp,
@@ -281,7 +281,7 @@ bool spicegl_options_parse(struct spicegl_options *o, int argc, char **argv, GEr
 {
     *o = (struct spicegl_options){.gpu_fd = -1, .width = 1280, .height = 800};
     struct raw r = {.gpu_fd = -1,
-                    .gpu_fps = 30,
+                    .gpu_fps = 60,
                     .gpu_memory_mb = 1024,
                     .scanouts = 2,
                     .port = 5900,

@@ -94,7 +94,7 @@ static void test_defaults(void **state)
     assert_int_equal(o.gpu_fd, -1);
     assert_int_equal(o.width, 1280);
     assert_int_equal(o.height, 800);
-    assert_int_equal(o.fps, 30);
+    assert_int_equal(o.fps, 60);
     assert_int_equal(o.scanouts, 2);
     assert_int_equal(o.gpu_memory_bytes, 1024ull << 20);
     assert_true(o.qemu_console);
@@ -116,7 +116,7 @@ static void test_defaults(void **state)
     assert_false(o.audio_clock);
     assert_null(o.encoder.backend); /* auto */
     assert_int_equal(o.encoder.bitrate_kbps, 8000);
-    assert_int_equal(o.encoder.max_fps, 30);
+    assert_int_equal(o.encoder.max_fps, 60);
     assert_null(o.encoder.preset); /* ultrafast */
     assert_int_equal(o.encoder.refine_ms, 500);
     assert_int_equal(o.encoder.refine_qp, 16);
