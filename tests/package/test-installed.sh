@@ -129,7 +129,8 @@ disk=$tmp/guest.img
 port=$(free_port) || { echo "Bail out! no free port"; exit 1; }
 printf 's3cret\n' >"$tmp/ticket"
 console=$tmp/vm.console
-XDG_RUNTIME_DIR=$tmp spicegl-vm --disk "$disk" --snapshot --accel tcg --no-network \
+# One vCPU: a TCG guest on both cores would starve the daemon and the client.
+XDG_RUNTIME_DIR=$tmp spicegl-vm --disk "$disk" --snapshot --accel tcg --cpus 1 --no-network \
   --port "$port" --ticket-file "$tmp/ticket" --console "$console" >"$tmp/vm.out" 2>&1 &
 vm=$!
 pids+=("$vm")

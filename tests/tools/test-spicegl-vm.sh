@@ -47,10 +47,11 @@ done
 printf 's3cret\n' >"$tmp/ticket"
 vm_bin="$builddir/tools/spicegl-vm"
 
-# Starts spicegl-vm on the disk (a snapshot: the image stays as built).
+# Starts spicegl-vm on the disk (a snapshot: the image stays as built), with
+# one vCPU: a TCG guest on both cores would starve the daemon and the client.
 start_vm() { # name [accel]
   console=$tmp/$1.console out=$tmp/$1.out
-  XDG_RUNTIME_DIR=$tmp "$vm_bin" --disk "$disk" --snapshot --accel "${2:-tcg}" --memory 2G --cpus 2 --no-network \
+  XDG_RUNTIME_DIR=$tmp "$vm_bin" --disk "$disk" --snapshot --accel "${2:-tcg}" --memory 2G --cpus 1 --no-network \
     --port "$port" --ticket-file "$tmp/ticket" --console "$console" --shutdown-timeout 60 \
     >"$out" 2>&1 &
   vm=$!
