@@ -282,6 +282,7 @@ void vgpu_reset(struct vgpu *g)
         struct vgpu_scanout *so = &g->scanouts[i];
         so->resource_id = 0;
         so->flush_waiting = false;
+        so->qemu_pending = false;
         vgpu_uncharge(g, so->pixels_size);
         g_clear_pointer(&so->pixels, g_free);
         so->pixels_size = 0;
@@ -349,8 +350,21 @@ static int device_request(void *user, uint32_t request, const uint8_t *payload, 
     vgpu_qemu_display_destroy(g->qemu);
     g->qemu = vgpu_qemu_display_create(fds[0], g_main_context_get_thread_default());
     fds[0] = -1;
-    if (!g->qemu)
+    if (!g->qemu) {
         g_warning("virtio-gpu: QEMU's display socket is closed; its console stays blank");
+        return 0;
+    }
+    /* A new socket comes with a device reset, after which QEMU holds no
+     * surface for any scanout, and QEMU's vhost-user-gpu draws a picture
+     * update into the scanout's surface without checking it has one: an
+     * update before a scanout message crashes QEMU. A scanout still shown
+     * (the guest's new driver has not started yet) is announced again
+     * before anything else. */
+    for (uint32_t i = 0; i < g->config.num_scanouts; i++) {
+        const struct vgpu_scanout *so = &g->scanouts[i];
+        if (so->resource_id)
+            vgpu_qemu_display_scanout(g->qemu, i, so->r.width, so->r.height);
+    }
     return 0;
 }
 

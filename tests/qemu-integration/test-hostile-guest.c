@@ -69,23 +69,28 @@ static void on_frame(void *user, uint32_t scanout, const struct sgl_frame *frame
     memcpy(&f->first_pixel, frame->pixels, 4);
 }
 
-static struct fixture *gpu_fixture(uint64_t cap, uint32_t scanouts)
+static struct fixture *gpu_fixture_with(const struct vgpu_config *c)
 {
     struct fixture *f = g_new0(struct fixture, 1);
-    struct vgpu_config c = {.num_scanouts = scanouts,
-                            .width = 1280,
-                            .height = 800,
-                            .max_host_bytes = cap,
-                            .virgl = true};
     static const struct sgl_source_listener cb = {.frame = on_frame};
     g_autoptr(GError) error = NULL;
-    f->gpu = vgpu_create(&c, &cb, f, &error);
+    f->gpu = vgpu_create(c, &cb, f, &error);
     if (!f->gpu)
         fail_msg("vgpu_create: %s", error->message);
     vu_test_guest_init(&f->g, vgpu_vu_iface(f->gpu), f->gpu);
     vgpu_set_dev(f->gpu, f->g.dev);
     f->kick = vu_test_start_queue(&f->g, 0);
     return f;
+}
+
+static struct fixture *gpu_fixture(uint64_t cap, uint32_t scanouts)
+{
+    struct vgpu_config c = {.num_scanouts = scanouts,
+                            .width = 1280,
+                            .height = 800,
+                            .max_host_bytes = cap,
+                            .virgl = true};
+    return gpu_fixture_with(&c);
 }
 
 static void gpu_fixture_free(struct fixture *f)
@@ -588,6 +593,61 @@ static void test_qemu_console_never_waits(void **state)
     g_free(pixels);
 }
 
+/* The header of the next message "QEMU" reads on its display socket. */
+static void expect_display_msg(int fd, uint32_t request, const void *payload, uint32_t size)
+{
+    struct {
+        uint32_t request, flags, size;
+    } __attribute__((packed)) h;
+    assert_int_equal(recv(fd, &h, sizeof(h), MSG_DONTWAIT), sizeof(h));
+    assert_int_equal(h.request, request);
+    assert_int_equal(h.size, size);
+    uint8_t got[64];
+    assert_true(size <= sizeof(got));
+    if (size)
+        assert_int_equal(recv(fd, got, size, MSG_DONTWAIT), size);
+    if (payload)
+        assert_memory_equal(got, payload, size);
+}
+
+/* A device reset gives the backend a new display socket, and QEMU then
+ * holds no surface for any scanout; QEMU's vhost-user-gpu draws a picture
+ * update into that surface unchecked, so an update before a scanout
+ * message crashed QEMU (it did in a reboot test). On the new socket the
+ * scanout still shown is announced before anything else. */
+static void test_new_display_socket_announces_scanouts(void **state)
+{
+    struct vgpu_config c = {.num_scanouts = 1,
+                            .width = 1280,
+                            .height = 800,
+                            .max_host_bytes = 256u << 20,
+                            .virgl = true,
+                            .qemu_console = true};
+    struct fixture *f = gpu_fixture_with(&c);
+    int first[2], second[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, first), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, second), 0);
+    vu_test_send(&f->g, VU_GPU_SET_SOCKET, 0, NULL, 0, &first[1], 1);
+    close(first[1]);
+    expect_display_msg(first[0], 1 /* GET_PROTOCOL_FEATURES */, NULL, 0);
+    assert_int_equal(vu_test_create_2d(f->gpu, 1, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
+    struct virtio_gpu_set_scanout so = {.hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT,
+                                        .r = {0, 0, 64, 64},
+                                        .scanout_id = 0,
+                                        .resource_id = 1};
+    assert_int_equal(vu_test_gpu_cmd(f->gpu, &so, sizeof(so)), VIRTIO_GPU_RESP_OK_NODATA);
+    const uint32_t shown[3] = {0, 64, 64};
+    expect_display_msg(first[0], 7 /* SCANOUT */, shown, sizeof(shown));
+    /* The reset: QEMU closes the old socket and hands over a new one. */
+    close(first[0]);
+    vu_test_send(&f->g, VU_GPU_SET_SOCKET, 0, NULL, 0, &second[1], 1);
+    close(second[1]);
+    expect_display_msg(second[0], 1 /* GET_PROTOCOL_FEATURES */, NULL, 0);
+    expect_display_msg(second[0], 7 /* SCANOUT */, shown, sizeof(shown));
+    close(second[0]);
+    gpu_fixture_free(f);
+}
+
 int main(void)
 {
     /* It takes the cores: not beside a guest or a stream (make check -j2). */
@@ -605,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_rejections_rate_limited),
         cmocka_unit_test(test_transfer_to_layers),
         cmocka_unit_test(test_qemu_console_never_waits),
+        cmocka_unit_test(test_new_display_socket_announces_scanouts),
     };
     return cmocka_run_group_tests_name("hostile guest", tests, NULL, NULL);
 }
