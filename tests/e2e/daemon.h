@@ -49,15 +49,15 @@ struct sgl_vm *sgl_e2e_daemon_boot(struct sgl_e2e *e, const struct sgl_e2e_daemo
                                    const char *name, const char *guest_args, const char *qmp);
 
 /* spicegl-probe on the daemon's TCP port for seconds, with extra options
- * (NULL-terminated, 4 at most); it must exit 0. JSON owned by *parser. */
+ * (NULL-terminated, 6 at most); it must exit 0. JSON owned by *parser. */
 JsonObject *sgl_e2e_probe_run(const struct sgl_e2e *e, const struct sgl_e2e_daemon *d, int seconds,
                               const char *const *extra, JsonParser **parser);
 
 /* The guest's frames on SPICE display `display` for a few seconds: most of
  * what the guest presented, with no gap over SGL_E2E_MAX_GAP_MS and the last
- * one recent when the window ends, its exact pictures (PSNR near what the
- * stream delivers: 47 dB on average, the worst picture over
- * SGL_E2E_MIN_PSNR), at width x height. */
+ * one recent when the window ends, its exact pictures (PSNR, on every 4th
+ * frame, near what the stream delivers: 47 dB on average, the worst picture
+ * over SGL_E2E_MIN_PSNR), at width x height. */
 #define SGL_E2E_MAX_GAP_MS 500.0
 /* A new client's first picture: connecting, the stream's first access unit
  * (a key frame, asked for on connect) and the decoder starting; about
