@@ -407,9 +407,13 @@ static void test_idle_refine(void **state)
 /* Submits n frames of new content to a thread pacing to max_fps, frame k at
  * start + k * period_us plus a jitter of up to +-jitter_us (fixed
  * pseudo-random), then waits for the encoder to settle; returns the stats. */
+/* late: how many frames the test itself submitted over half a period
+ * behind their time (this thread woke late, on a busy host): each may land
+ * in the same interval as the next one. */
 static struct sgl_encoder_stats paced(uint32_t max_fps, uint32_t n, int64_t period_us,
-                                      int64_t jitter_us)
+                                      int64_t jitter_us, uint32_t *late)
 {
+    *late = 0;
     const uint32_t w = 320, h = 240;
     struct sink *s = sink_new();
     struct sgl_encoder_config c = {
@@ -423,6 +427,8 @@ static struct sgl_encoder_stats paced(uint32_t max_fps, uint32_t n, int64_t peri
         int64_t at = start + k * period_us + jitter, now = g_get_monotonic_time();
         if (at > now)
             g_usleep((gulong)(at - now));
+        if (g_get_monotonic_time() - at > period_us / 2)
+            (*late)++;
         test_content_motion(px, w, h, w * 4, k);
         struct sgl_frame f = pixels_frame(px, w, h);
         f.pts_us = (uint64_t)k;
@@ -432,8 +438,9 @@ static struct sgl_encoder_stats paced(uint32_t max_fps, uint32_t n, int64_t peri
     struct sgl_encoder_stats st;
     sgl_encoder_thread_get_stats(t, &st);
     print_message("# %u frames every %.1f ms +-%.1f ms at a %u fps cap: %" G_GUINT64_FORMAT
-                  " encoded, %" G_GUINT64_FORMAT " dropped for pacing\n",
-                  n, period_us / 1000.0, jitter_us / 1000.0, max_fps, st.encoded, st.dropped_rate);
+                  " encoded, %" G_GUINT64_FORMAT " dropped for pacing; %u submitted late\n",
+                  n, period_us / 1000.0, jitter_us / 1000.0, max_fps, st.encoded, st.dropped_rate,
+                  *late);
     sgl_encoder_thread_destroy(t);
     sink_free(s);
     g_free(px);
@@ -441,18 +448,24 @@ static struct sgl_encoder_stats paced(uint32_t max_fps, uint32_t n, int64_t peri
 }
 
 /* Pacing to max_fps drops only what comes faster than the cap: frames at
- * the cap with jitter all go out, frames at twice the cap half. 300 frames
- * at 100 fps: a schedule counted from each encode's start, rather than
- * from the last due time, falls behind by each wake-up's delay and starts
- * dropping well before that. */
+ * the cap with jitter all go out (but for one per frame the test itself
+ * submitted late, which then came faster than the cap), frames at twice
+ * the cap half. 300 frames at 100 fps: a schedule counted from each
+ * encode's start, rather than from the last due time, falls behind by
+ * each wake-up's delay and starts dropping well before that. */
 static void test_pacing_tolerates_jitter(void **state)
 {
     /* Timing: the other heavy tests (guests, streams) run apart. */
     sgl_test_heavy_lock();
-    struct sgl_encoder_stats st = paced(100, 300, 10000, 1500);
-    assert_int_equal(st.dropped_rate, 0);
-    assert_int_equal(st.encoded, 300);
-    st = paced(100, 300, 5000, 0);
+    uint32_t late;
+    struct sgl_encoder_stats st = paced(100, 300, 10000, 1500, &late);
+    if (st.dropped_rate > late)
+        fail_msg("%" G_GUINT64_FORMAT " frames at the cap dropped for pacing, want at most %u "
+                 "(the frames submitted late)",
+                 st.dropped_rate, late);
+    assert_true(late < 30); /* else the host was too busy to tell */
+    assert_int_equal(st.encoded + st.dropped_rate, 300);
+    st = paced(100, 300, 5000, 0, &late);
     if (st.dropped_rate < 130 || st.dropped_rate > 170)
         fail_msg("%" G_GUINT64_FORMAT " of 300 frames dropped at twice the cap, want about 150",
                  st.dropped_rate);
