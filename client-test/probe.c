@@ -40,6 +40,8 @@
 #include "client-test/reference.h"
 
 #define RING_LEN 64
+/* Frame numbers remembered out of the decoder: an hour at 60 fps. */
+#define PROBE_MAX_DECODED (60u * 3600u)
 
 /* When a buffer with this timestamp passed a point in spice-gtk's pipeline. */
 struct stamp {
@@ -85,8 +87,13 @@ struct probe {
     uint32_t n_pushed, n_decoder_in, n_decoder_out;
     struct {
         uint32_t frame;
-        int64_t in_us, out_us, margin_us;                   /* out_us 0: empty */
-    } decoded[256];                                         /* by frame % 256 */
+        int64_t in_us, out_us, margin_us; /* out_us 0: empty */
+    } decoded[256];                       /* by frame % 256 */
+    /* Every frame number out of the decoder, shown or not: spice-gtk drops
+     * a decoded picture it got too late to show, and these tell its drops
+     * from frames that never reached the client. At most PROBE_MAX_DECODED. */
+    GHashTable *decoded_frames;
+    bool decoder_watched;
     GArray *margin_ms, *transport_ms, *decode_ms, *wait_ms; /* double */
     /* distinct pictures on the display, counted once per burst of updates */
     uint32_t pictures;
@@ -342,6 +349,9 @@ static GstPadProbeReturn on_decoded(GstPad *pad, GstPadProbeInfo *info, gpointer
         p->decoded[slot].in_us = find(p->decoder_in, pts)->us;
         p->decoded[slot].out_us = find(p->decoder_out, pts)->us;
         p->decoded[slot].margin_us = find(p->pushed, pts)->margin_us;
+        p->decoder_watched = true;
+        if (g_hash_table_size(p->decoded_frames) < PROBE_MAX_DECODED)
+            g_hash_table_add(p->decoded_frames, GUINT_TO_POINTER(m.frame));
         g_mutex_unlock(&p->lock);
     }
     gst_buffer_unmap(buf, &map);
@@ -563,6 +573,24 @@ static gboolean on_settled(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* The frames of the window (the first to the last shown) that came out of
+ * the client's decoder; NAN when no GStreamer decoder was watched (MJPEG,
+ * GL scanouts). */
+static double count_decoded(struct probe *p)
+{
+    if (!p->have_first)
+        return NAN;
+    g_mutex_lock(&p->lock);
+    double n = NAN;
+    if (p->decoder_watched && p->last >= p->first) {
+        n = 0;
+        for (uint64_t f = p->first; f <= p->last; f++)
+            n += g_hash_table_contains(p->decoded_frames, GUINT_TO_POINTER((guint)f));
+    }
+    g_mutex_unlock(&p->lock);
+    return n;
+}
+
 static void add_number(JsonBuilder *b, const char *name, double v)
 {
     json_builder_set_member_name(b, name);
@@ -666,6 +694,7 @@ int main(int argc, char **argv)
                       .until_closed = until_closed,
                       .seconds = seconds};
     memcpy(p.resize_all, sizes, sizeof(sizes));
+    p.decoded_frames = g_hash_table_new(g_direct_hash, NULL);
     g_mutex_init(&p.lock);
     if (gl)
         g_object_set(p.session, "gl-scanout", TRUE, NULL);
@@ -697,6 +726,7 @@ int main(int argc, char **argv)
     double span_s = (p.last_us - p.first_us) / 1e6;
     uint32_t expected = p.have_first ? p.last - p.first + 1 : 0;
     uint32_t lost = expected - MIN(expected, p.frames);
+    double decoded = count_decoded(&p);
     double fps = span_s > 0 ? (p.frames - 1) / span_s : 0;
     double watched_s = (end_us - p.connect_us) / 1e6 - settle;
     double bytes_per_s = watched_s > 0 ? (bytes - p.settle_bytes) / watched_s : NAN;
@@ -706,6 +736,7 @@ int main(int argc, char **argv)
         json_builder_begin_object(b);
         add_number(b, "frames", p.frames);
         add_number(b, "lost", lost);
+        add_number(b, "decoded", decoded);
         add_number(b, "fps", fps);
         add_number(b, "psnr_avg", p.psnr_n ? p.psnr_sum / p.psnr_n : NAN);
         add_number(b, "psnr_min", p.psnr_n ? p.psnr_min : NAN);
@@ -759,11 +790,11 @@ int main(int argc, char **argv)
         g_autofree char *text = json_generator_to_data(gen, NULL);
         printf("%s\n", text);
     } else {
-        printf("frames %u (lost %u), %.1f fps, %ux%u, PSNR avg %.2f min %.2f dB, latency p50 %.1f "
-               "p95 %.1f ms, %.0f bytes/s%s%s\n",
-               p.frames, lost, fps, p.width, p.height, p.psnr_n ? p.psnr_sum / p.psnr_n : 0,
-               p.psnr_min, p50, p95, bytes_per_s, p.failure ? "; error: " : "",
-               p.failure ? p.failure : "");
+        printf("frames %u (lost %u, decoded %.0f), %.1f fps, %ux%u, PSNR avg %.2f min %.2f dB, "
+               "latency p50 %.1f p95 %.1f ms, %.0f bytes/s%s%s\n",
+               p.frames, lost, decoded, fps, p.width, p.height,
+               p.psnr_n ? p.psnr_sum / p.psnr_n : 0, p.psnr_min, p50, p95, bytes_per_s,
+               p.failure ? "; error: " : "", p.failure ? p.failure : "");
     }
     /* Decoder threads call back into p: let the channels go first. A
      * channel's coroutine still running at exit holds the message it was
@@ -786,6 +817,7 @@ int main(int argc, char **argv)
     g_array_unref(p.transport_ms);
     g_array_unref(p.decode_ms);
     g_array_unref(p.wait_ms);
+    g_hash_table_unref(p.decoded_frames);
     g_mutex_clear(&p.lock);
     sgl_reference_finish(&p.reference);
     g_main_loop_unref(p.loop);

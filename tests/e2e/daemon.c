@@ -298,21 +298,37 @@ JsonObject *sgl_e2e_expect_guest_frames_psnr(const struct sgl_e2e *e,
         fail_msg("display %s: the first picture came %.0f ms after connecting, want <= %.0f ms",
                  display, first_ms, first_want);
     double frames = sgl_e2e_num(o, "frames"), lost = sgl_e2e_num(o, "lost");
+    double decoded = sgl_e2e_num(o, "decoded"), presented = frames + lost;
     /* The guest numbers every frame it presents: a gap is a frame it
-     * presented that the client never saw. */
-    print_message("# display %s: the probe saw %.0f of the %.0f frames the guest presented "
-                  "meanwhile (%.1f%%)\n",
-                  display, frames, frames + lost, 100 * frames / (frames + lost));
+     * presented that the client never showed. A frame that reached the
+     * client's decoder was the daemon's job done; spice-gtk drops a decoded
+     * picture that came too late to show, and a probe starved of the CPU
+     * beside a TCG guest on two cores gets some late. */
+    print_message("# display %s: the guest presented %.0f frames meanwhile; %.0f reached the "
+                  "probe's decoder (%.1f%%), it showed %.0f (%.1f%%)\n",
+                  display, presented, decoded, 100 * decoded / presented, frames,
+                  100 * frames / presented);
     /* Each figure is named when it fails: a CI log may be all there is. */
     double least = sgl_e2e_guest_fps() / 3.0 * seconds;
     if (frames < least)
         fail_msg("display %s: %.0f frames in %d s, want >= %.0f", display, frames, seconds, least);
-    /* Instrumented, the daemon and probe lose the first second's frames
-     * to a start-up burst: as everywhere, only the real-time rate loosens. */
-    double seen = frames / (frames + lost), want = sgl_test_sanitizers() ? 0.80 : 0.90;
+    /* Every picture shown came out of the decoder: fewer decoded means
+     * the probe's count is broken, not that the stream was good. */
+    if (decoded < frames)
+        fail_msg("display %s: the probe counted %.0f frames out of its decoder but showed %.0f",
+                 display, decoded, frames);
+    /* Delivery is the daemon's: nearly every frame reaches the client. An
+     * instrumented daemon falls behind a little at start-up. */
+    double reached = decoded / presented, reach_want = sgl_test_sanitizers() ? 0.95 : 0.98;
+    if (reached < reach_want)
+        fail_msg("display %s: %.1f%% of the frames reached the client's decoder, want >= %.0f%%",
+                 display, 100 * reached, 100 * reach_want);
+    /* Showing them is the client's, on a CPU the guest and the daemon
+     * share: most, but a starved probe drops a run of late pictures. */
+    double seen = frames / presented, want = sgl_test_sanitizers() ? 0.70 : 0.80;
     if (seen < want)
-        fail_msg("display %s: saw %.1f%% of the frames, want >= %.0f%%", display, 100 * seen,
-                 100 * want);
+        fail_msg("display %s: the probe showed %.1f%% of the frames, want >= %.0f%%", display,
+                 100 * seen, 100 * want);
     /* A stream that froze partway: frames for a while, then none. An
      * instrumented daemon and probe stall longer at start-up. */
     double max_gap = sgl_e2e_num(o, "max_gap_ms"), last_age = sgl_e2e_num(o, "last_age_ms");
