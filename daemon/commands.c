@@ -5,6 +5,7 @@
 #include <png.h>
 #include <string.h>
 
+#include "common/error.h"
 #include "daemon-private.h"
 #include "spice-gl/clients.h"
 #include "spice-gl/local.h"
@@ -15,16 +16,9 @@
 typedef JsonObject *(*command_fn)(struct spicegl_daemon *d, const struct sgl_control_request *r,
                                   struct sgl_control_call *call, GError **error);
 
-static bool failed(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static bool failed(GError **error, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error_literal(error, SGL_CONTROL_ERROR, SGL_CONTROL_ERROR_FAILED, msg);
-    return false;
-}
+/* A command that cannot be done: sets *error, returns false. */
+#define failed(error, ...)                                                                         \
+    sgl_error_set(error, SGL_CONTROL_ERROR, SGL_CONTROL_ERROR_FAILED, __VA_ARGS__)
 
 static const char *codec_name(uint8_t codec)
 {

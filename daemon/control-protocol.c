@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "common/error.h"
+
 static const char *const command_names[] = {
     [SGL_CONTROL_STATUS] = "status",
     [SGL_CONTROL_SET_TICKET] = "set-ticket",
@@ -55,16 +57,8 @@ static const struct arg_spec command_args[SGL_CONTROL_METRICS + 1][MAX_ARGS] = {
     [SGL_CONTROL_SCREENSHOT] = {{"display", ARG_UINT, false, 15}},
 };
 
-static bool fail(GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-static bool fail(GError **error, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error_literal(error, SGL_CONTROL_ERROR, code, msg);
-    return false;
-}
+/* A bad request: sets *error, returns false. */
+#define fail(error, code, ...) sgl_error_set(error, SGL_CONTROL_ERROR, code, __VA_ARGS__)
 
 static const struct arg_spec *find_spec(enum sgl_control_command c, const char *name)
 {

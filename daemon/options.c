@@ -3,10 +3,10 @@
 #include "options.h"
 
 #include <gio/gio.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
 
+#include "common/error.h"
 #include "qemu-integration/virtio-gpu/vgpu.h"
 #include "synthetic.h"
 
@@ -19,18 +19,8 @@ struct raw {
         audio_clock, virgl;
 };
 
-static bool bad(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 3);
-
-static bool bad(GError **error, const char *format, ...)
-{
-    va_list ap;
-    va_start(ap, format);
-    char *message = g_strdup_vprintf(format, ap);
-    va_end(ap);
-    g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, message);
-    g_free(message);
-    return false;
-}
+/* A bad option: sets *error, returns false. */
+#define bad(error, ...) sgl_error_set(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, __VA_ARGS__)
 
 static bool on_off(const char *value, const char *name, bool *out, GError **error)
 {

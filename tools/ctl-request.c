@@ -2,11 +2,12 @@
 
 #include "ctl-request.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <json-glib/json-glib.h>
+
+#include "common/error.h"
 
 const char spicegl_ctl_usage[] =
     "usage: spicegl-ctl [--control PATH] [--json] COMMAND [ARGS]\n"
@@ -25,16 +26,9 @@ const char spicegl_ctl_usage[] =
     "\n"
     "--control defaults to $SPICEGL_CONTROL.\n";
 
-static bool usage_error(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static bool usage_error(GError **error, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, msg);
-    return false;
-}
+/* A bad command line: sets *error, returns false. */
+#define usage_error(error, ...)                                                                    \
+    sgl_error_set(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, __VA_ARGS__)
 
 static bool parse_uint(const char *text, const char *what, gint64 max, gint64 *out, GError **error)
 {

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/error.h"
+
 void spicegl_vm_options_finish(struct spicegl_vm_options *o)
 {
     g_free(o->disk);
@@ -22,17 +24,8 @@ void spicegl_vm_options_finish(struct spicegl_vm_options *o)
     memset(o, 0, sizeof(*o));
 }
 
-static bool fail(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static bool fail(GError **error, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, msg);
-    return false;
-}
+/* A bad option: sets *error, returns false. */
+#define fail(error, ...) sgl_error_set(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, __VA_ARGS__)
 
 /* "4G", "512M", "2048" (MiB). */
 static bool parse_memory(const char *text, uint64_t *mb)
@@ -78,8 +71,8 @@ bool spicegl_vm_options_parse(struct spicegl_vm_options *o, int argc, char **arg
          "An ISO image (an installer); booted when there is no --disk", "FILE"},
         {"snapshot", 0, 0, G_OPTION_ARG_NONE, &snapshot,
          "Leave the disk as it is: the guest's writes go to a temporary overlay", NULL},
-        {"memory", 'm', 0, G_OPTION_ARG_STRING, &memory, "Guest memory, e.g. 4G or 2048M (default 2G)",
-         "SIZE"},
+        {"memory", 'm', 0, G_OPTION_ARG_STRING, &memory,
+         "Guest memory, e.g. 4G or 2048M (default 2G)", "SIZE"},
         {"cpus", 0, 0, G_OPTION_ARG_INT, &cpus, "Virtual CPUs (default 2)", "N"},
         {"accel", 0, 0, G_OPTION_ARG_STRING, &accel,
          "auto (default: KVM when it works, else TCG), kvm or tcg", "NAME"},
@@ -87,8 +80,8 @@ bool spicegl_vm_options_parse(struct spicegl_vm_options *o, int argc, char **arg
         {"port", 0, 0, G_OPTION_ARG_INT, &port, "SPICE port (default 5900)", "PORT"},
         {"ticket-file", 0, 0, G_OPTION_ARG_FILENAME, &o->ticket_file,
          "SPICE password, read from this file (needed off loopback)", "FILE"},
-        {"size", 0, 0, G_OPTION_ARG_STRING, &size, "The display's preferred mode (default 1280x800)",
-         "WxH"},
+        {"size", 0, 0, G_OPTION_ARG_STRING, &size,
+         "The display's preferred mode (default 1280x800)", "WxH"},
         {"no-network", 0, 0, G_OPTION_ARG_NONE, &no_network,
          "No network card (default: user-mode networking, virtio-net)", NULL},
         {"console", 0, 0, G_OPTION_ARG_FILENAME, &o->console,
