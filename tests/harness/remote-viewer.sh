@@ -66,6 +66,27 @@ rv_wait_marker() { # seconds
   return 1
 }
 
+# After a failed case, for the log: whether the picture moves on within
+# 10 s, and what remote-viewer said. The case stays failed.
+rv_explain_stall() { # frame
+  local t m f=""
+  for t in $(seq 1 20); do
+    sleep 0.5
+    shot "$tmp/d.png" && m=$(read_marker "$tmp/d.png") || continue
+    f=$(field frame "$m")
+    if [ "$f" != "$1" ]; then
+      echo "# the picture moved on $((t * 5 / 10)).$((t * 5 % 10)) s later: $m"
+      break
+    fi
+  done
+  if [ -z "${f:-}" ]; then
+    echo "# no marker on screen in the next 10 s"
+  elif [ "$f" = "$1" ]; then
+    echo "# still frame $1 10 s later"
+  fi
+  sed 's/^/# rv: /' "$tmp/rv.log" | tail -n 15
+}
+
 # Case n: two screenshots a second apart show frames at least min apart.
 rv_expect_live() { # n min
   local second third f1 f2
@@ -78,6 +99,7 @@ rv_expect_live() { # n min
       echo "ok $1 - the picture is live: frame $f1 then $f2"
     else
       echo "not ok $1 - frame $f1 then $f2: the picture does not advance"
+      rv_explain_stall "$f2"
     fi
   else
     echo "not ok $1 - no second marker"
