@@ -67,7 +67,7 @@ static GSubprocess *start_spicegl(const char *build, const char *socket, const c
 int main(int argc, char **argv)
 {
     g_autofree char *run = NULL, *size = NULL, *srcdir = NULL, *builddir = NULL, *log = NULL,
-                    *gpu = NULL;
+                    *gpu = NULL, *streaming = NULL;
     gint fps = 30, frames = 0, spice_port = 0, vnc_port = 0, seconds = 0;
     gboolean stay = FALSE, log_times = FALSE;
     g_auto(GStrv) daemon_args = NULL, guest_args = NULL;
@@ -92,6 +92,10 @@ int main(int argc, char **argv)
          "spicegl|stock"},
         {"spice-port", 0, 0, G_OPTION_ARG_INT, &spice_port,
          "Serve the VM over SPICE on 127.0.0.1:PORT (spicegl-gpu's, or stock QEMU's)", "PORT"},
+        {"spice-streaming", 0, 0, G_OPTION_ARG_STRING, &streaming,
+         "With --gpu stock and --spice-port: QEMU's SPICE streaming-video (off, all or filter; "
+         "QEMU's default: off)",
+         "MODE"},
         {"stay", 0, 0, G_OPTION_ARG_NONE, &stay, "Keep the guest up after its workloads", NULL},
         {"seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "Stop after this many seconds (0 = never)",
          "S"},
@@ -122,6 +126,13 @@ int main(int argc, char **argv)
     bool spicegl = gpu && g_str_equal(gpu, "spicegl");
     if (vnc_port && (spicegl || vnc_port < 5900 || vnc_port > 65535)) {
         fprintf(stderr, "spicegl-demo: --vnc-port is for --gpu stock, 5900..65535\n");
+        return 2;
+    }
+    if (streaming &&
+        (spicegl || !spice_port ||
+         !g_strv_contains((const char *const[]){"off", "all", "filter", NULL}, streaming))) {
+        fprintf(stderr, "spicegl-demo: --spice-streaming is off, all or filter, for --gpu stock "
+                        "with --spice-port\n");
         return 2;
     }
     for (char **a = guest_args; a && *a; a++)
@@ -182,6 +193,7 @@ int main(int argc, char **argv)
         .xres = xres,
         .yres = yres,
         .spice_port = spicegl ? 0 : (guint)spice_port,
+        .spice_streaming = streaming,
         .vnc_port = (guint)vnc_port,
         .log_path = log,
         .log_times = log_times,
@@ -195,10 +207,10 @@ int main(int argc, char **argv)
         return 1;
     }
     if (spicegl)
-        printf(
-            "spicegl-demo: guest served over SPICE by spicegl-gpu (its GPU, H.264) — connect with:\n"
-            "          remote-viewer spice://127.0.0.1:%d\n",
-            spice_port ? spice_port : 5900);
+        printf("spicegl-demo: guest served over SPICE by spicegl-gpu (its GPU, H.264) — connect "
+               "with:\n"
+               "          remote-viewer spice://127.0.0.1:%d\n",
+               spice_port ? spice_port : 5900);
     else if (spice_port)
         printf("spicegl-demo: guest served over SPICE (stock QEMU, gl off) — connect with:\n"
                "          remote-viewer spice://127.0.0.1:%d\n",

@@ -6,6 +6,8 @@
 #                (spice-gtk's appsink path then paces video by the audio
 #                clock: its latency without the ~400 ms media-time margin)
 #   stock-spice  stock QEMU virtio-vga-gl + egl-headless + -spice (gl off)
+#   stock-spice-video  the same with streaming-video=all: spice-server's
+#                own video streams (MJPEG) for areas it sees changing
 #   stock-vnc    stock QEMU virtio-vga-gl + egl-headless + -vnc
 # Workloads: the marker GL program at 1280x800 and 1920x1080 aiming at
 # 60 fps, kmscube, and an idle desktop (one frame, held). SPICE is watched
@@ -22,7 +24,9 @@
 # Per run: pictures delivered per second, markers lost, PSNR, latency from
 # the marker's guest timestamp to the client (guest/host clock offset
 # removed, see below), bytes per picture and Mbit/s on the display
-# connection, and host CPU seconds (QEMU + spicegl-gpu) per picture.
+# connection, and host CPU (QEMU + spicegl-gpu) both per picture (seconds)
+# and per second (cores): a system that delivers fewer pictures spreads its
+# fixed costs over fewer of them, so per picture alone would flatter it.
 #
 # The guest's clock comes from the RTC at boot, so it is off the host's by
 # up to a second. The guest prints a line per frame with its timestamp; the
@@ -33,7 +37,9 @@
 #
 # Writes results.md, results.csv and chart.png to BENCH_RESULTS (default
 # BUILDDIR/bench-results/e2e-DATE) and ends with one line:
-# bench-e2e: fps_ratio=<ours/stock SPICE> bytes_ratio=<per picture> psnr=<ours> idle_bytes_s=<ours>
+# bench-e2e: fps_ratio=<ours/stock SPICE> bytes_ratio=<per picture> mbit_ratio=<per second>
+#   cpu_ratio=<cores, per second> cpu_picture_ratio=<per picture> psnr=<ours> idle_bytes_s=<ours>
+# (ratios at gl-1280x800; CPU ratios count QEMU + spicegl-gpu against QEMU).
 set -eu
 builddir=${1:?usage: bench-e2e.sh BUILDDIR SRCDIR [SECONDS]}
 srcdir=${2:?usage: bench-e2e.sh BUILDDIR SRCDIR [SECONDS]}
@@ -42,7 +48,7 @@ seconds=${3:-10}
 out=${BENCH_RESULTS:-$builddir/bench-results/e2e-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
 hz=$(getconf CLK_TCK)
-systems=(spicegl spicegl-ac stock-spice stock-vnc)
+systems=(spicegl spicegl-ac stock-spice stock-spice-video stock-vnc)
 # shellcheck disable=SC2206
 # BENCH_WORKLOADS: a subset, or gl-WxH@FPS for another frame rate (the
 # summary line reads the default gl-1280x800 rows).
@@ -61,7 +67,7 @@ clock_offset_ms() {
     awk 'NR == 1 || $1 * 1e6 - $2 < m { m = $1 * 1e6 - $2 } END { if (NR) printf "%.3f", m / 1e3 }'
 }
 
-echo "system,workload,pictures_per_s,markers_lost_pct,psnr_db,latency_p50_ms,bytes_per_picture,mbit_s,cpu_s_per_picture,clock_offset_ms,pictures,settle_bytes,final_psnr_db" \
+echo "system,workload,pictures_per_s,markers_lost_pct,psnr_db,latency_p50_ms,bytes_per_picture,mbit_s,cpu_s_per_picture,clock_offset_ms,pictures,settle_bytes,final_psnr_db,cpu_cores" \
   >"$out/results.csv"
 
 run_one() { # system workload
@@ -93,6 +99,9 @@ run_one() { # system workload
     client=("${probe[@]}" --audio "$uri") ;;
   stock-spice)
     vm+=(--gpu stock --spice-port "$port")
+    client=("${probe[@]}" "$uri") ;;
+  stock-spice-video)
+    vm+=(--gpu stock --spice-port "$port" --spice-streaming all)
     client=("${probe[@]}" "$uri") ;;
   stock-vnc)
     vm+=(--gpu stock --vnc-port "$port")
@@ -133,7 +142,7 @@ run_one() { # system workload
       latc = (lat != "" && off != "nan" && wl ~ /^gl-/) ? lat - off : "nan"
       bpp = pps != "nan" && pps > 0 ? bps / pps : "nan"
       cpp = pps != "nan" && pps > 0 ? cpu / hz / (pps * s) : "nan"
-      printf "%s,%s,%s,%s,%s,%s,%s,%.5f,%s,%s,%s,%s,%s\n", sys, wl,
+      printf "%s,%s,%s,%s,%s,%s,%s,%.5f,%s,%s,%s,%s,%s,%.3f\n", sys, wl,
         pps == "nan" ? "nan" : sprintf("%.2f", pps),
         lostpct == "nan" ? "nan" : sprintf("%.1f", lostpct),
         (wl ~ /^gl-/ && psnr != "") ? sprintf("%.2f", psnr) : "nan",
@@ -141,7 +150,8 @@ run_one() { # system workload
         bpp == "nan" ? "nan" : sprintf("%.0f", bpp), bps * 8 / 1e6,
         cpp == "nan" ? "nan" : sprintf("%.4f", cpp), off, num(pictures),
         wl == "idle" ? num(settle) : "nan",
-        (wl == "idle" && final != "") ? sprintf("%.2f", final) : "nan"
+        (wl == "idle" && final != "") ? sprintf("%.2f", final) : "nan",
+        cpu / hz / s
     }' >>"$out/results.csv"
 }
 
@@ -154,14 +164,14 @@ done
 
 # The tables: moving pictures, then the idle desktop.
 {
-  echo "| system | workload | pictures/s | markers lost | PSNR dB | latency p50 ms | KB/picture | Mbit/s | CPU s/picture |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| system | workload | pictures/s | markers lost | PSNR dB | latency p50 ms | KB/picture | Mbit/s | CPU s/picture | CPU cores |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   tail -n +2 "$out/results.csv" | awk -F, '$2 != "idle" {
     kb = $7 == "nan" ? "–" : sprintf("%.1f", $7 / 1024)
-    printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3,
+    printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f |\n", $1, $2, $3,
       $4 == "nan" ? "–" : $4 "%", $5 == "nan" ? "–" : $5, $6 == "nan" ? "–" : $6, kb,
       sprintf("%.3f", $8),
-      $9 == "nan" ? "–" : $9 }'
+      $9 == "nan" ? "–" : $9, $14 }'
   tail -n +2 "$out/results.csv" | awk -F, '$2 == "idle" {
     if (!heading++)
       printf "\n| system | idle: pictures shown | KB in the first 5 s | bytes/s after them | PSNR dB at the end |\n|---|---|---|---|---|\n"
@@ -172,19 +182,23 @@ row() { awk -F, -v s="$1" -v w="$2" -v c="$3" '$1 == s && $2 == w { print $c }' 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "nan" || b == "nan" || b == 0) print "nan"; else printf "%.2f", a / b }'; }
 fps_ratio=$(ratio "$(row spicegl gl-1280x800 3)" "$(row stock-spice gl-1280x800 3)")
 bytes_ratio=$(ratio "$(row spicegl gl-1280x800 7)" "$(row stock-spice gl-1280x800 7)")
+mbit_ratio=$(ratio "$(row spicegl gl-1280x800 8)" "$(row stock-spice gl-1280x800 8)")
+cpu_ratio=$(ratio "$(row spicegl gl-1280x800 14)" "$(row stock-spice gl-1280x800 14)")
+cpu_picture_ratio=$(ratio "$(row spicegl gl-1280x800 9)" "$(row stock-spice gl-1280x800 9)")
 psnr=$(row spicegl gl-1280x800 5)
 psnr=${psnr:-nan}
 # A static desktop's cost counts only if a new client was shown it.
 idle=$(awk -v m="$(row spicegl idle 8)" -v n="$(row spicegl idle 11)" \
   'BEGIN { if (m == "" || n == "nan" || n < 1) print "nan"; else printf "%.0f", m * 1e6 / 8 }')
 [ "$idle" != nan ] || echo "bench-e2e: the idle client was shown no picture" >&2
-summary="bench-e2e: fps_ratio=$fps_ratio bytes_ratio=$bytes_ratio psnr=$psnr idle_bytes_s=$idle"
+summary="bench-e2e: fps_ratio=$fps_ratio bytes_ratio=$bytes_ratio mbit_ratio=$mbit_ratio cpu_ratio=$cpu_ratio cpu_picture_ratio=$cpu_picture_ratio psnr=$psnr idle_bytes_s=$idle"
 {
   echo "# bench-e2e: $(nproc) cores, ${seconds} s per run"
   echo
   echo "Same guest, same machine, one run: the marker GL program (60 fps target), kmscube, and an"
   echo "idle desktop, through spicegl (also with --audio-clock), stock QEMU SPICE (virtio-vga-gl,"
-  echo "egl-headless, gl off) and stock QEMU VNC. SPICE clients: spicegl-probe (spice-client-glib);"
+  echo "egl-headless, gl off; also with streaming-video=all) and stock QEMU VNC. SPICE clients:"
+  echo "spicegl-probe (spice-client-glib);"
   echo "VNC: sgl-vnc-probe (libvncclient). Latency has the guest/host clock offset (min of host"
   echo "receipt minus guest timestamp over the run's per-frame console lines) taken off. kmscube"
   echo "has no markers: its pictures/s are the distinct pictures the client showed. The SPICE"
@@ -200,28 +214,42 @@ summary="bench-e2e: fps_ratio=$fps_ratio bytes_ratio=$bytes_ratio psnr=$psnr idl
   echo '```'
 } >"$out/results.md"
 
-# The chart: pictures/s and Mbit/s per workload, a bar per system.
+# The chart: pictures/s, Mbit/s and host CPU cores per workload, a bar per
+# system (columns 2.. of chart.dat: three per system, in systems' order).
 if command -v gnuplot >/dev/null; then
   for w in "${workloads[@]}"; do
     printf '%s' "$w"
-    for s in "${systems[@]}"; do printf ' %s %s' "$(row "$s" "$w" 3)" "$(row "$s" "$w" 8)"; done
+    for s in "${systems[@]}"; do
+      printf ' %s %s %s' "$(row "$s" "$w" 3)" "$(row "$s" "$w" 8)" "$(row "$s" "$w" 14)"
+    done
     echo
   done >"$tmp/chart.dat"
+  titles=("spicegl" "spicegl --audio-clock" "stock SPICE" "stock SPICE streaming-video=all" "stock VNC")
+  plot() { # the column of the first system's figure (2, 3 or 4)
+    local i sep=""
+    printf 'plot '
+    for i in "${!titles[@]}"; do
+      printf '%s"%s" using %d%s title "%s"' "$sep" "$tmp/chart.dat" $(($1 + 3 * i)) \
+        "$([ "$i" = 0 ] && echo ':xtic(1)')" "${titles[$i]}"
+      sep=", "
+    done
+    echo
+  }
   gnuplot <<EOF
-set terminal pngcairo size 1100,500 font ",10"
+set terminal pngcairo size 1500,500 font ",10"
 set output "$out/chart.png"
-set multiplot layout 1,2 title "bench-e2e: spicegl vs stock QEMU (same guest, same host)"
+set multiplot layout 1,3 title "bench-e2e: spicegl vs stock QEMU (same guest, same host)"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set key below
 set yrange [0:*]
 set title "pictures delivered per second"
-plot "$tmp/chart.dat" using 2:xtic(1) title "spicegl", '' using 4 title "spicegl --audio-clock", \
-  '' using 6 title "stock SPICE", '' using 8 title "stock VNC"
+$(plot 2)
 set title "Mbit/s on the display connection"
-plot "$tmp/chart.dat" using 3:xtic(1) title "spicegl", '' using 5 title "spicegl --audio-clock", \
-  '' using 7 title "stock SPICE", '' using 9 title "stock VNC"
+$(plot 3)
+set title "host CPU cores (QEMU + spicegl-gpu)"
+$(plot 4)
 unset multiplot
 EOF
 else

@@ -125,7 +125,11 @@ static GPtrArray *qemu_argv(const struct sgl_vm_config *c)
     }
     if (c->spice_port) {
         add(argv, "-spice");
-        add(argv, "port=%u,addr=127.0.0.1,disable-ticketing=on", c->spice_port);
+        if (c->spice_streaming)
+            add(argv, "port=%u,addr=127.0.0.1,disable-ticketing=on,streaming-video=%s",
+                c->spice_port, c->spice_streaming);
+        else
+            add(argv, "port=%u,addr=127.0.0.1,disable-ticketing=on", c->spice_port);
     }
     for (const char *const *e = c->extra_args; e && *e; e++)
         add(argv, "%s", *e);

@@ -28,6 +28,7 @@ struct sgl_vm_config {
     guint memory_mb;               /* 0: 2048 */
     guint smp;                     /* 0: 2 */
     guint spice_port;              /* 0: no SPICE server; else 127.0.0.1:port, no ticket */
+    const char *spice_streaming;   /* with spice_port: QEMU's streaming-video (off, all, filter) */
     guint vnc_port;                /* 0: no VNC server; else 127.0.0.1:port (5900..) */
     gboolean allow_reset;          /* a reset reboots the guest (default: QEMU exits, -no-reboot) */
     const char *qmp_socket;        /* NULL: none; else QEMU's QMP listens here (qmp.h) */
