@@ -2,10 +2,11 @@
  * x264 (the floor), same content, same settings, same process.
  *
  * Systems, each single-threaded, ultrafast + zerolatency, CBR at the same
- * bitrate with a VBV of one frame, IDR only at the start:
+ * bitrate with a VBV of one frame, IDR only at the start, and the same
+ * colour conversion (BT.601 full range, flagged so in the stream's VUI):
  *   ours   sgl_encoder "x264": BGRX in, libyuv conversion, libx264
  *   gst    appsrc ! videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast ! appsink
- *   floor  x264_encoder_encode on frames converted to I420 beforehand
+ *   floor  x264_encoder_encode on frames converted to I420 beforehand (libyuv)
  *   ours+damage  the desktop content with its real damage (moving box, marker)
  * Contents: desktop-like (common/scene.h) and full motion, at 720p and 1080p.
  * Per system: p50/p99 ms per frame (wall), fps, kbit/s, PSNR (decoded with
@@ -190,6 +191,7 @@ static struct result run_floor(const struct clip *c)
     p.rc.i_vbv_buffer_size = (int)bitrate_for(c) / FPS;
     p.b_repeat_headers = 1;
     p.b_annexb = 1;
+    p.vui.b_fullrange = 1;
     x264_t *x = x264_encoder_open(&p);
     x264_picture_t pic, out;
     x264_picture_init(&pic);
@@ -221,10 +223,12 @@ static struct result run_floor(const struct clip *c)
 static struct result run_gst(const struct clip *c)
 {
     uint32_t kbps = bitrate_for(c);
+    /* colorimetry=1:4:0:0 is full range (1) with the BT.601 matrix (4), as
+     * ours and the floor convert; x264enc flags it in the VUI. */
     char *desc = g_strdup_printf(
         "appsrc name=src format=time is-live=true caps=video/x-raw,format=BGRx,width=%u,"
         "height=%u,framerate=%d/1,colorimetry=sRGB ! videoconvert ! "
-        "video/x-raw,format=I420,colorimetry=bt601 ! "
+        "video/x-raw,format=I420,colorimetry=1:4:0:0 ! "
         "x264enc tune=zerolatency speed-preset=ultrafast bitrate=%u vbv-buf-capacity=%d "
         "threads=1 key-int-max=1073741824 ! appsink name=sink sync=false",
         c->width, c->height, FPS, kbps, 1000 / FPS);
@@ -280,7 +284,7 @@ static void clip_init(struct clip *c, const char *content, uint32_t w, uint32_t 
         else
             test_content_motion(c->bgrx[i], w, h, w * 4, i);
         c->i420[i] = malloc(ysize * 3 / 2);
-        ARGBToI420(c->bgrx[i], (int)w * 4, c->i420[i], (int)w, c->i420[i] + ysize, (int)w / 2,
+        ARGBToJ420(c->bgrx[i], (int)w * 4, c->i420[i], (int)w, c->i420[i] + ysize, (int)w / 2,
                    c->i420[i] + ysize + ysize / 4, (int)w / 2, (int)w, (int)h);
     }
 }
