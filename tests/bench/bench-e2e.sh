@@ -29,11 +29,13 @@
 # fixed costs over fewer of them, so per picture alone would flatter it.
 #
 # The guest's clock comes from the RTC at boot, so it is off the host's by
-# up to a second. The guest prints a line per frame with its timestamp; the
-# harness stamps each console line with the host's time on receipt. The
-# smallest (host receipt - guest timestamp) over the run is the offset plus
-# the console's least delay, and is taken off every latency (which are then
-# low by that least delay, about a millisecond of serial console).
+# up to a second. The guest prints a line per frame with its clock as it
+# writes the line (at=, not the frame's render-start timestamp, which would
+# put the render and flip time into the offset); the harness stamps each
+# console line with the host's time on receipt. The smallest (host receipt
+# - at) over the run is the offset plus the console's least delay, and is
+# taken off every latency (which are then low by that least delay, about a
+# millisecond of serial console).
 #
 # Writes results.md, results.csv and chart.png to BENCH_RESULTS (default
 # BUILDDIR/bench-results/e2e-DATE) and ends with one line:
@@ -61,9 +63,10 @@ cpu_ticks() { # pids...: utime + stime
   done
   echo "$t"
 }
-# min(host receipt - guest timestamp) in ms, from a --log-times log.
+# min(host receipt - the guest's clock as it wrote the line) in ms, from a
+# --log-times log: the clocks' offset plus the console's least delay.
 clock_offset_ms() {
-  sed -n 's/^\[\([0-9.]*\)\] @@SGL gl-frame n=[0-9]* ts=\([0-9]*\).*/\1 \2/p' "$1" |
+  sed -n 's/^\[\([0-9.]*\)\] @@SGL gl-frame n=[0-9]* ts=[0-9]* at=\([0-9]*\).*/\1 \2/p' "$1" |
     awk 'NR == 1 || $1 * 1e6 - $2 < m { m = $1 * 1e6 - $2 } END { if (NR) printf "%.3f", m / 1e3 }'
 }
 

@@ -6,7 +6,8 @@
  *
  *   gl-start width= height= fps= frames=
  *   gl-renderer renderer="..."
- *   gl-frame n= ts=             (with --per-frame, once a flip completed)
+ *   gl-frame n= ts= at=         (with --per-frame, once a flip completed; at=
+ *                               the guest's clock as the line is written)
  *   gl-result status=ok presented= first= last= late= elapsed_ms= fps=
  *   gl-hold frame= ts=          (with --hold, the frame left on screen)
  *   gl-result status=error reason="..."
@@ -657,7 +658,8 @@ int main(int argc, char **argv)
             goto out;
         presented++;
         if (o.per_frame)
-            printf("@@SGL gl-frame n=%u ts=%" PRIu64 "\n", n, marker.timestamp_us);
+            printf("@@SGL gl-frame n=%u ts=%" PRIu64 " at=%" PRIu64 "\n", n, marker.timestamp_us,
+                   now_us(CLOCK_REALTIME));
         sgl_input_report_poll(&input);
     }
     uint64_t elapsed = now_us(CLOCK_MONOTONIC) - start;
