@@ -32,7 +32,7 @@ struct vnc_probe {
     int64_t first_us, last_us;
     GArray *latency_ms; /* double */
     double psnr_sum, psnr_min;
-    uint32_t psnr_n;
+    uint32_t psnr_n, psnr_every; /* --psnr-every: compare every Nth frame */
     struct sgl_reference reference;
 };
 
@@ -79,6 +79,8 @@ static void on_update_done(rfbClient *cl)
     g_array_append_val(p->latency_ms, lat);
     p->width = w;
     p->height = h;
+    if ((p->frames - 1) % p->psnr_every != 0)
+        return;
     double psnr = sgl_reference_psnr(&p->reference, &im, &m);
     p->psnr_sum += psnr;
     p->psnr_min = p->psnr_n++ ? MIN(p->psnr_min, psnr) : psnr;
@@ -108,11 +110,13 @@ static double received_bytes(int sock)
 
 int main(int argc, char **argv)
 {
-    gint seconds = 5, settle = 0;
+    gint seconds = 5, settle = 0, psnr_every = 1;
     GOptionEntry entries[] = {
         {"seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "How long to record (default 5)", "S"},
         {"settle", 0, 0, G_OPTION_ARG_INT, &settle,
          "Leave the first S seconds (a new client's first picture) out of bytes_per_s", "S"},
+        {"psnr-every", 0, 0, G_OPTION_ARG_INT, &psnr_every,
+         "Compare every Nth frame with its reference (default 1: every frame)", "N"},
         {NULL},
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("HOST:PORT - measure a VNC display");
@@ -120,12 +124,14 @@ int main(int argc, char **argv)
     g_autoptr(GError) error = NULL;
     char *colon = NULL;
     if (!g_option_context_parse(ctx, &argc, &argv, &error) || argc != 2 || seconds < 1 ||
-        settle < 0 || settle >= seconds || !(colon = strrchr(argv[1], ':'))) {
+        settle < 0 || settle >= seconds || psnr_every < 1 || !(colon = strrchr(argv[1], ':'))) {
         fprintf(stderr, "sgl-vnc-probe: %s\n",
-                error ? error->message : "give HOST:PORT, --seconds >= 1 and --settle below it");
+                error ? error->message
+                      : "give HOST:PORT, --seconds >= 1, --settle below it and --psnr-every >= 1");
         return 2;
     }
-    struct vnc_probe p = {.latency_ms = g_array_new(FALSE, FALSE, sizeof(double))};
+    struct vnc_probe p = {.latency_ms = g_array_new(FALSE, FALSE, sizeof(double)),
+                          .psnr_every = (uint32_t)psnr_every};
     rfbClientLog = rfbClientErr = quiet; /* libvncclient's chatter */
     rfbClient *cl = rfbGetClient(8, 3, 4);
     /* BGRx in memory, as the marker reader and the scene want. */

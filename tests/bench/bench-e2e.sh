@@ -12,9 +12,11 @@
 # Workloads: the marker GL program at 1280x800 and 1920x1080 aiming at
 # 60 fps, kmscube, and an idle desktop (one frame, held). SPICE is watched
 # by spicegl-probe, VNC by sgl-vnc-probe (libvncclient, its default
-# encodings); both read the same markers. The SPICE probe compares every
-# 10th frame with its reference for PSNR: on every frame it took 65 % of a
-# core at 1080p, on the same two cores as the guest and the server.
+# encodings); both read the same markers. Both compare every 10th frame with
+# its reference for PSNR (on every frame the SPICE probe took 65 % of a
+# core at 1080p, on the same two cores as the guest and the server), on a
+# complete picture: VNC's at the end of a framebuffer update, SPICE's at
+# the end of a burst of draws (a stream frame is one).
 #
 # Idle: the client connects to the held frame and is watched for 5 s more
 # than the others. It must be shown that picture; the bytes of the first
@@ -108,7 +110,7 @@ run_one() { # system workload
     client=("${probe[@]}" "$uri") ;;
   stock-vnc)
     vm+=(--gpu stock --vnc-port "$port")
-    client=("$builddir/client-test/sgl-vnc-probe" "${watch[@]}" "127.0.0.1:$port") ;;
+    client=("$builddir/client-test/sgl-vnc-probe" "${watch[@]}" --psnr-every 10 "127.0.0.1:$port") ;;
   esac
   "$builddir/tools/spicegl-demo" --srcdir "$srcdir" --builddir "$builddir" "${vm[@]}" \
     --seconds $((seconds + 240)) --log "$log" --log-times >"$log.out" 2>&1 &
@@ -204,9 +206,11 @@ summary="bench-e2e: fps_ratio=$fps_ratio bytes_ratio=$bytes_ratio mbit_ratio=$mb
   echo "spicegl-probe (spice-client-glib);"
   echo "VNC: sgl-vnc-probe (libvncclient). Latency has the guest/host clock offset (min of host"
   echo "receipt minus guest timestamp over the run's per-frame console lines) taken off. kmscube"
-  echo "has no markers: its pictures/s are the distinct pictures the client showed. The SPICE"
-  echo "probe compares every 10th frame for PSNR (on every frame it took 65 % of a core at 1080p,"
-  echo "on the cores the guest and the server use). Idle: a client connects to the held frame;"
+  echo "has no markers: its pictures/s are the distinct pictures the client showed. Both probes"
+  echo "compare every 10th frame for PSNR (on every frame the SPICE probe took 65 % of a core at"
+  echo "1080p, on the cores the guest and the server use), on complete pictures (VNC: at the end of"
+  echo "a framebuffer update; SPICE: at the end of a burst of draws). Idle: a client connects to"
+  echo "the held frame;"
   echo "the bytes of its first 5 s (the picture a new client is sent, and spicegl's refine passes)"
   echo "are apart from the rate after; the PSNR is that of the picture shown at the end."
   echo
