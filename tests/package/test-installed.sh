@@ -10,15 +10,7 @@ builddir=${SGL_BUILDDIR:?give the build directory (for spicegl-probe and the tes
 srcdir=${SGL_SRCDIR:?give the source directory}
 echo "1..7"
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  pkill -9 -f "$tmp/" 2>/dev/null
-  wait 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$srcdir/tests/harness/scratch.sh"
 show() { sed 's/^/#   /' "$@" | tail -n 15; }
 num() { sed -n "s/.*\"$1\":\(-\?[0-9.]*\).*/\1/p" <<<"$2"; }
 free_port() {

@@ -11,15 +11,7 @@ builddir=${SGL_BUILDDIR:?run through make check}
 srcdir=${SGL_SRCDIR:?run through make check}
 echo "1..6"
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  pkill -9 -f "$tmp/" 2>/dev/null
-  wait 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$srcdir/tests/harness/scratch.sh"
 
 fps=30 boot_s=180
 if [ "${SGL_SANITIZERS:-}" = yes ]; then
