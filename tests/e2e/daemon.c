@@ -317,9 +317,11 @@ JsonObject *sgl_e2e_expect_guest_frames_psnr(const struct sgl_e2e *e,
     if (decoded < frames)
         fail_msg("display %s: the probe counted %.0f frames out of its decoder but showed %.0f",
                  display, decoded, frames);
-    /* Delivery is the daemon's: nearly every frame reaches the client. An
-     * instrumented daemon falls behind a little at start-up. */
-    double reached = decoded / presented, reach_want = sgl_test_sanitizers() ? 0.95 : 0.98;
+    /* Delivery is the daemon's: nearly every frame reaches the client. The
+     * encoder may drop a frame the guest submitted late, right behind the
+     * one before it (pacing at --fps), and an instrumented daemon falls
+     * behind a little at start-up. */
+    double reached = decoded / presented, reach_want = sgl_test_sanitizers() ? 0.90 : 0.95;
     if (reached < reach_want)
         fail_msg("display %s: %.1f%% of the frames reached the client's decoder, want >= %.0f%%",
                  display, 100 * reached, 100 * reach_want);
