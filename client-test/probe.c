@@ -73,6 +73,11 @@ struct probe {
     GArray *latency_ms; /* double */
     double psnr_sum, psnr_min;
     uint32_t psnr_n, psnr_every, unreadable, width, height;
+    /* A sample is due: taken on the picture once complete (GL scanouts and
+     * stream frames arrive whole; a 2D picture is many draws, sampled when
+     * its burst of updates ends, as a VNC client samples at the end of a
+     * framebuffer update). */
+    bool psnr_due;
     struct sgl_reference reference;
     const char *screenshot;
     bool shot_taken;
@@ -143,6 +148,21 @@ static bool write_png(const char *path, const uint8_t *bgrx, uint32_t w, uint32_
 }
 
 static void maybe_act(struct probe *p);
+
+/* The due PSNR sample, on a complete picture: against the scene its own
+ * marker names (a picture whose marker cannot be read is not sampled). */
+static void sample_psnr(struct probe *p, const struct sgl_marker_image *im)
+{
+    if (!p->psnr_due)
+        return;
+    p->psnr_due = false;
+    double psnr = sgl_reference_psnr_marked(&p->reference, im);
+    if (isnan(psnr))
+        return;
+    p->psnr_sum += psnr;
+    p->psnr_min = p->psnr_n ? MIN(p->psnr_min, psnr) : psnr;
+    p->psnr_n++;
+}
 static gboolean on_timeout(gpointer data);
 
 static void measure(struct probe *p, const uint8_t *pixels, uint32_t w, uint32_t h, uint32_t stride)
@@ -207,13 +227,8 @@ static void measure(struct probe *p, const uint8_t *pixels, uint32_t w, uint32_t
     p->height = h;
     /* Sampling keeps a slow (sanitizer-instrumented) probe from falling
      * behind the stream, which would count as frames lost. */
-    if ((p->frames - 1) % p->psnr_every != 0)
-        goto done;
-    double psnr = sgl_reference_psnr(&p->reference, &im, &m);
-    p->psnr_sum += psnr;
-    p->psnr_min = p->psnr_n ? MIN(p->psnr_min, psnr) : psnr;
-    p->psnr_n++;
-done:
+    if ((p->frames - 1) % p->psnr_every == 0)
+        p->psnr_due = true;
     if (p->screenshot && !p->shot_taken && p->frames >= 10) {
         p->shot_taken = write_png(p->screenshot, pixels, w, h, stride);
         if (!p->shot_taken)
@@ -242,6 +257,9 @@ static gboolean count_picture(gpointer data)
         if (!p->pictures || h != p->picture_hash)
             p->pictures++;
         p->picture_hash = h;
+        struct sgl_marker_image im = {primary.data, (uint32_t)primary.width,
+                                      (uint32_t)primary.height, (uint32_t)primary.stride};
+        sample_psnr(p, &im);
     }
     return G_SOURCE_REMOVE;
 }
@@ -283,6 +301,7 @@ static void on_gl_draw(SpiceChannel *channel, guint x, guint y, guint w, guint h
         void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, so->fd, 0);
         if (map != MAP_FAILED) {
             measure(p, map, so->width, so->height, so->stride);
+            sample_psnr(p, &(struct sgl_marker_image){map, so->width, so->height, so->stride});
             munmap(map, len);
         } else {
             p->gl_unreadable++;
