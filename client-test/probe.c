@@ -98,7 +98,6 @@ struct probe {
      * a decoded picture it got too late to show, and these tell its drops
      * from frames that never reached the client. At most PROBE_MAX_DECODED. */
     GHashTable *decoded_frames;
-    bool decoder_watched;
     GArray *margin_ms, *transport_ms, *decode_ms, *wait_ms; /* double */
     /* distinct pictures on the display, counted once per burst of updates */
     uint32_t pictures;
@@ -368,7 +367,6 @@ static GstPadProbeReturn on_decoded(GstPad *pad, GstPadProbeInfo *info, gpointer
         p->decoded[slot].in_us = find(p->decoder_in, pts)->us;
         p->decoded[slot].out_us = find(p->decoder_out, pts)->us;
         p->decoded[slot].margin_us = find(p->pushed, pts)->margin_us;
-        p->decoder_watched = true;
         if (g_hash_table_size(p->decoded_frames) < PROBE_MAX_DECODED)
             g_hash_table_add(p->decoded_frames, GUINT_TO_POINTER(m.frame));
         g_mutex_unlock(&p->lock);
@@ -601,7 +599,8 @@ static double count_decoded(struct probe *p)
         return NAN;
     g_mutex_lock(&p->lock);
     double n = NAN;
-    if (p->decoder_watched && p->last >= p->first) {
+    /* Empty: no decoder output was watched. */
+    if (g_hash_table_size(p->decoded_frames) && p->last >= p->first) {
         n = 0;
         for (uint64_t f = p->first; f <= p->last; f++)
             n += g_hash_table_contains(p->decoded_frames, GUINT_TO_POINTER((guint)f));
