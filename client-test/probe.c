@@ -540,7 +540,16 @@ static void on_channel_event(SpiceChannel *channel, SpiceChannelEvent event, gpo
 
 static void on_channel_destroy(SpiceSession *s, SpiceChannel *channel, gpointer data)
 {
-    ((struct probe *)data)->live_channels--;
+    struct probe *p = data;
+    p->live_channels--;
+    /* A channel the server closed alone (the session goes on): nothing may
+     * read it any more. */
+    if (channel == p->display)
+        p->display = NULL;
+    if (channel == p->main)
+        p->main = NULL;
+    if (channel == p->inputs)
+        p->inputs = NULL;
 }
 
 static void on_channel_new(SpiceSession *s, SpiceChannel *channel, gpointer data)

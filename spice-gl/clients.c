@@ -141,49 +141,60 @@ static bool same_addr(const struct sockaddr_storage *a, socklen_t alen,
     return alen == blen && memcmp(a, b, alen) == 0;
 }
 
-/* The socket this process holds for a channel: the one with its local and
- * peer addresses. -1 when none. */
-static int find_socket(const struct channel *ch, int max_fd)
-{
-    for (int fd = 0; fd < max_fd; fd++) {
-        struct sockaddr_storage l, p;
-        socklen_t llen = sizeof(l), plen = sizeof(p);
-        if (getsockname(fd, (struct sockaddr *)&l, &llen) < 0 ||
-            !same_addr(&l, llen, &ch->laddr, ch->llen) ||
-            getpeername(fd, (struct sockaddr *)&p, &plen) < 0 ||
-            !same_addr(&p, plen, &ch->paddr, ch->plen))
-            continue;
-        return fd;
-    }
-    return -1;
-}
+/* One end of a channel's connection, as getsockname/getpeername give it. */
+struct ends {
+    struct sockaddr_storage l, p;
+    socklen_t llen, plen;
+};
 
-bool sgl_clients_disconnect(uint32_t connection_id, GError **error)
+/* Shuts down every socket this process holds whose two ends are one of
+ * the given pairs; how many. A TCP pair names one socket; a unix-socket
+ * pair (the socket path, an unnamed peer) names every connection on that
+ * socket, which the caller allows only when one client is on it. */
+static guint shutdown_matching(const GArray *ends)
 {
     struct rlimit rl;
     int max_fd =
         getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (int)rl.rlim_cur : 65536;
-    g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(int));
+    guint n = 0;
+    for (int fd = 0; fd < max_fd; fd++) {
+        struct ends e = {.llen = sizeof(e.l), .plen = sizeof(e.p)};
+        if (getsockname(fd, (struct sockaddr *)&e.l, &e.llen) < 0 ||
+            getpeername(fd, (struct sockaddr *)&e.p, &e.plen) < 0)
+            continue;
+        for (guint i = 0; i < ends->len; i++) {
+            const struct ends *want = &g_array_index(ends, struct ends, i);
+            if (same_addr(&e.l, e.llen, &want->l, want->llen) &&
+                same_addr(&e.p, e.plen, &want->p, want->plen)) {
+                /* spice-server keeps the fd and closes it when it sees it end. */
+                shutdown(fd, SHUT_RDWR);
+                n++;
+                break;
+            }
+        }
+    }
+    return n;
+}
+
+bool sgl_clients_disconnect(uint32_t connection_id, GError **error)
+{
+    g_autoptr(GArray) ends = g_array_new(FALSE, FALSE, sizeof(struct ends));
     bool found = false, ambiguous = false;
     G_LOCK(table);
     for (guint i = 0; table_channels && i < table_channels->len; i++) {
         const struct channel *ch = g_ptr_array_index(table_channels, i);
-        if (ch->connection_id != connection_id || !ch->initialized)
+        if (ch->connection_id != connection_id)
             continue;
-        found = true;
-        /* Unix-socket peers are unnamed: the addresses single out a
-         * channel only when no other client shares its socket. */
+        found |= ch->initialized;
+        /* Unix-socket peers are unnamed: the addresses single out the
+         * client's connections only when no other client shares its socket. */
         for (guint k = 0; k < table_channels->len && ch->paddr.ss_family == AF_UNIX; k++) {
             const struct channel *other = g_ptr_array_index(table_channels, k);
             if (other->connection_id != connection_id &&
                 same_addr(&other->laddr, other->llen, &ch->laddr, ch->llen))
                 ambiguous = true;
         }
-        if (ambiguous)
-            break;
-        int fd = find_socket(ch, max_fd);
-        if (fd >= 0)
-            g_array_append_val(fds, fd);
+        g_array_append_val(ends, ((struct ends){ch->laddr, ch->paddr, ch->llen, ch->plen}));
     }
     G_UNLOCK(table);
     if (!found) {
@@ -197,15 +208,14 @@ bool sgl_clients_disconnect(uint32_t connection_id, GError **error)
                     connection_id);
         return false;
     }
-    if (!fds->len) {
+    guint closed = shutdown_matching(ends);
+    if (!closed) {
         g_set_error(error, CLIENTS_ERROR, 0, "client %u: none of its sockets was found",
                     connection_id);
         return false;
     }
-    /* spice-server keeps the fds and closes them when it sees them end. */
-    for (guint i = 0; i < fds->len; i++)
-        shutdown(g_array_index(fds, int, i), SHUT_RDWR);
-    g_message("client %u disconnected on request (%u channels)", connection_id, fds->len);
+    g_message("client %u disconnected on request (%u channels, %u sockets)", connection_id,
+              ends->len, closed);
     return true;
 }
 

@@ -197,7 +197,9 @@ static JsonArray *wait_clients(const struct fixture *f, guint n, JsonParser **pa
             return a;
         g_usleep(100 * 1000);
     }
-    fail_msg("clients never listed %u client(s)", n);
+    g_autofree char *last = json_to_string(json_parser_get_root(*parser), FALSE);
+    g_autofree char *log = sgl_synthetic_daemon_log(f->daemon);
+    fail_msg("clients never listed %u client(s); the last list: %s\ndaemon log:\n%s", n, last, log);
     return NULL;
 }
 
