@@ -60,6 +60,7 @@ struct probe {
     bool until_closed; /* --until-closed: the server ending the session ends the window */
     bool server_closed;
     guint64 settle_bytes; /* read on the display channel before --settle ended */
+    guint64 closed_bytes; /* read on the display channel, if the server closed it */
     /* measurements */
     bool have_first;
     uint32_t first, last, frames;
@@ -544,8 +545,10 @@ static void on_channel_destroy(SpiceSession *s, SpiceChannel *channel, gpointer 
     p->live_channels--;
     /* A channel the server closed alone (the session goes on): nothing may
      * read it any more. */
-    if (channel == p->display)
+    if (channel == p->display) {
+        g_object_get(channel, "total-read-bytes", &p->closed_bytes, NULL);
         p->display = NULL;
+    }
     if (channel == p->main)
         p->main = NULL;
     if (channel == p->inputs)
@@ -747,7 +750,7 @@ int main(int argc, char **argv)
     g_main_loop_run(p.loop);
     int64_t end_us = g_get_real_time();
 
-    guint64 bytes = 0;
+    guint64 bytes = p.closed_bytes;
     if (p.display)
         g_object_get(p.display, "total-read-bytes", &bytes, NULL);
     double span_s = (p.last_us - p.first_us) / 1e6;

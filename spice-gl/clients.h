@@ -38,8 +38,9 @@ GArray *sgl_clients_list(void);
 
 /* Closes every connection of the client (spice-server sees the sockets end
  * and drops the client). On a unix socket, whose peers are unnamed, that is
- * every connection on the socket: false with error when another client is
- * on it, as when there is no such client. */
+ * every connection on the socket, a newcomer's not yet linked included:
+ * false with error when another client is on it, as when there is no such
+ * client. */
 bool sgl_clients_disconnect(uint32_t connection_id, GError **error);
 
 /* The name of a channel type ("main", "display", ...). */

@@ -44,8 +44,8 @@ rv_start_xvfb() {
   pids+=($!)
 }
 
-# Where there is no DRM device (/dev/dri), GStreamer's autovideosink tries
-# kmssink first, which takes about 2 s to fail; remote-viewer's first
+# Under Xvfb (no Xv, no GL sink) with no DRM device (/dev/dri), GStreamer's
+# autovideosink tries kmssink, which takes about 2 s to fail; remote-viewer's first
 # picture waits for it, and the frames queued meanwhile are dropped late.
 # Ranking kmssink out makes autovideosink take the X sink at once.
 rv_viewer_env=(GST_PLUGIN_FEATURE_RANK=kmssink:NONE)
