@@ -220,7 +220,11 @@ static double guest_rate(struct sgl_vm *vm, double seconds)
 
 /* A client that stops reading (SIGSTOP) while the guest renders: the
  * guest's frame rate stays within 10 % of its rate with a client that
- * reads. */
+ * reads. Instrumented, the daemon and the TCG guest share two cores with
+ * little to spare, and the guest's rate with a reading client alone swings
+ * between 13.5 and 15.5 frames a second from one 2 s stats line to the
+ * next: there it must stay within 20 %. A client that blocked the guest
+ * would cost far more. */
 static void test_stalled_client(void **state)
 {
     struct sgl_e2e *e = *state;
@@ -253,7 +257,11 @@ static void test_stalled_client(void **state)
     g_object_unref(stalled);
     print_message("# guest fps with a reading client %.2f, with a stalled one %.2f (%+.1f%%)\n",
                   with_reader, with_stalled, 100 * (with_stalled - with_reader) / with_reader);
-    assert_true(with_stalled >= 0.90 * with_reader);
+    double keep = sgl_test_sanitizers() ? 0.80 : 0.90;
+    if (with_stalled < keep * with_reader)
+        fail_msg("the guest's frame rate fell from %.2f to %.2f with a stalled client; want >= "
+                 "%.0f %% of it",
+                 with_reader, with_stalled, 100 * keep);
     /* And the next client is served. The stalled client's back-pressure
      * lowered the shared stream's bitrate to its floor, which climbs back
      * over the next seconds: its first pictures can be very coarse (16 dB
