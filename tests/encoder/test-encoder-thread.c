@@ -459,10 +459,15 @@ static void test_pacing_tolerates_jitter(void **state)
     sgl_test_heavy_lock();
     uint32_t late;
     struct sgl_encoder_stats st = paced(100, 300, 10000, 1500, &late);
-    if (st.dropped_rate > late)
+    /* Instrumented, the encoder thread itself now and then wakes or
+     * encodes more than a period late, and the next frame replaces the one
+     * it has not taken yet (1 of 300 seen, none submitted late): a few are
+     * allowed there. A schedule that drifts drops dozens. */
+    uint32_t slack = sgl_test_sanitizers() ? 3 : 0;
+    if (st.dropped_rate > late + slack)
         fail_msg("%" G_GUINT64_FORMAT " frames at the cap dropped for pacing, want at most %u "
-                 "(the frames submitted late)",
-                 st.dropped_rate, late);
+                 "(the frames submitted late, + %u instrumented)",
+                 st.dropped_rate, late + slack, slack);
     assert_true(late < 30); /* else the host was too busy to tell */
     assert_int_equal(st.encoded + st.dropped_rate, 300);
     st = paced(100, 300, 5000, 0, &late);
