@@ -181,7 +181,6 @@ bool sgl_clients_disconnect(uint32_t connection_id, GError **error)
 {
     g_autoptr(GArray) ends = g_array_new(FALSE, FALSE, sizeof(struct ends));
     bool found = false, ambiguous = false;
-    guint channels = 0;
     G_LOCK(table);
     for (guint i = 0; table_channels && i < table_channels->len; i++) {
         const struct channel *ch = g_ptr_array_index(table_channels, i);
@@ -196,15 +195,9 @@ bool sgl_clients_disconnect(uint32_t connection_id, GError **error)
                 same_addr(&other->laddr, other->llen, &ch->laddr, ch->llen))
                 ambiguous = true;
         }
-        bool known = false; /* the same pair again: every channel on a unix socket */
-        for (guint k = 0; k < ends->len && !known; k++) {
-            const struct ends *e = &g_array_index(ends, struct ends, k);
-            known = same_addr(&e->l, e->llen, &ch->laddr, ch->llen) &&
-                    same_addr(&e->p, e->plen, &ch->paddr, ch->plen);
-        }
-        if (!known)
-            g_array_append_val(ends, ((struct ends){ch->laddr, ch->paddr, ch->llen, ch->plen}));
-        channels++;
+        /* Every channel on a unix socket has the same pair: shutdown_matching
+         * stops at the first pair a socket matches. */
+        g_array_append_val(ends, ((struct ends){ch->laddr, ch->paddr, ch->llen, ch->plen}));
     }
     G_UNLOCK(table);
     if (!found) {
@@ -225,7 +218,7 @@ bool sgl_clients_disconnect(uint32_t connection_id, GError **error)
         return false;
     }
     g_message("client %u disconnected on request (%u channels, %u sockets)", connection_id,
-              channels, closed);
+              ends->len, closed);
     return true;
 }
 
