@@ -38,6 +38,7 @@
 #include "common/scene.h"
 #include "client-test/percentile.h"
 #include "client-test/reference.h"
+#include "client-test/sound.h"
 
 #define RING_LEN 64
 /* Frame numbers remembered out of the decoder: an hour at 60 fps. */
@@ -117,6 +118,7 @@ struct probe {
     uint32_t resize_n;           /* monitors asked for */
     uint32_t resize_all[4][2];
     int64_t resize_sent_us, resized_us;
+    struct probe_sound *sound; /* the playback channel's audio */
 };
 
 static void fail(struct probe *p, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -575,6 +577,8 @@ static void on_channel_new(SpiceSession *s, SpiceChannel *channel, gpointer data
     } else {
         if (SPICE_IS_INPUTS_CHANNEL(channel))
             p->inputs = channel;
+        if (SPICE_IS_PLAYBACK_CHANNEL(channel))
+            probe_sound_attach(p->sound, SPICE_PLAYBACK_CHANNEL(channel));
         gint id;
         g_object_get(channel, "channel-id", &id, NULL);
         if (SPICE_IS_CURSOR_CHANNEL(channel) && id == p->display_id) {
@@ -725,6 +729,7 @@ int main(int argc, char **argv)
                       .seconds = seconds};
     memcpy(p.resize_all, sizes, sizeof(sizes));
     p.decoded_frames = g_hash_table_new(g_direct_hash, NULL);
+    p.sound = probe_sound_create();
     g_mutex_init(&p.lock);
     if (gl)
         g_object_set(p.session, "gl-scanout", TRUE, NULL);
@@ -808,6 +813,7 @@ int main(int argc, char **argv)
         json_builder_set_member_name(b, "input_sent");
         json_builder_add_boolean_value(b, p.input_sent);
         add_number(b, "resize_ms", p.resized_us ? (p.resized_us - p.resize_sent_us) / 1000.0 : NAN);
+        probe_sound_report(p.sound, b);
         json_builder_set_member_name(b, "error");
         if (p.failure)
             json_builder_add_string_value(b, p.failure);
@@ -841,6 +847,7 @@ int main(int argc, char **argv)
         ;
     if (p.picture_idle)
         g_source_remove(p.picture_idle);
+    probe_sound_destroy(p.sound);
     g_object_unref(p.session);
     g_array_unref(p.latency_ms);
     g_array_unref(p.margin_ms);

@@ -271,6 +271,7 @@ static JsonObject *stats_object(struct spicegl_daemon *d)
         JsonObject *dropped = json_object_new();
         json_object_set_int_member(dropped, "back_pressure", (gint64)st.encoder.dropped_pressure);
         json_object_set_int_member(dropped, "pacing", (gint64)st.encoder.dropped_rate);
+        json_object_set_int_member(dropped, "encoder_busy", (gint64)st.encoder.dropped_busy);
         json_object_set_int_member(dropped, "no_client", (gint64)st.encoder.dropped_paused);
         json_object_set_object_member(o, "dropped", dropped);
         json_array_add_object_element(displays, o);

@@ -23,13 +23,14 @@ struct spicegl_daemon {
     GPtrArray *servers; /* SpiceServer * */
     GPtrArray *remotes; /* struct sgl_remote * */
     GPtrArray *locals;  /* struct sgl_local *, freed after the servers */
-    GPtrArray *clocks;  /* struct sgl_audio_clock *, freed after the servers */
+    GPtrArray *playbacks; /* struct sgl_playback *, freed after the servers */
     GPtrArray *inputs;  /* struct sgl_input *, freed after the servers */
     struct sgl_source *source;
     /* Remotes per server: one per output, remotes[server * outputs + k]
      * streams output k as the server's display k. */
     uint32_t outputs;
     struct qemu_control *qemu; /* --qmp: input and display sizes to QEMU */
+    struct qemu_audio *audio;  /* with qemu: the VM's sound, to playbacks */
     bool qemu_connected;
 
     /* --control */

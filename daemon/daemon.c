@@ -8,10 +8,11 @@
 #include <signal.h>
 #include <string.h>
 
+#include "qemu-integration/qemu-control/qemu-audio.h"
 #include "qemu-integration/qemu-control/qemu-control.h"
 #include "qemu-integration/virtio-gpu/gpu-thread.h"
 #include "sandbox.h"
-#include "spice-gl/audio-clock.h"
+#include "spice-gl/playback.h"
 #include "spice-gl/input.h"
 #include "spice-gl/local.h"
 #include "spice-gl/remote.h"
@@ -183,13 +184,14 @@ static gboolean log_stats(gpointer user)
         g_message("stats[%u]: frames %" G_GUINT64_FORMAT ", submitted %" G_GUINT64_FORMAT
                   ", encoded %" G_GUINT64_FORMAT ", sent %" G_GUINT64_FORMAT
                   ", dropped %" G_GUINT64_FORMAT " (back-pressure) + %" G_GUINT64_FORMAT
-                  " (pacing) + %" G_GUINT64_FORMAT " (no client), unchanged %" G_GUINT64_FORMAT
+                  " (pacing) + %" G_GUINT64_FORMAT " (encoder busy) + %" G_GUINT64_FORMAT
+                  " (no client), unchanged %" G_GUINT64_FORMAT
                   ", %u of %u kbit/s, %" G_GUINT64_FORMAT
                   " bytes, refine passes %" G_GUINT64_FORMAT,
                   i, frames, st.encoder.submitted, st.encoder.encoded, st.sent,
-                  st.encoder.dropped_pressure, st.encoder.dropped_rate, st.encoder.dropped_paused,
-                  st.encoder.unchanged, st.encoder.bitrate_kbps, st.encoder.target_kbps,
-                  st.encoder.bytes, st.encoder.refined);
+                  st.encoder.dropped_pressure, st.encoder.dropped_rate, st.encoder.dropped_busy,
+                  st.encoder.dropped_paused, st.encoder.unchanged, st.encoder.bitrate_kbps,
+                  st.encoder.target_kbps, st.encoder.bytes, st.encoder.refined);
     }
     for (guint i = 0; i < d->locals->len; i++) {
         struct sgl_local_stats st;
@@ -198,14 +200,52 @@ static gboolean log_stats(gpointer user)
                   " (%" G_GUINT64_FORMAT " shown), scanouts %" G_GUINT64_FORMAT,
                   frames, st.draws, st.done, st.scanouts);
     }
+    uint64_t sound = d->audio ? qemu_audio_frames(d->audio) : 0;
+    for (guint i = 0; sound && i < d->playbacks->len; i++) {
+        struct sgl_playback_stats st;
+        sgl_playback_get_stats(g_ptr_array_index(d->playbacks, i), &st);
+        g_message("stats[sound %u]: frames %" G_GUINT64_FORMAT " from QEMU (%" G_GUINT64_FORMAT
+                  " rejected), dropped %" G_GUINT64_FORMAT
+                  " (jitter buffer full), ran dry %" G_GUINT64_FORMAT
+                  " times, holds %u ms before sending",
+                  i, sound, qemu_audio_rejected(d->audio), st.dropped, st.underruns,
+                  st.prebuffer_ms);
+    }
     return G_SOURCE_CONTINUE;
 }
+
+/* ---- the VM's sound, to every server's playback ----------------------------- */
+
+static void on_sound_enabled(bool on, void *data)
+{
+    struct spicegl_daemon *d = data;
+    g_message("sound: the VM %s playing", on ? "started" : "stopped");
+    for (guint i = 0; i < d->playbacks->len; i++)
+        sgl_playback_set_active(g_ptr_array_index(d->playbacks, i), on);
+}
+
+static void on_sound_volume(bool mute, uint8_t left, uint8_t right, void *data)
+{
+    struct spicegl_daemon *d = data;
+    for (guint i = 0; i < d->playbacks->len; i++)
+        sgl_playback_set_volume(g_ptr_array_index(d->playbacks, i), mute, left, right);
+}
+
+static void on_sound_pcm(const int16_t *frames, size_t n, void *data)
+{
+    struct spicegl_daemon *d = data;
+    for (guint i = 0; i < d->playbacks->len; i++)
+        sgl_playback_write(g_ptr_array_index(d->playbacks, i), frames, n);
+}
+
+static const struct qemu_audio_callbacks audio_callbacks = {
+    .enabled = on_sound_enabled, .volume = on_sound_volume, .pcm = on_sound_pcm};
 
 /* ---- building ------------------------------------------------------------- */
 
 /* One SPICE server (TCP or the unix socket) with its displays: a GL
  * display for local clients, or one stream per output; its input; and
- * its audio clock. */
+ * its playback channel (the VM's sound, and the audio clock). */
 static bool add_server(struct spicegl_daemon *d, bool use_unix, GError **error)
 {
     const struct spicegl_options *o = d->options;
@@ -228,14 +268,16 @@ static bool add_server(struct spicegl_daemon *d, bool use_unix, GError **error)
             }
             g_ptr_array_add(d->remotes, r);
         }
-        if (o->audio_clock) {
-            struct sgl_audio_clock *ac = sgl_audio_clock_create(s, error);
-            if (!ac) {
-                g_prefix_error(error, "--audio-clock: ");
-                return false;
-            }
-            g_ptr_array_add(d->clocks, ac);
+    }
+    /* Sound comes from QEMU's D-Bus display; the clock is for streams. */
+    bool clock = o->audio_clock && !(use_unix && o->local_gl);
+    if (clock || o->qmp || o->dbus_address) {
+        struct sgl_playback *pb = sgl_playback_create(s, clock, error);
+        if (!pb) {
+            g_prefix_error(error, "%s", clock ? "--audio-clock: " : "sound: ");
+            return false;
         }
+        g_ptr_array_add(d->playbacks, pb);
     }
     struct sgl_input *in = sgl_input_create(s, &input_callbacks, d, error);
     if (!in)
@@ -311,7 +353,7 @@ struct spicegl_daemon *spicegl_daemon_create(const struct spicegl_options *optio
         .servers = g_ptr_array_new(),
         .remotes = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_remote_destroy),
         .locals = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_local_destroy),
-        .clocks = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_audio_clock_destroy),
+        .playbacks = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_playback_destroy),
         .inputs = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_input_destroy),
         .rates = g_array_new(FALSE, TRUE, sizeof(struct spicegl_rate)),
         .outputs = options->scanouts};
@@ -326,8 +368,11 @@ struct spicegl_daemon *spicegl_daemon_create(const struct spicegl_options *optio
     if ((options->listen_tcp && !add_server(d, false, error)) ||
         (options->listen_unix && !add_server(d, true, error)))
         goto fail;
-    if (options->qmp || options->dbus_address)
+    if (options->qmp || options->dbus_address) {
         d->qemu = qemu_control_create(options->qmp, options->dbus_address);
+        d->audio = qemu_audio_create(&audio_callbacks, d);
+        qemu_control_set_audio(d->qemu, d->audio);
+    }
     d->started_us = g_get_monotonic_time();
     d->ticket = g_strdup(options->ticket);
     g_array_set_size(d->rates, d->remotes->len);
@@ -381,14 +426,15 @@ void spicegl_daemon_destroy(struct spicegl_daemon *d)
     sgl_control_destroy(d->control);
     sgl_source_destroy(d->source);
     g_clear_pointer(&d->qemu, qemu_control_destroy);
+    g_clear_pointer(&d->audio, qemu_audio_destroy);
     for (guint i = 0; i < d->servers->len; i++)
         spice_server_vm_stop(g_ptr_array_index(d->servers, i));
     g_ptr_array_unref(d->remotes);
     for (guint i = 0; i < d->servers->len; i++)
         spice_server_destroy(g_ptr_array_index(d->servers, i));
     g_ptr_array_unref(d->servers);
-    /* The clocks' timers first: destroying the locals iterates the context. */
-    g_ptr_array_unref(d->clocks);
+    /* The playbacks' timers first: destroying the locals iterates the context. */
+    g_ptr_array_unref(d->playbacks);
     g_ptr_array_unref(d->locals);
     g_ptr_array_unref(d->inputs);
     g_main_loop_unref(d->loop);

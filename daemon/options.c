@@ -3,7 +3,10 @@
 #include "options.h"
 
 #include <gio/gio.h>
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/error.h"
@@ -30,10 +33,10 @@ static bool on_off(const char *value, const char *name, bool *out, GError **erro
     return true;
 }
 
-static bool parse_table(struct spicegl_options *o, struct raw *r, int argc, char **argv,
-                        GError **error)
+/* The option table, writing into o and r; g_free it. */
+static GOptionEntry *option_entries(struct spicegl_options *o, struct raw *r)
 {
-    GOptionEntry entries[] = {
+    const GOptionEntry entries[] = {
         {"socket-path", 0, 0, G_OPTION_ARG_FILENAME, &o->socket_path,
          "Be the VM's GPU: listen here for QEMU's vhost-user-gpu connection", "PATH"},
         {"fd", 0, 0, G_OPTION_ARG_INT, &r->gpu_fd,
@@ -124,8 +127,23 @@ static bool parse_table(struct spicegl_options *o, struct raw *r, int argc, char
          "Serve the control socket here (mode 0600): tickets, clients, stats, screenshots; "
          "see spicegl-ctl",
          "PATH"},
+        {"log-file", 0, 0, G_OPTION_ARG_FILENAME, &o->log_file,
+         "Append the log to FILE (default: stderr; the journal or syslog when stderr is "
+         "/dev/null, as under libvirt)",
+         "FILE"},
+        {"vm-config-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->vm_config_dir,
+         "With --fd: per-VM settings are in DIR/NAME.conf, NAME the VM's (QEMU's -name; "
+         "default " SPICEGL_VM_CONFIG_DIR ")",
+         "DIR"},
         {NULL},
     };
+    return g_memdup2(entries, sizeof(entries));
+}
+
+static bool parse_table(struct spicegl_options *o, struct raw *r, int argc, char **argv,
+                        GError **error)
+{
+    g_autofree GOptionEntry *entries = option_entries(o, r);
     g_autoptr(GOptionContext) ctx = g_option_context_new("- spicegl: a VM's GPU and SPICE display");
     g_option_context_add_main_entries(ctx, entries, NULL);
     /* GOption removes what it parsed: give it a copy of the vector. */
@@ -280,6 +298,8 @@ bool spicegl_options_parse(struct spicegl_options *o, int argc, char **argv, GEr
                     .refine_after = 500,
                     .refine_qp = SGL_ENCODER_REFINE_QP};
     bool ok = parse_table(o, &r, argc, argv, error);
+    if (!o->vm_config_dir)
+        o->vm_config_dir = g_strdup(SPICEGL_VM_CONFIG_DIR);
     o->print_capabilities = r.print_capabilities;
     o->print_version = r.print_version;
     if (ok && !o->print_capabilities && !o->print_version)
@@ -291,6 +311,8 @@ bool spicegl_options_parse(struct spicegl_options *o, int argc, char **argv, GEr
 
 void spicegl_options_finish(struct spicegl_options *o)
 {
+    g_free(o->vm_config_dir);
+    g_free(o->log_file);
     g_free(o->socket_path);
     g_free(o->record_dir);
     g_free(o->qmp);
@@ -311,4 +333,109 @@ const char *spicegl_options_capabilities(void)
 {
     return "{\n  \"type\": \"gpu\",\n  \"features\": [\n    \"render-node\",\n    \"virgl\"\n  "
            "]\n}\n";
+}
+
+/* Options a VM's settings file may not give: libvirt gives the GPU, and the
+ * rest is not a VM's setting. */
+static const char *const not_per_vm[] = {
+    "fd",
+    "socket-path",
+    "synthetic",
+    "synthetic-memfd",
+    "print-capabilities",
+    "version",
+    "vm-config-dir",
+    "user",
+    NULL,
+};
+
+/* The settings file's [spicegl-gpu] keys as long options appended to args:
+ * KEY=VALUE as --KEY=VALUE; a flag's true as --KEY, false as nothing. */
+static bool file_args(const char *path, GPtrArray *args, GError **error)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) e = NULL;
+    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &e))
+        return bad(error, "%s: %s", path, e->message);
+    g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+    for (char **g = groups; *g; g++)
+        if (!g_str_equal(*g, "spicegl-gpu"))
+            return bad(error, "%s: unknown group [%s]: the settings go in [spicegl-gpu]", path, *g);
+    if (!g_key_file_has_group(kf, "spicegl-gpu"))
+        return bad(error, "%s: no [spicegl-gpu] group", path);
+    struct spicegl_options dummy_o = {0};
+    struct raw dummy_r = {0};
+    g_autofree GOptionEntry *entries = option_entries(&dummy_o, &dummy_r);
+    g_auto(GStrv) keys = g_key_file_get_keys(kf, "spicegl-gpu", NULL, NULL);
+    for (char **k = keys; *k; k++) {
+        const GOptionEntry *entry = NULL;
+        for (const GOptionEntry *en = entries; en->long_name; en++)
+            if (g_str_equal(en->long_name, *k))
+                entry = en;
+        if (!entry)
+            return bad(error,
+                       "%s: unknown setting '%s': the keys are spicegl-gpu's long options "
+                       "(see spicegl-gpu --help)",
+                       path, *k);
+        if (g_strv_contains(not_per_vm, *k))
+            return bad(error, "%s: '%s' cannot be set per VM", path, *k);
+        if (entry->arg == G_OPTION_ARG_NONE) {
+            gboolean on = g_key_file_get_boolean(kf, "spicegl-gpu", *k, &e);
+            if (e)
+                return bad(error, "%s: %s is true or false", path, *k);
+            if (on)
+                g_ptr_array_add(args, g_strdup_printf("--%s", *k));
+            continue;
+        }
+        g_autofree char *value = g_key_file_get_string(kf, "spicegl-gpu", *k, &e);
+        if (!value)
+            return bad(error, "%s: %s: %s", path, *k, e->message);
+        g_ptr_array_add(args, g_strdup_printf("--%s=%s", *k, value));
+    }
+    return true;
+}
+
+bool spicegl_options_apply_vm(struct spicegl_options *o, int argc, char **argv,
+                              const struct spicegl_vm_identity *vm, GPtrArray *said, GError **error)
+{
+    const char *name = vm->name;
+    if (!name)
+        g_ptr_array_add(said, g_strdup_printf("QEMU (pid %d) gives the VM no name (-name): no "
+                                              "per-VM settings",
+                                              (int)vm->pid));
+    else if (!*name || strchr(name, '/') || name[0] == '.')
+        return bad(error, "the VM's name '%s' (QEMU pid %d) cannot name a settings file", name,
+                   (int)vm->pid);
+    g_autofree char *path = name ? g_strdup_printf("%s/%s.conf", o->vm_config_dir, name) : NULL;
+    struct stat st;
+    bool found = path && stat(path, &st) == 0;
+    if (path && !found && errno != ENOENT)
+        /* Not "no file": defaults here could serve the VM without its ticket. */
+        return bad(error, "%s: %s (QEMU's user must be able to read it)", path, g_strerror(errno));
+    if (path && !found) {
+        g_ptr_array_add(said, g_strdup_printf("VM '%s' (QEMU pid %d): no settings at %s, defaults "
+                                              "apply",
+                                              name, (int)vm->pid, path));
+    } else if (path) {
+        g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
+        for (int i = 0; i < argc; i++)
+            g_ptr_array_add(args, g_strdup(argv[i]));
+        if (!file_args(path, args, error))
+            return false;
+        spicegl_options_finish(o);
+        g_autoptr(GError) e = NULL;
+        if (!spicegl_options_parse(o, (int)args->len, (char **)args->pdata, &e))
+            return bad(error, "%s: %s", path, e->message);
+        g_ptr_array_add(said, g_strdup_printf("VM '%s' (QEMU pid %d): settings from %s", name,
+                                              (int)vm->pid, path));
+    }
+    if (!o->qmp && !o->dbus_address && vm->display_address) {
+        if (!g_dbus_is_address(vm->display_address))
+            return bad(error, "QEMU (pid %d) serves its display on '%s', not a D-Bus address",
+                       (int)vm->pid, vm->display_address);
+        o->dbus_address = g_strdup(vm->display_address);
+        g_ptr_array_add(said, g_strdup_printf("VM '%s': QEMU's D-Bus display is on %s",
+                                              name ? name : "?", o->dbus_address));
+    }
+    return true;
 }

@@ -13,6 +13,7 @@
 
 #include <glib.h>
 
+#include "daemon/vm-identity.h"
 #include "encoder/encoder.h"
 #include "spice-gl/server.h"
 
@@ -53,6 +54,8 @@ struct spicegl_options {
 
     uint32_t stats_interval_s; /* 0: no stats lines */
     char *control_path;        /* NULL, or serve the control socket here */
+    char *vm_config_dir;       /* per-VM settings files (--fd): DIR/NAME.conf */
+    char *log_file;            /* NULL, or append the log here (log.h) */
 
     /* owned strings the structs above point to */
     char *addr, *unix_path, *ticket, *tls_dir, *encoder_name, *preset;
@@ -62,6 +65,17 @@ struct spicegl_options {
  * error->message is the whole message to print, and the exit status is 2. */
 bool spicegl_options_parse(struct spicegl_options *options, int argc, char **argv, GError **error);
 void spicegl_options_finish(struct spicegl_options *options);
+
+/* The options for the VM QEMU runs (vm, found on --fd): argv again with
+ * the settings of VM_CONFIG_DIR/NAME.conf, a key file whose [spicegl-gpu]
+ * keys are long options (port=5901, ticket-file=..., insecure=true); the
+ * file's settings come after argv's, so they win. And where QEMU serves
+ * its D-Bus display, unless --qmp or --dbus-address says. A bad file is
+ * refused as a bad option is, naming the file. What was found and applied
+ * is added to said (strings, for the log). */
+bool spicegl_options_apply_vm(struct spicegl_options *options, int argc, char **argv,
+                              const struct spicegl_vm_identity *vm, GPtrArray *said,
+                              GError **error);
 
 /* What --print-capabilities prints (QEMU's vhost-user convention). */
 const char *spicegl_options_capabilities(void);

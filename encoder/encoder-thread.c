@@ -40,6 +40,7 @@ struct sgl_encoder_thread {
     bool keyframe;
     bool awaiting_consumer;
     bool paused;
+    bool encoding; /* the encoder has a frame (the lock is dropped meanwhile) */
     int64_t next_encode_us;
     int64_t refine_at_us;   /* 0: nothing to refine */
     uint32_t refine_passes; /* of the picture now shown */
@@ -107,8 +108,10 @@ static void count_drop(struct sgl_encoder_thread *t)
     } else if (t->awaiting_consumer) {
         t->stats.dropped_pressure++;
         sgl_adapt_frame(&t->adapt, now_us(), true);
+    } else if (!t->encoding && now_us() < t->next_encode_us) {
+        t->stats.dropped_rate++; /* held back by the max_fps schedule */
     } else {
-        t->stats.dropped_rate++;
+        t->stats.dropped_busy++; /* due, but the encoder had not got to it */
     }
 }
 
@@ -345,6 +348,7 @@ static gpointer run(gpointer data)
          * kept, so an idle stream does not burst. */
         int64_t interval = 1000000 / t->max_fps;
         t->next_encode_us = MAX(t->next_encode_us, started - interval) + interval;
+        t->encoding = true;
         g_mutex_unlock(&t->lock);
 
         g_autoptr(GError) error = NULL;
@@ -362,6 +366,7 @@ static gpointer run(gpointer data)
                    : sgl_encoder_encode(t->encoder, &frame, &au, &error);
 
         g_mutex_lock(&t->lock);
+        t->encoding = false;
         t->stats.bitrate_kbps = sgl_encoder_get_bitrate(t->encoder);
         t->stats.bitrate_changes += bitrate_changed;
         if (r == SGL_ENCODE_OK) {

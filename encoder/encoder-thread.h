@@ -36,7 +36,9 @@ struct sgl_encoder_stats {
     uint64_t encoded;          /* access units produced */
     uint64_t unchanged;        /* submitted with no damage, nothing to do */
     uint64_t dropped_pressure; /* replaced while the consumer was behind */
-    uint64_t dropped_rate;     /* replaced while pacing to max_fps or encoding */
+    uint64_t dropped_rate;     /* replaced while the max_fps schedule held it back */
+    uint64_t dropped_busy;     /* replaced while due: the encoder was still on the
+                                * last one or not yet woken (the host too busy) */
     uint64_t dropped_paused;   /* replaced while paused (no client watching) */
     uint64_t keyframes;
     uint64_t refined; /* refine passes (refine_ms) */

@@ -44,7 +44,7 @@ static char *opt_path(const char *path)
 
 void spicegl_vm_add_gpu_args(GPtrArray *argv, const char *machine, uint64_t memory_mb,
                              const char *gpu_socket, unsigned xres, unsigned yres,
-                             const char *display_bus)
+                             const char *display_bus, bool sound)
 {
     add(argv, "-object");
     add(argv, "memory-backend-memfd,id=mem,size=%" PRIu64 "M,share=on", memory_mb);
@@ -64,11 +64,21 @@ void spicegl_vm_add_gpu_args(GPtrArray *argv, const char *machine, uint64_t memo
      * for the clients' keyboard, pointer and monitor sizes; QEMU draws
      * nothing itself, and llvmpipe will do for the GL it wants. */
     add(argv, "-display");
+    const char *audio = sound ? ",audiodev=spicegl-snd" : "";
     if (display_bus) {
         g_autofree char *bus = opt_path(display_bus);
-        add(argv, "dbus,addr=%s,gl=on,rendernode=/dev/null", bus);
+        add(argv, "dbus,addr=%s,gl=on,rendernode=/dev/null%s", bus, audio);
     } else {
-        add(argv, "dbus,p2p=yes,gl=on,rendernode=/dev/null");
+        add(argv, "dbus,p2p=yes,gl=on,rendernode=/dev/null%s", audio);
+    }
+    if (sound) {
+        /* The daemon plays the card's output to SPICE clients. */
+        add(argv, "-audiodev");
+        add(argv, "dbus,id=spicegl-snd,out.frequency=48000,in.frequency=48000");
+        add(argv, "-device");
+        add(argv, "intel-hda");
+        add(argv, "-device");
+        add(argv, "hda-duplex,audiodev=spicegl-snd");
     }
     add(argv, "-device");
     add(argv, "virtio-keyboard-pci");
@@ -95,8 +105,8 @@ char **spicegl_vm_qemu_argv(const struct spicegl_vm_options *o,
     add(argv, "%" PRIu64 "M", o->memory_mb);
     add(argv, "-smp");
     add(argv, "%u", o->cpus);
-    spicegl_vm_add_gpu_args(argv, "q35", o->memory_mb, paths->gpu_socket, o->width, o->height,
-                            NULL);
+    spicegl_vm_add_gpu_args(argv, "q35", o->memory_mb, paths->gpu_socket, o->width, o->height, NULL,
+                            o->sound);
     g_autofree char *daemon_qmp = opt_path(paths->daemon_qmp);
     g_autofree char *control_qmp = opt_path(paths->control_qmp);
     add(argv, "-qmp");

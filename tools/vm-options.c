@@ -60,7 +60,7 @@ bool spicegl_vm_options_parse(struct spicegl_vm_options *o, int argc, char **arg
 {
     g_autofree char *memory = NULL, *accel = NULL, *format = NULL, *size = NULL;
     gint cpus = 2, port = 5900, shutdown_timeout = 60;
-    gboolean snapshot = FALSE, no_network = FALSE;
+    gboolean snapshot = FALSE, no_network = FALSE, no_sound = FALSE;
     memset(o, 0, sizeof(*o));
     GOptionEntry entries[] = {
         {"disk", 0, 0, G_OPTION_ARG_FILENAME, &o->disk, "The VM's disk image (qcow2 or raw)",
@@ -84,6 +84,9 @@ bool spicegl_vm_options_parse(struct spicegl_vm_options *o, int argc, char **arg
          "The display's preferred mode (default 1280x800)", "WxH"},
         {"no-network", 0, 0, G_OPTION_ARG_NONE, &no_network,
          "No network card (default: user-mode networking, virtio-net)", NULL},
+        {"no-sound", 0, 0, G_OPTION_ARG_NONE, &no_sound,
+         "No sound card (default: an Intel HDA card, played to SPICE clients; QEMU 8.0 or later)",
+         NULL},
         {"console", 0, 0, G_OPTION_ARG_FILENAME, &o->console,
          "Write the guest's serial console (ttyS0) to this file", "FILE"},
         {"shutdown-timeout", 0, 0, G_OPTION_ARG_INT, &shutdown_timeout,
@@ -185,6 +188,7 @@ bool spicegl_vm_options_parse(struct spicegl_vm_options *o, int argc, char **arg
     o->shutdown_timeout = (unsigned)shutdown_timeout;
     o->snapshot = snapshot;
     o->network = !no_network;
+    o->sound = !no_sound;
     if (!o->qemu)
         o->qemu = g_strdup(g_getenv("QEMU") && *g_getenv("QEMU") ? g_getenv("QEMU")
                                                                  : "qemu-system-x86_64");

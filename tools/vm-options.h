@@ -35,6 +35,7 @@ struct spicegl_vm_options {
     char *ticket_file; /* SPICE password file; NULL: none (loopback only) */
     unsigned width, height; /* the GPU's preferred mode */
     bool network;      /* a user-mode NIC (virtio-net) */
+    bool sound;        /* an HDA sound card, on QEMU's D-Bus audio */
     char *console;     /* the guest's serial console goes to this file; NULL: none */
     char *qemu;        /* QEMU binary (default $QEMU or qemu-system-x86_64) */
     char *daemon;      /* spicegl-gpu binary (default: beside spicegl-vm, else in PATH) */

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "qemu-audio.h"
 #include "qmp.h"
 
 /* How long QMP stays open waiting for the D-Bus display to answer. */
@@ -34,6 +35,7 @@ struct qemu_control {
     guint timeout, retry;
     int64_t qmp_deadline_us;
     bool started, connecting, refused_logged;
+    struct qemu_audio *audio; /* borrowed; NULL: no sound */
     uint32_t buttons;
     /* per head, the size to set once connected; width 0: none */
     struct {
@@ -99,6 +101,8 @@ static void on_closed(GDBusConnection *bus, gboolean remote, GError *error, gpoi
 {
     struct qemu_control *c = data;
     g_message("display: QEMU's D-Bus display connection closed");
+    if (c->audio)
+        qemu_audio_detach(c->audio);
     if (c->name_watch)
         g_bus_unwatch_name(c->name_watch);
     c->name_watch = 0;
@@ -146,6 +150,8 @@ static void on_name_appeared(GDBusConnection *bus, const char *name, const char 
               "sizes go there; no QMP is used",
               owner, c->bus_address);
     apply_sizes(c);
+    if (c->audio)
+        qemu_audio_attach(c->audio, c->bus, QEMU_BUS_NAME);
 }
 
 static void on_name_vanished(GDBusConnection *bus, const char *name, gpointer data)
@@ -154,6 +160,8 @@ static void on_name_vanished(GDBusConnection *bus, const char *name, gpointer da
     if (c->named)
         g_message("display: QEMU left the bus %s", c->bus_address);
     c->named = false;
+    if (c->audio)
+        qemu_audio_detach(c->audio);
 }
 
 /* c is alive here even when cancelled: destroy waits for this. */
@@ -209,6 +217,8 @@ static void on_connected(GObject *source, GAsyncResult *res, gpointer data)
     g_signal_connect(bus, "closed", G_CALLBACK(on_closed), c);
     g_message("display: attached to QEMU's D-Bus display: input and monitor sizes go there");
     apply_sizes(c);
+    if (c->audio)
+        qemu_audio_attach(c->audio, c->bus, NULL);
 }
 
 static void attach(struct qemu_control *c);
@@ -317,6 +327,11 @@ void qemu_control_destroy(struct qemu_control *c)
     g_free(c->qmp_path);
     g_free(c->bus_address);
     g_free(c);
+}
+
+void qemu_control_set_audio(struct qemu_control *c, struct qemu_audio *audio)
+{
+    c->audio = audio;
 }
 
 bool qemu_control_holds_qmp(const struct qemu_control *c)

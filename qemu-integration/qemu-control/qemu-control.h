@@ -39,6 +39,12 @@ void qemu_control_destroy(struct qemu_control *c);
  * QEMU owns the name org.qemu there, and again after QEMU comes back. */
 void qemu_control_start(struct qemu_control *c);
 
+/* The VM's sound: registered with QEMU's display each time it is attached
+ * (qemu-audio.h), detached when it goes. Borrowed; set before start,
+ * destroyed after c. */
+struct qemu_audio;
+void qemu_control_set_audio(struct qemu_control *c, struct qemu_audio *audio);
+
 /* Whether the QMP connection is still open (tests, stats). */
 bool qemu_control_holds_qmp(const struct qemu_control *c);
 

@@ -122,6 +122,7 @@ struct sgl_e2e_daemon *sgl_e2e_daemon_start(struct sgl_e2e *e, const char *name,
     static const struct sgl_e2e_daemon_options none = {0};
     const struct sgl_e2e_daemon_options *o = options ? options : &none;
     struct sgl_e2e_daemon *d = g_new0(struct sgl_e2e_daemon, 1);
+    d->sound = o->sound;
     d->dir = g_dir_make_tmp("sgl-e2e-XXXXXX", NULL);
     d->socket = g_build_filename(d->dir, "gpu.sock", NULL);
     d->qmp = g_build_filename(d->dir, "qmp.sock", NULL);
@@ -235,6 +236,7 @@ struct sgl_vm *sgl_e2e_daemon_boot(struct sgl_e2e *e, const struct sgl_e2e_daemo
         .yres = 800,
         .qmp_socket = qmp,
         .allow_reset = qmp != NULL,
+        .sound = d->sound,
     };
     return sgl_e2e_boot(e, name, &config);
 }

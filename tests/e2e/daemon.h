@@ -15,6 +15,7 @@ struct sgl_e2e_daemon {
     guint16 port;
     GSubprocess *bus;  /* options.bus: the VM's message bus (dbus-daemon) */
     char *bus_address; /* and its address; NULL without one */
+    bool sound;        /* options.sound */
 };
 
 struct sgl_e2e_daemon_options {
@@ -26,6 +27,7 @@ struct sgl_e2e_daemon_options {
     const char *const *wrapper; /* run under this (valgrind ...), NULL-terminated */
     int start_timeout_ms;       /* 0: 30 s */
     const char *const *args;    /* more spicegl-gpu options, NULL-terminated */
+    bool sound;                 /* the VM it boots has a sound card on QEMU's D-Bus audio */
 };
 
 /* The guest's GL frame rate in these tests: halved under sanitizers, where

@@ -213,20 +213,26 @@ static void test_static_desktop_new_client(void **state)
  * right Ctrl pressed and released, a motion of (7, -3), a left click. */
 static void expect_probe_input(struct sgl_vm *vm)
 {
+    /* Two devices, each with its events in the order sent: the keyboard's
+     * keys, and the mouse's motion and button. The guest reads one device
+     * after the other, so the two may interleave either way. */
     static const struct {
         const char *type, *code, *value;
-    } want[] = {
-        {"key", "30", "1"}, {"key", "30", "0"}, {"key", "97", "1"},  {"key", "97", "0"},
-        {"rel", "0", "7"},  {"rel", "1", "-3"}, {"key", "272", "1"}, {"key", "272", "0"},
-    };
-    for (size_t i = 0; i < G_N_ELEMENTS(want); i++) {
-        /* Events come in order; each wait starts after the last found. */
-        const struct sgl_console_event *ev;
-        do {
-            ev = sgl_e2e_expect(vm, "input", 20000);
-        } while (!g_str_equal(sgl_console_event_get(ev, "type"), want[i].type) ||
-                 !g_str_equal(sgl_console_event_get(ev, "code"), want[i].code));
-        sgl_e2e_expect_field(ev, "value", want[i].value);
+    } keyboard[] = {{"key", "30", "1"}, {"key", "30", "0"}, {"key", "97", "1"}, {"key", "97", "0"}},
+      mouse[] = {{"rel", "0", "7"}, {"rel", "1", "-3"}, {"key", "272", "1"}, {"key", "272", "0"}};
+    size_t k = 0, m = 0;
+    while (k < G_N_ELEMENTS(keyboard) || m < G_N_ELEMENTS(mouse)) {
+        /* Each wait starts after the last event found. */
+        const struct sgl_console_event *ev = sgl_e2e_expect(vm, "input", 20000);
+        const char *type = sgl_console_event_get(ev, "type");
+        const char *code = sgl_console_event_get(ev, "code");
+        if (k < G_N_ELEMENTS(keyboard) && g_str_equal(type, keyboard[k].type) &&
+            g_str_equal(code, keyboard[k].code)) {
+            sgl_e2e_expect_field(ev, "value", keyboard[k++].value);
+        } else if (m < G_N_ELEMENTS(mouse) && g_str_equal(type, mouse[m].type) &&
+                   g_str_equal(code, mouse[m].code)) {
+            sgl_e2e_expect_field(ev, "value", mouse[m++].value);
+        }
     }
 }
 
@@ -245,7 +251,7 @@ static void test_input_reaches_guest(void **state)
     sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
     const struct sgl_console_event *devs = sgl_e2e_expect(vm, "input-devices", SGL_E2E_BOOT_MS);
     assert_true(sgl_e2e_expect_uint(devs, "count") >= 2); /* virtio keyboard and mouse */
-    const char *input[] = {"--input", NULL};
+    const char *input[] = {"--input", "--warmup", "500", NULL};
     g_autoptr(JsonParser) parser = NULL;
     JsonObject *o = sgl_e2e_probe_run(e, d, 4, input, &parser);
     assert_true(json_object_get_boolean_member(o, "input_sent"));
@@ -269,7 +275,7 @@ static void test_input_reaches_guest(void **state)
  * frames at the new size. */
 static void expect_resize_1024x576(struct sgl_e2e *e, struct sgl_e2e_daemon *d, struct sgl_vm *vm)
 {
-    const char *resize[] = {"--resize", "1024x576", NULL};
+    const char *resize[] = {"--resize", "1024x576", "--warmup", "500", NULL};
     g_autoptr(JsonParser) parser = NULL;
     JsonObject *o = sgl_e2e_probe_run(e, d, 8, resize, &parser);
     const struct sgl_console_event *mode = sgl_e2e_expect(vm, "gl-mode", 10000);
@@ -316,7 +322,7 @@ static void test_display_on_a_bus(void **state)
     assert_int_equal(sgl_e2e_expect_uint(start, "width"), 1280);
     /* Input first, then a monitor size: the guest's reports of each come
      * in the order they were asked for. */
-    const char *input[] = {"--input", NULL};
+    const char *input[] = {"--input", "--warmup", "500", NULL};
     g_autoptr(JsonParser) input_parser = NULL;
     JsonObject *in = sgl_e2e_probe_run(e, d, 4, input, &input_parser);
     assert_true(json_object_get_boolean_member(in, "input_sent"));

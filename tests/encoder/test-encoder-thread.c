@@ -438,9 +438,10 @@ static struct sgl_encoder_stats paced(uint32_t max_fps, uint32_t n, int64_t peri
     struct sgl_encoder_stats st;
     sgl_encoder_thread_get_stats(t, &st);
     print_message("# %u frames every %.1f ms +-%.1f ms at a %u fps cap: %" G_GUINT64_FORMAT
-                  " encoded, %" G_GUINT64_FORMAT " dropped for pacing; %u submitted late\n",
+                  " encoded, %" G_GUINT64_FORMAT " dropped for pacing, %" G_GUINT64_FORMAT
+                  " with the encoder busy; %u submitted late\n",
                   n, period_us / 1000.0, jitter_us / 1000.0, max_fps, st.encoded, st.dropped_rate,
-                  *late);
+                  st.dropped_busy, *late);
     sgl_encoder_thread_destroy(t);
     sink_free(s);
     g_free(px);
@@ -452,29 +453,34 @@ static struct sgl_encoder_stats paced(uint32_t max_fps, uint32_t n, int64_t peri
  * submitted late, which then came faster than the cap), frames at twice
  * the cap half. 300 frames at 100 fps: a schedule counted from each
  * encode's start, rather than from the last due time, falls behind by
- * each wake-up's delay and starts dropping well before that. */
+ * each wake-up's delay and starts dropping well before that. A frame
+ * replaced while it was due but the encoder had not got to it (still on
+ * the frame before, or not yet woken on a loaded host) is the host's
+ * doing, not the schedule's: it is counted apart, as encoder busy. */
 static void test_pacing_tolerates_jitter(void **state)
 {
     /* Timing: the other heavy tests (guests, streams) run apart. */
     sgl_test_heavy_lock();
     uint32_t late;
     struct sgl_encoder_stats st = paced(100, 300, 10000, 1500, &late);
-    /* Instrumented, the encoder thread itself now and then wakes or
-     * encodes more than a period late, and the next frame replaces the one
-     * it has not taken yet (1 of 300 seen, none submitted late): a few are
-     * allowed there. A schedule that drifts drops dozens. */
-    uint32_t slack = sgl_test_sanitizers() ? 3 : 0;
-    if (st.dropped_rate > late + slack)
+    if (st.dropped_rate > late)
         fail_msg("%" G_GUINT64_FORMAT " frames at the cap dropped for pacing, want at most %u "
-                 "(the frames submitted late, + %u instrumented)",
-                 st.dropped_rate, late + slack, slack);
-    assert_true(late < 30); /* else the host was too busy to tell */
-    assert_int_equal(st.encoded + st.dropped_rate, 300);
+                 "(the frames submitted late)",
+                 st.dropped_rate, late);
+    /* Else the host was too busy to tell: the test's thread or the
+     * encoder's missed a good part of the frames' times. */
+    assert_true(late < 30);
+    assert_true(st.dropped_busy < 30);
+    assert_int_equal(st.encoded + st.dropped_rate + st.dropped_busy, 300);
     st = paced(100, 300, 5000, 0, &late);
-    if (st.dropped_rate < 130 || st.dropped_rate > 170)
+    /* Every other frame comes at a due time: whether the one it replaces
+     * was still held by the schedule or already due is a race, so the two
+     * causes are counted together here. */
+    uint64_t dropped = st.dropped_rate + st.dropped_busy;
+    if (dropped < 130 || dropped > 170)
         fail_msg("%" G_GUINT64_FORMAT " of 300 frames dropped at twice the cap, want about 150",
-                 st.dropped_rate);
-    assert_int_equal(st.encoded + st.dropped_rate, 300);
+                 dropped);
+    assert_int_equal(st.encoded + dropped, 300);
 }
 
 int main(void)

@@ -98,6 +98,13 @@ char *sgl_synthetic_daemon_log(const struct sgl_synthetic_daemon *d)
     return log ? log : g_strdup("");
 }
 
+char *sgl_synthetic_daemon_log_tail(const struct sgl_synthetic_daemon *d, size_t max)
+{
+    g_autofree char *log = sgl_synthetic_daemon_log(d);
+    size_t len = strlen(log);
+    return g_strdup(log + (len > max ? len - max : 0));
+}
+
 static void remove_dir(const char *dir)
 {
     g_autoptr(GDir) dh = g_dir_open(dir, 0, NULL);

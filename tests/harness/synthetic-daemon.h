@@ -29,6 +29,8 @@ struct sgl_synthetic_daemon *sgl_synthetic_daemon_start(const char *spec, bool u
 
 /* Its log so far (g_free; "" when none). */
 char *sgl_synthetic_daemon_log(const struct sgl_synthetic_daemon *d);
+/* Its last max bytes or fewer (g_free): why it closed a connection. */
+char *sgl_synthetic_daemon_log_tail(const struct sgl_synthetic_daemon *d, size_t max);
 
 /* Stops it and removes its directory; its exit status (128 + signal when
  * killed), printed with the log when not 0, with the last stats line as a

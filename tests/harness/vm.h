@@ -25,6 +25,7 @@ struct sgl_vm_config {
     const char *gpu_socket;        /* SGL_VM_GPU_VHOST_USER: the backend's socket */
     const char *display_bus;       /* NULL: the D-Bus display p2p; else on this bus address */
     guint xres, yres;              /* the GPU's preferred mode; 0: QEMU's default */
+    gboolean sound;                /* SGL_VM_GPU_VHOST_USER: an HDA card on the D-Bus audio */
     guint memory_mb;               /* 0: 2048 */
     guint smp;                     /* 0: 2 */
     guint spice_port;              /* 0: no SPICE server; else 127.0.0.1:port, no ticket */

@@ -35,14 +35,15 @@ else
 fi
 
 # 2: libvirt finds the daemon through the descriptor.
-desc=/usr/share/qemu/vhost-user/50-spicegl-gpu.json
+desc=/usr/share/qemu/vhost-user/40-spicegl-gpu.json
 binary=$(sed -n 's/.*"binary": *"\([^"]*\)".*/\1/p' "$desc" 2>/dev/null)
 caps=$("${binary:-/nonexistent}" --print-capabilities 2>&1)
 if [ "$binary" = /usr/bin/spicegl-gpu ] && grep -q '"type": *"gpu"' "$desc" &&
-  grep -q '"type": *"gpu"' <<<"$caps" && grep -q '"virgl"' <<<"$caps"; then
-  echo "ok 2 - $desc names $binary, which prints its capabilities"
+  grep -q '"type": *"gpu"' <<<"$caps" && grep -q '"virgl"' <<<"$caps" &&
+  [ -d /etc/spicegl/vm ] && spicegl-gpu --help | grep -q "default /etc/spicegl/vm)"; then
+  echo "ok 2 - $desc names $binary, which prints its capabilities and reads VMs' settings from /etc/spicegl/vm"
 else
-  echo "not ok 2 - descriptor binary '${binary}', capabilities '$caps'"
+  echo "not ok 2 - descriptor binary '${binary}', capabilities '$caps', settings directory $(spicegl-gpu --help | grep -o 'default [^ ]*/vm)')"
 fi
 
 # 3: the man pages are found by man and render without a warning.

@@ -27,7 +27,7 @@ static const char *builddir(void)
 static void test_descriptor(void **state)
 {
     g_autofree char *path =
-        g_build_filename(builddir(), "qemu-integration", "50-spicegl-gpu.json", NULL);
+        g_build_filename(builddir(), "qemu-integration", "40-spicegl-gpu.json", NULL);
     g_autoptr(JsonParser) p = json_parser_new();
     g_autoptr(GError) error = NULL;
     if (!json_parser_load_from_file(p, path, &error))

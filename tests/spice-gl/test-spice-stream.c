@@ -195,6 +195,16 @@ static void expect_good_stream(JsonObject *o, double min_delivered)
     expect_stream(o, min_delivered, 41.0, 38.0);
 }
 
+/* A probe that failed: the daemon's last words (spice-server's debug
+ * lines among them) say why the server closed a connection. */
+static void expect_probe_ok(const struct sgl_synthetic_daemon *d, int status)
+{
+    if (status == 0)
+        return;
+    g_autofree char *tail = sgl_synthetic_daemon_log_tail(d, 6000);
+    fail_msg("spicegl-probe exited %d; the daemon's log ends:\n%s", status, tail);
+}
+
 static void run_probe_expect_good(const struct sgl_synthetic_daemon *d, const char *ticket)
 {
     int status;
@@ -203,7 +213,7 @@ static void run_probe_expect_good(const struct sgl_synthetic_daemon *d, const ch
      * second (the daemon sent them): count from a second after the first. */
     const char *const warm[] = {"--warmup", "1000", NULL};
     JsonObject *o = probe_finish(probe_spawn_env(d, ticket, NULL, warm), &status, &parser);
-    assert_int_equal(status, 0);
+    expect_probe_ok(d, status);
     expect_good_stream(o, 0.95);
 }
 
@@ -365,8 +375,8 @@ static void test_two_clients(void **state)
     int sa, sb;
     g_autoptr(JsonParser) pa = NULL, pb = NULL;
     JsonObject *oa = probe_finish(a, &sa, &pa), *ob = probe_finish(b, &sb, &pb);
-    assert_int_equal(sa, 0);
-    assert_int_equal(sb, 0);
+    expect_probe_ok(d, sa);
+    expect_probe_ok(d, sb);
     /* Both decode on this 2-core machine beside the encoder: a little more
      * slack than for one. */
     expect_good_stream(oa, 0.90);
@@ -445,8 +455,13 @@ static void test_stalled_client(void **state)
     g_usleep(1200 * 1000);
     double t0, f0, d0, t1, f1, d1;
     assert_true(last_stats(d, &t0, &f0, &d0));
-    g_usleep(3000 * 1000);
-    assert_true(last_stats(d, &t1, &f1, &d1));
+    /* A window of 3 s of the daemon's own stats lines (on a loaded machine
+     * its once-a-second timer runs late: the window is read, not slept). */
+    int64_t give_up = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    do {
+        g_usleep(250 * 1000);
+        assert_true(last_stats(d, &t1, &f1, &d1));
+    } while (t1 - t0 < 3.0 && g_get_monotonic_time() < give_up);
     /* Resumed, the probe is past its time and leaves normally. (Killing it
      * instead makes libspice-server 0.15.1 leak ~800 bytes in its own read
      * path, which LeakSanitizer then reports against the daemon.) */

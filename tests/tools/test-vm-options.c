@@ -86,7 +86,8 @@ static const struct bad_case bad_cases[] = {
     {"--disk @DISK@ --cpus 0", "--cpus wants 1..255 (got 0)"},
     {"--disk @DISK@ --accel hvf", "--accel is auto, kvm or tcg (got 'hvf')"},
     {"--disk @DISK@ --port 70000", "--port wants 1..65535 (got 70000)"},
-    {"--disk @DISK@ --ticket-file /nonexistent/t", "--ticket-file /nonexistent/t: no such readable file"},
+    {"--disk @DISK@ --ticket-file /nonexistent/t",
+     "--ticket-file /nonexistent/t: no such readable file"},
     {"--disk @DISK@ --size 100x100",
      "--size wants WIDTHxHEIGHT from 320x200 to 8192x8192 (got '100x100')"},
     {"--disk @DISK@ --shutdown-timeout -1", "--shutdown-timeout wants 0..3600 seconds (got -1)"},
@@ -123,6 +124,7 @@ static void test_defaults(void **state)
     assert_int_equal(o.width, 1280);
     assert_int_equal(o.height, 800);
     assert_true(o.network);
+    assert_true(o.sound);
     assert_null(o.console);
     assert_string_equal(o.qemu, "qemu-system-x86_64");
     assert_null(o.daemon);
@@ -163,8 +165,8 @@ static void test_bad_options_exit_2(void **state)
         int wait_status = 0;
         assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
                                  &wait_status, NULL));
-        g_autofree char *want = g_strdup_printf(
-            "spicegl-vm: %s (see --help)\n", substituted(f, bad_cases[i].message, &owned));
+        g_autofree char *want = g_strdup_printf("spicegl-vm: %s (see --help)\n",
+                                                substituted(f, bad_cases[i].message, &owned));
         if (!WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != 2)
             fail_msg("'%s': wait status 0x%x, not exit 2", bad_cases[i].args, wait_status);
         if (strcmp(err, want) != 0)
@@ -231,7 +233,12 @@ static void test_qemu_command(void **state)
     assert_true(has_pair(kvm, "-chardev", "socket,id=spicegl-gpu,path=/run/a,,b/gpu.sock"));
     assert_true(has_pair(kvm, "-device",
                          "vhost-user-vga,chardev=spicegl-gpu,max_outputs=2,xres=1920,yres=1080"));
-    assert_true(has_pair(kvm, "-display", "dbus,p2p=yes,gl=on,rendernode=/dev/null"));
+    /* Sound: an HDA card whose output the D-Bus display hands the daemon. */
+    assert_true(
+        has_pair(kvm, "-display", "dbus,p2p=yes,gl=on,rendernode=/dev/null,audiodev=spicegl-snd"));
+    assert_true(
+        has_pair(kvm, "-audiodev", "dbus,id=spicegl-snd,out.frequency=48000,in.frequency=48000"));
+    assert_true(has_pair(kvm, "-device", "hda-duplex,audiodev=spicegl-snd"));
     assert_true(has_pair(kvm, "-qmp", "unix:/run/d.sock,server=on,wait=off"));
     assert_true(has_pair(kvm, "-qmp", "unix:/run/c.sock,server=on,wait=off"));
     g_autofree char *drive = g_strdup_printf(
@@ -247,14 +254,16 @@ static void test_qemu_command(void **state)
     assert_false(has_option(tcg, "-cpu"));
     spicegl_vm_options_finish(&o);
 
-    /* An installer: the ISO boots, no network asked for. */
-    g_auto(GStrv) argv2 = argv_of(f, "--cdrom @DISK@ --no-network");
+    /* An installer: the ISO boots, no network or sound asked for. */
+    g_auto(GStrv) argv2 = argv_of(f, "--cdrom @DISK@ --no-network --no-sound");
     assert_true(spicegl_vm_options_parse(&o, (int)g_strv_length(argv2), argv2, &error));
     g_auto(GStrv) cd = spicegl_vm_qemu_argv(&o, &paths, NULL, false);
     g_autofree char *cdrom = g_strdup_printf("file=%s,media=cdrom,readonly=on", f->disk);
     assert_true(has_pair(cd, "-drive", cdrom));
     assert_true(has_pair(cd, "-boot", "order=d,menu=off"));
     assert_false(has_option(cd, "-nic"));
+    assert_false(has_option(cd, "-audiodev"));
+    assert_true(has_pair(cd, "-display", "dbus,p2p=yes,gl=on,rendernode=/dev/null"));
     assert_false(has_option(cd, "-serial"));
     spicegl_vm_options_finish(&o);
 }
