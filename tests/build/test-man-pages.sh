@@ -2,10 +2,12 @@
 # The man pages match the programs: every long option a program's --help
 # lists is in its page, every option a page documents exists, every
 # spicegl-ctl command is in its page, and groff renders each page without a
-# warning. Speaks TAP.
+# warning, also when installed under a long prefix (make distcheck's, or a
+# CI runner's). Speaks TAP.
 set -u
 builddir=${SGL_BUILDDIR:?run through make check}
-echo "1..4"
+srcdir=${SGL_SRCDIR:?run through make check}
+echo "1..5"
 
 # Long options in --help output, one a line, without "=VALUE".
 help_options() {
@@ -50,14 +52,40 @@ else
   echo "not ok $n - spicegl-ctl.1 lacks:${missing:- (no commands read from --help)}"
 fi
 
+# Groff's warnings for each page in directory $1, or nothing.
+groff_warnings() {
+  local page warnings bad=""
+  for page in "$1"/*.1; do
+    warnings=$(MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null)
+    [ -z "$warnings" ] || bad+=" ${page##*/}: $warnings"
+  done
+  echo "$bad"
+}
+
 n=$((n + 1))
-bad=""
-for page in "$builddir"/docs/man/*.1; do
-  warnings=$(MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null)
-  [ -z "$warnings" ] || bad+=" ${page##*/}: $warnings"
-done
+bad=$(groff_warnings "$builddir/docs/man")
 if [ -z "$bad" ]; then
   echo "ok $n - every page renders without a groff warning"
 else
   echo "not ok $n - groff warnings:$bad"
+fi
+
+# The same pages made by the build's own rule for a long prefix.
+n=$((n + 1))
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+long=$(printf '/runner-dir-%02d' {1..7})/_inst
+pages=$(cd "$builddir" && ls docs/man/*.1)
+if (cd "$tmp" && make -s -f "$builddir/Makefile" -o Makefile srcdir="$srcdir" AM_DEFAULT_VERBOSITY=0 \
+  prefix="$long" sysconfdir="$long/etc" datadir="$long/share" bindir="$long/bin" \
+  systemdsystemunitdir="$long/lib/systemd/system" $pages >/dev/null) &&
+  grep -q "_inst" "$tmp/docs/man/spicegl-gpu.1"; then
+  bad=$(groff_warnings "$tmp/docs/man")
+  if [ -z "$bad" ]; then
+    echo "ok $n - every page renders without a groff warning under a ${#long}-character prefix"
+  else
+    echo "not ok $n - groff warnings under a ${#long}-character prefix:$bad"
+  fi
+else
+  echo "not ok $n - could not make the pages for a ${#long}-character prefix"
 fi
