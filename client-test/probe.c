@@ -38,6 +38,7 @@
 #include "common/scene.h"
 #include "client-test/percentile.h"
 #include "client-test/reference.h"
+#include "client-test/mic.h"
 #include "client-test/sound.h"
 
 #define RING_LEN 64
@@ -119,6 +120,7 @@ struct probe {
     uint32_t resize_all[4][2];
     int64_t resize_sent_us, resized_us;
     struct probe_sound *sound; /* the playback channel's audio */
+    struct probe_mic *mic;     /* --mic: a tone on the record channel, or NULL */
 };
 
 static void fail(struct probe *p, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -579,6 +581,8 @@ static void on_channel_new(SpiceSession *s, SpiceChannel *channel, gpointer data
             p->inputs = channel;
         if (SPICE_IS_PLAYBACK_CHANNEL(channel))
             probe_sound_attach(p->sound, SPICE_PLAYBACK_CHANNEL(channel));
+        if (SPICE_IS_RECORD_CHANNEL(channel) && p->mic)
+            probe_mic_attach(p->mic, SPICE_RECORD_CHANNEL(channel));
         gint id;
         g_object_get(channel, "channel-id", &id, NULL);
         if (SPICE_IS_CURSOR_CHANNEL(channel) && id == p->display_id) {
@@ -639,6 +643,7 @@ int main(int argc, char **argv)
     g_autofree char *unix_path = NULL, *ticket = NULL, *screenshot = NULL, *resize = NULL;
     gint seconds = 5, settle = 0, psnr_every = 1, display_id = 0, warmup_ms = 0;
     gint first_within = 15;
+    gdouble mic_hz = 0;
     gboolean json = FALSE, gl = FALSE, input = FALSE, audio = FALSE, until_closed = FALSE;
     GOptionEntry entries[] = {
         {"unix", 0, 0, G_OPTION_ARG_FILENAME, &unix_path, "Connect to this unix socket", "PATH"},
@@ -662,6 +667,8 @@ int main(int argc, char **argv)
         {"gl", 0, 0, G_OPTION_ARG_NONE, &gl, "Ask for GL scanouts (unix socket only)", NULL},
         {"audio", 0, 0, G_OPTION_ARG_NONE, &audio,
          "Play the server's audio (as remote-viewer does), e.g. its --audio-clock", NULL},
+        {"mic", 0, 0, G_OPTION_ARG_DOUBLE, &mic_hz,
+         "Send a sine of HZ (at -6 dBFS) whenever the server records", "HZ"},
         {"input", 0, 0, G_OPTION_ARG_NONE, &input,
          "Send keys (A, right Ctrl), a motion and a click once frames flow", NULL},
         {"display", 0, 0, G_OPTION_ARG_INT, &display_id,
@@ -704,6 +711,11 @@ int main(int argc, char **argv)
             n_sizes = i + 1;
         }
     }
+    if (mic_hz < 0 || mic_hz > 20000 || (mic_hz > 0 && audio)) {
+        fprintf(stderr, "spicegl-probe: --mic is 1..20000 Hz, without --audio (which records "
+                        "from this host's own microphone)\n");
+        return 2;
+    }
     if (display_id < 0 || display_id > 3 || (n_sizes && (unsigned)display_id >= n_sizes)) {
         fprintf(stderr, "spicegl-probe: --display is 0..3, and one --resize asks for\n");
         return 2;
@@ -730,6 +742,8 @@ int main(int argc, char **argv)
     memcpy(p.resize_all, sizes, sizeof(sizes));
     p.decoded_frames = g_hash_table_new(g_direct_hash, NULL);
     p.sound = probe_sound_create();
+    if (mic_hz > 0)
+        p.mic = probe_mic_create(mic_hz);
     g_mutex_init(&p.lock);
     if (gl)
         g_object_set(p.session, "gl-scanout", TRUE, NULL);
@@ -814,6 +828,8 @@ int main(int argc, char **argv)
         json_builder_add_boolean_value(b, p.input_sent);
         add_number(b, "resize_ms", p.resized_us ? (p.resized_us - p.resize_sent_us) / 1000.0 : NAN);
         probe_sound_report(p.sound, b);
+        if (p.mic)
+            probe_mic_report(p.mic, b);
         json_builder_set_member_name(b, "error");
         if (p.failure)
             json_builder_add_string_value(b, p.failure);
@@ -848,6 +864,7 @@ int main(int argc, char **argv)
     if (p.picture_idle)
         g_source_remove(p.picture_idle);
     probe_sound_destroy(p.sound);
+    probe_mic_destroy(p.mic);
     g_object_unref(p.session);
     g_array_unref(p.latency_ms);
     g_array_unref(p.margin_ms);

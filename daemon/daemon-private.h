@@ -20,17 +20,18 @@ struct spicegl_rate {
 struct spicegl_daemon {
     const struct spicegl_options *options;
     GMainLoop *loop;
-    GPtrArray *servers; /* SpiceServer * */
-    GPtrArray *remotes; /* struct sgl_remote * */
-    GPtrArray *locals;  /* struct sgl_local *, freed after the servers */
+    GPtrArray *servers;   /* SpiceServer * */
+    GPtrArray *remotes;   /* struct sgl_remote * */
+    GPtrArray *locals;    /* struct sgl_local *, freed after the servers */
     GPtrArray *playbacks; /* struct sgl_playback *, freed after the servers */
-    GPtrArray *inputs;  /* struct sgl_input *, freed after the servers */
+    GPtrArray *records;   /* struct sgl_record *, freed after the servers */
+    GPtrArray *inputs;    /* struct sgl_input *, freed after the servers */
     struct sgl_source *source;
     /* Remotes per server: one per output, remotes[server * outputs + k]
      * streams output k as the server's display k. */
     uint32_t outputs;
     struct qemu_control *qemu; /* --qmp: input and display sizes to QEMU */
-    struct qemu_audio *audio;  /* with qemu: the VM's sound, to playbacks */
+    struct qemu_audio *audio;  /* with qemu: the VM's sound, to playbacks and from records */
     bool qemu_connected;
 
     /* --control */

@@ -13,6 +13,7 @@
 #include "qemu-integration/virtio-gpu/gpu-thread.h"
 #include "sandbox.h"
 #include "spice-gl/playback.h"
+#include "spice-gl/record.h"
 #include "spice-gl/input.h"
 #include "spice-gl/local.h"
 #include "spice-gl/remote.h"
@@ -211,6 +212,13 @@ static gboolean log_stats(gpointer user)
                   i, sound, qemu_audio_rejected(d->audio), st.dropped, st.underruns,
                   st.prebuffer_ms);
     }
+    struct qemu_audio_capture_stats cap = {0};
+    if (d->audio)
+        qemu_audio_get_capture_stats(d->audio, &cap);
+    if (cap.heard || cap.silence)
+        g_message("stats[microphone]: frames %" G_GUINT64_FORMAT
+                  " to QEMU from clients, %" G_GUINT64_FORMAT " of silence without one",
+                  cap.heard, cap.silence);
     return G_SOURCE_CONTINUE;
 }
 
@@ -238,14 +246,53 @@ static void on_sound_pcm(const int16_t *frames, size_t n, void *data)
         sgl_playback_write(g_ptr_array_index(d->playbacks, i), frames, n);
 }
 
-static const struct qemu_audio_callbacks audio_callbacks = {
-    .enabled = on_sound_enabled, .volume = on_sound_volume, .pcm = on_sound_pcm};
+/* ---- the VM's recording, from the first server's client that sends ---------- */
+
+static void on_capture_enabled(bool on, void *data)
+{
+    struct spicegl_daemon *d = data;
+    g_message("sound: the VM %s recording", on ? "started" : "stopped");
+    for (guint i = 0; i < d->records->len; i++)
+        sgl_record_set_active(g_ptr_array_index(d->records, i), on);
+}
+
+static void on_capture_volume(bool mute, uint8_t left, uint8_t right, void *data)
+{
+    struct spicegl_daemon *d = data;
+    for (guint i = 0; i < d->records->len; i++)
+        sgl_record_set_volume(g_ptr_array_index(d->records, i), mute, left, right);
+}
+
+/* One microphone per VM: a second server's client (TCP and the unix
+ * socket both with a recording client) is not mixed in, and what it sends
+ * is let go so that it does not pile up. */
+static size_t on_capture(int16_t *frames, size_t n, void *data)
+{
+    struct spicegl_daemon *d = data;
+    size_t got = 0;
+    for (guint i = 0; i < d->records->len; i++) {
+        struct sgl_record *r = g_ptr_array_index(d->records, i);
+        if (!got)
+            got = sgl_record_read(r, frames, n);
+        else
+            sgl_record_read(r, NULL, n);
+    }
+    return got;
+}
+
+static const struct qemu_audio_callbacks audio_callbacks = {.enabled = on_sound_enabled,
+                                                            .volume = on_sound_volume,
+                                                            .pcm = on_sound_pcm,
+                                                            .capture_enabled = on_capture_enabled,
+                                                            .capture_volume = on_capture_volume,
+                                                            .capture = on_capture};
 
 /* ---- building ------------------------------------------------------------- */
 
 /* One SPICE server (TCP or the unix socket) with its displays: a GL
  * display for local clients, or one stream per output; its input; and
- * its playback channel (the VM's sound, and the audio clock). */
+ * its playback and record channels (the VM's sound both ways, and the
+ * audio clock). */
 static bool add_server(struct spicegl_daemon *d, bool use_unix, GError **error)
 {
     const struct spicegl_options *o = d->options;
@@ -278,6 +325,14 @@ static bool add_server(struct spicegl_daemon *d, bool use_unix, GError **error)
             return false;
         }
         g_ptr_array_add(d->playbacks, pb);
+    }
+    if (o->qmp || o->dbus_address) {
+        struct sgl_record *rec = sgl_record_create(s, error);
+        if (!rec) {
+            g_prefix_error(error, "microphone: ");
+            return false;
+        }
+        g_ptr_array_add(d->records, rec);
     }
     struct sgl_input *in = sgl_input_create(s, &input_callbacks, d, error);
     if (!in)
@@ -354,6 +409,7 @@ struct spicegl_daemon *spicegl_daemon_create(const struct spicegl_options *optio
         .remotes = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_remote_destroy),
         .locals = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_local_destroy),
         .playbacks = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_playback_destroy),
+        .records = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_record_destroy),
         .inputs = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_input_destroy),
         .rates = g_array_new(FALSE, TRUE, sizeof(struct spicegl_rate)),
         .outputs = options->scanouts};
@@ -435,6 +491,7 @@ void spicegl_daemon_destroy(struct spicegl_daemon *d)
     g_ptr_array_unref(d->servers);
     /* The playbacks' timers first: destroying the locals iterates the context. */
     g_ptr_array_unref(d->playbacks);
+    g_ptr_array_unref(d->records);
     g_ptr_array_unref(d->locals);
     g_ptr_array_unref(d->inputs);
     g_main_loop_unref(d->loop);

@@ -74,7 +74,7 @@ void spicegl_vm_add_gpu_args(GPtrArray *argv, const char *machine, uint64_t memo
     if (sound) {
         /* The daemon plays the card's output to SPICE clients. */
         add(argv, "-audiodev");
-        add(argv, "dbus,id=spicegl-snd,out.frequency=48000,in.frequency=48000");
+        add(argv, "dbus,id=spicegl-snd,out.frequency=48000,in.frequency=48000,timer-period=5000");
         add(argv, "-device");
         add(argv, "intel-hda");
         add(argv, "-device");

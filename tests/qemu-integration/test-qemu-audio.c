@@ -1,8 +1,10 @@
-/* qemu-audio against a stand-in for QEMU's D-Bus audio: the listener is
- * registered on the display's connection and served on the connection
- * QEMU opens with the fd it was given; SPICE's format plays, every other
- * format, size and voice is refused and counted, and the connection (and
- * the played voice) survive each refusal. */
+/* qemu-audio against a stand-in for QEMU's D-Bus audio: the output and
+ * input listeners are registered on the display's connection and served on
+ * the connections QEMU opens with the fds it was given; SPICE's format
+ * plays, every other format, size and voice is refused and counted, and the
+ * connection (and the served voice) survive each refusal; the VM's
+ * recording gets the clients' samples at real time, and silence without
+ * them. */
 #include "config.h"
 
 #include <setjmp.h>
@@ -21,11 +23,12 @@
 
 static const char audio_xml[] = "<node><interface name='org.qemu.Display1.Audio'>"
                                 "<method name='RegisterOutListener'><arg type='h'/></method>"
+                                "<method name='RegisterInListener'><arg type='h'/></method>"
                                 "</interface></node>";
 
 struct fixture {
     GDBusConnection *display_qemu, *display_daemon; /* the display's two ends */
-    GDBusConnection *listener;                      /* QEMU's end of the listener's */
+    GDBusConnection *listener, *in_listener;        /* QEMU's ends of the listeners' */
     GDBusNodeInfo *info;
     guint object;
     struct qemu_audio *audio;
@@ -36,6 +39,11 @@ struct fixture {
     bool mute;
     uint8_t left, right;
     int volumes;
+    /* the recording side */
+    int capture_enabled; /* -1: never called */
+    int capture_volumes;
+    bool client;     /* a client sends: capture() gives all it is asked */
+    size_t captured; /* frames capture() gave */
 };
 
 static void on_enabled(bool on, void *data)
@@ -59,7 +67,32 @@ static void on_pcm(const int16_t *frames, size_t n, void *data)
     f->writes++;
 }
 
-static const struct qemu_audio_callbacks callbacks = {on_enabled, on_volume, on_pcm};
+static void on_capture_enabled(bool on, void *data)
+{
+    ((struct fixture *)data)->capture_enabled = on;
+}
+
+static void on_capture_volume(bool mute, uint8_t left, uint8_t right, void *data)
+{
+    struct fixture *f = data;
+    f->mute = mute, f->left = left, f->right = right;
+    f->capture_volumes++;
+}
+
+/* A client's microphone: 0x2222 in every sample, as much as is asked. */
+static size_t on_capture(int16_t *frames, size_t n, void *data)
+{
+    struct fixture *f = data;
+    if (!f->client)
+        return 0;
+    for (size_t i = 0; i < 2 * n; i++)
+        frames[i] = 0x2222;
+    f->captured += n;
+    return n;
+}
+
+static const struct qemu_audio_callbacks callbacks = {
+    on_enabled, on_volume, on_pcm, on_capture_enabled, on_capture_volume, on_capture};
 
 static void on_new(GObject *source, GAsyncResult *res, gpointer data)
 {
@@ -96,8 +129,8 @@ static void connect_pair(int fd_client, int fd_server, GDBusConnection **client,
     assert_non_null(*server);
 }
 
-/* QEMU's Audio.RegisterOutListener: opens the listener's connection as
- * the authenticating end on the fd it was given, as QEMU does. */
+/* QEMU's Audio.Register{Out,In}Listener: opens the listener's connection
+ * as the authenticating end on the fd it was given, as QEMU does. */
 static void on_register(GDBusConnection *conn, const char *sender, const char *path,
                         const char *iface, const char *method, GVariant *args,
                         GDBusMethodInvocation *inv, gpointer data)
@@ -112,7 +145,8 @@ static void on_register(GDBusConnection *conn, const char *sender, const char *p
     g_autoptr(GSocketConnection) stream = g_socket_connection_factory_create_connection(sock);
     g_autofree char *guid = g_dbus_generate_guid();
     g_dbus_connection_new(G_IO_STREAM(stream), guid, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_SERVER,
-                          NULL, NULL, on_new, &f->listener);
+                          NULL, NULL, on_new,
+                          strcmp(method, "RegisterInListener") ? &f->listener : &f->in_listener);
     g_dbus_method_invocation_return_value(inv, NULL);
 }
 
@@ -121,7 +155,7 @@ static const GDBusInterfaceVTable audio_vtable = {.method_call = on_register};
 static int setup(void **state)
 {
     struct fixture *f = g_new0(struct fixture, 1);
-    f->enabled = -1;
+    f->enabled = f->capture_enabled = -1;
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     connect_pair(sv[0], sv[1], &f->display_daemon, &f->display_qemu);
@@ -133,9 +167,10 @@ static int setup(void **state)
     f->audio = qemu_audio_create(&callbacks, f);
     qemu_audio_attach(f->audio, f->display_daemon, NULL);
     int64_t give_up = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-    while (!f->listener && g_get_monotonic_time() < give_up)
+    while ((!f->listener || !f->in_listener) && g_get_monotonic_time() < give_up)
         g_main_context_iteration(NULL, TRUE);
     assert_non_null(f->listener);
+    assert_non_null(f->in_listener);
     *state = f;
     return 0;
 }
@@ -147,6 +182,7 @@ static int teardown(void **state)
     g_dbus_connection_unregister_object(f->display_qemu, f->object);
     g_dbus_node_info_unref(f->info);
     g_clear_object(&f->listener);
+    g_clear_object(&f->in_listener);
     g_object_unref(f->display_qemu);
     g_object_unref(f->display_daemon);
     /* Cancelled calls and closed connections finish on the context. */
@@ -170,6 +206,54 @@ static void call(struct fixture *f, const char *method, GVariant *args)
                            "org.qemu.Display1.AudioOutListener", method, args, NULL,
                            G_DBUS_CALL_FLAGS_NONE, 5000, NULL, on_called, &done);
     iterate_until(&done);
+}
+
+static void on_called_keep(GObject *source, GAsyncResult *res, gpointer data)
+{
+    GVariant **out = data;
+    *out = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, NULL);
+    g_assert(*out);
+}
+
+/* QEMU calls an input listener method; returns the daemon's answer. */
+static GVariant *call_in(struct fixture *f, const char *method, GVariant *args)
+{
+    GVariant *out = NULL;
+    g_dbus_connection_call(f->in_listener, NULL, "/org/qemu/Display1/AudioInListener",
+                           "org.qemu.Display1.AudioInListener", method, args, NULL,
+                           G_DBUS_CALL_FLAGS_NONE, 5000, NULL, on_called_keep, &out);
+    int64_t give_up = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (!out && g_get_monotonic_time() < give_up)
+        g_main_context_iteration(NULL, TRUE);
+    assert_non_null(out);
+    return out;
+}
+
+/* QEMU reads up to size bytes of voice id: the frames answered, each
+ * sample checked to be `sample`. */
+static size_t read_in(struct fixture *f, guint64 id, guint64 size, int16_t sample)
+{
+    g_autoptr(GVariant) v = call_in(f, "Read", g_variant_new("(tt)", id, size));
+    g_autoptr(GVariant) ay = g_variant_get_child_value(v, 0);
+    gsize len = 0;
+    const int16_t *p = g_variant_get_fixed_array(ay, &len, 1);
+    assert_int_equal(len % 4, 0);
+    for (gsize i = 0; i < len / 2; i++)
+        if (p[i] != sample)
+            fail_msg("sample %zu is %d, not %d", (size_t)i, p[i], sample);
+    return len / 4;
+}
+
+static void init_in(struct fixture *f, guint64 id, guint32 freq)
+{
+    g_variant_unref(call_in(f, "Init",
+                            g_variant_new("(tybbuyuub)", id, (guint8)16, TRUE, FALSE, freq,
+                                          (guint8)2, (guint32)4, 4 * freq, FALSE)));
+}
+
+static void enable_in(struct fixture *f, guint64 id, gboolean on)
+{
+    g_variant_unref(call_in(f, "SetEnabled", g_variant_new("(tb)", id, on)));
 }
 
 static GVariant *bytes(size_t len, guint8 fill)
@@ -268,12 +352,117 @@ static void test_detach_stops(void **state)
     assert_int_equal(f->frames, 960);
 }
 
+/* The VM records what a client sends, at real time: QEMU asks for all
+ * its buffer holds, each answer is what the time since the last one
+ * allows (a little more while a client has samples waiting), and after a
+ * pause no more than 100 ms come at once. */
+static void test_records_at_real_time(void **state)
+{
+    struct fixture *f = *state;
+    init_in(f, 9, 48000);
+    enable_in(f, 9, TRUE);
+    assert_int_equal(f->capture_enabled, 1);
+    f->client = true;
+    assert_int_equal(read_in(f, 9, 1 << 20, 0x2222), 0); /* no time yet */
+    /* What is due: the time between reads, each gap counted up to the
+     * 100 ms a stall is owed (a loaded machine may stall the test too). */
+    int64_t last = g_get_monotonic_time();
+    size_t total = 0;
+    double due = 0;
+    for (int i = 0; i < 30; i++) {
+        g_usleep(10000);
+        total += read_in(f, 9, 1 << 20, 0x2222);
+        int64_t now = g_get_monotonic_time();
+        due += MIN(now - last, 100000) * 48000.0 / G_USEC_PER_SEC;
+        last = now;
+    }
+    print_message("# %zu frames in %.0f frames' time\n", total, due);
+    assert_true(total + 480 >= due); /* the last read's window aside */
+    assert_true(total <= due * 1.05 + 1);
+    g_usleep(300000); /* QEMU stalled 300 ms */
+    assert_int_equal(read_in(f, 9, 1 << 20, 0x2222), QEMU_AUDIO_MAX_WRITE / 4);
+    assert_true(read_in(f, 9, 1 << 20, 0x2222) < 480); /* the rest of the stall is gone */
+    struct qemu_audio_capture_stats st;
+    qemu_audio_get_capture_stats(f->audio, &st);
+    assert_int_equal(st.heard, f->captured);
+    assert_int_equal(st.silence, 0);
+    assert_int_equal(qemu_audio_rejected(f->audio), 0);
+}
+
+/* Without a client's samples the VM records silence at real time; a
+ * client's short pause (under 100 ms) is waited out, not filled. */
+static void test_records_silence_without_client(void **state)
+{
+    struct fixture *f = *state;
+    init_in(f, 9, 48000);
+    enable_in(f, 9, TRUE);
+    read_in(f, 9, 1 << 20, 0);
+    g_usleep(50000);
+    size_t quiet = read_in(f, 9, 1 << 20, 0);
+    assert_true(quiet >= 2400 && quiet <= 4800);
+    f->client = true;
+    g_usleep(20000);
+    assert_true(read_in(f, 9, 1 << 20, 0x2222) >= 960);
+    f->client = false;
+    g_usleep(20000);
+    assert_int_equal(read_in(f, 9, 1 << 20, 0), 0); /* the client may be late */
+    g_usleep(120000);
+    assert_true(read_in(f, 9, 1 << 20, 0) >= 4800); /* it is gone: silence */
+    struct qemu_audio_capture_stats st;
+    qemu_audio_get_capture_stats(f->audio, &st);
+    assert_int_equal(st.heard, f->captured);
+    assert_true(st.silence >= quiet + 4800);
+    enable_in(f, 9, FALSE);
+    assert_int_equal(f->capture_enabled, 0);
+    assert_int_equal(read_in(f, 9, 1 << 20, 0), 0); /* not recording: nothing */
+}
+
+/* A capture voice in another format, a second one, reads for a voice
+ * never initialised, a volume of three channels: refused and counted;
+ * the served voice's volume reaches the callback, and a detach stops it. */
+static void test_capture_refusals(void **state)
+{
+    struct fixture *f = *state;
+    f->client = true;
+    init_in(f, 1, 44100);
+    assert_int_equal(qemu_audio_rejected(f->audio), 1);
+    enable_in(f, 1, TRUE);
+    assert_int_equal(f->capture_enabled, -1);
+    assert_int_equal(read_in(f, 1, 4096, 0), 0);
+    assert_int_equal(qemu_audio_rejected(f->audio), 2);
+    init_in(f, 9, 48000);
+    init_in(f, 10, 48000);
+    assert_int_equal(qemu_audio_rejected(f->audio), 3);
+    guint8 three[3] = {1, 2, 3}, two[2] = {50, 60};
+    g_variant_unref(
+        call_in(f, "SetVolume",
+                g_variant_new("(tb@ay)", (guint64)9, FALSE,
+                              g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, three, 3, 1))));
+    assert_int_equal(qemu_audio_rejected(f->audio), 4);
+    g_variant_unref(
+        call_in(f, "SetVolume",
+                g_variant_new("(tb@ay)", (guint64)9, TRUE,
+                              g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, two, 2, 1))));
+    assert_int_equal(f->capture_volumes, 1);
+    assert_true(f->mute);
+    assert_int_equal(f->left, 50);
+    assert_int_equal(f->right, 60);
+    enable_in(f, 9, TRUE);
+    assert_int_equal(f->capture_enabled, 1);
+    qemu_audio_detach(f->audio);
+    assert_int_equal(f->capture_enabled, 0);
+    assert_int_equal(f->captured, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_plays_spice_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_the_rest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_detach_stops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_records_at_real_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_records_silence_without_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_capture_refusals, setup, teardown),
     };
     return cmocka_run_group_tests_name("qemu-audio", tests, NULL, NULL);
 }

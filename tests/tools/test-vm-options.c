@@ -237,7 +237,8 @@ static void test_qemu_command(void **state)
     assert_true(
         has_pair(kvm, "-display", "dbus,p2p=yes,gl=on,rendernode=/dev/null,audiodev=spicegl-snd"));
     assert_true(
-        has_pair(kvm, "-audiodev", "dbus,id=spicegl-snd,out.frequency=48000,in.frequency=48000"));
+        has_pair(kvm, "-audiodev",
+                 "dbus,id=spicegl-snd,out.frequency=48000,in.frequency=48000,timer-period=5000"));
     assert_true(has_pair(kvm, "-device", "hda-duplex,audiodev=spicegl-snd"));
     assert_true(has_pair(kvm, "-qmp", "unix:/run/d.sock,server=on,wait=off"));
     assert_true(has_pair(kvm, "-qmp", "unix:/run/c.sock,server=on,wait=off"));
