@@ -17,8 +17,10 @@
  * or a client's jitter, which the VM's own buffer rides out. */
 #define CAPTURE_DRY_MS 100
 /* What a QEMU that did not read for a while (a paused VM) gets at once
- * afterwards: no more than this (frames), not the whole pause. */
-#define CAPTURE_MAX_BACKLOG (QEMU_AUDIO_RATE / 10)
+ * afterwards: no more than this (frames), not the whole pause; as much as
+ * spice-server holds of a client's samples (8192 frames), so that a stall
+ * shorter than that loses none. */
+#define CAPTURE_MAX_BACKLOG (QEMU_AUDIO_RATE / 5)
 /* A client's clock a little faster than ours would fill spice-server's
  * buffer until it drops: its samples go up to this much faster than real
  * time while it has them (QEMU asks only for the room its buffer has). */
