@@ -233,11 +233,6 @@ static void measure(struct probe *p, const uint8_t *pixels, uint32_t w, uint32_t
      * behind the stream, which would count as frames lost. */
     if ((p->frames - 1) % p->psnr_every == 0)
         p->psnr_due = true;
-    if (p->screenshot && !p->shot_taken && p->frames >= 10) {
-        p->shot_taken = write_png(p->screenshot, pixels, w, h, stride);
-        if (!p->shot_taken)
-            g_warning("could not write %s", p->screenshot);
-    }
     maybe_act(p);
 }
 
@@ -261,6 +256,12 @@ static gboolean count_picture(gpointer data)
         if (!p->pictures || h != p->picture_hash)
             p->pictures++;
         p->picture_hash = h;
+        if (p->screenshot && !p->shot_taken && p->pictures >= 10) {
+            p->shot_taken = write_png(p->screenshot, primary.data, (uint32_t)primary.width,
+                                      (uint32_t)primary.height, (uint32_t)primary.stride);
+            if (!p->shot_taken)
+                g_warning("could not write %s", p->screenshot);
+        }
         struct sgl_marker_image im = {primary.data, (uint32_t)primary.width,
                                       (uint32_t)primary.height, (uint32_t)primary.stride};
         sample_psnr(p, &im);
@@ -278,6 +279,15 @@ static double final_psnr(struct probe *p)
     struct sgl_marker_image im = {primary.data, (uint32_t)primary.width, (uint32_t)primary.height,
                                   (uint32_t)primary.stride};
     return sgl_reference_psnr_marked(&p->reference, &im);
+}
+
+/* The picture on the display at the end, as a PNG. */
+static bool write_last_screenshot(struct probe *p, const char *path)
+{
+    SpiceDisplayPrimary primary;
+    return p->display && get_primary(p->display, &primary) &&
+           write_png(path, primary.data, (uint32_t)primary.width, (uint32_t)primary.height,
+                     (uint32_t)primary.stride);
 }
 
 static void on_invalidate(SpiceChannel *channel, gint x, gint y, gint w, gint h, gpointer data)
@@ -640,7 +650,8 @@ static void add_number(JsonBuilder *b, const char *name, double v)
 
 int main(int argc, char **argv)
 {
-    g_autofree char *unix_path = NULL, *ticket = NULL, *screenshot = NULL, *resize = NULL;
+    g_autofree char *unix_path = NULL, *ticket = NULL, *screenshot = NULL, *resize = NULL,
+                    *last_screenshot = NULL;
     gint seconds = 5, settle = 0, psnr_every = 1, display_id = 0, warmup_ms = 0;
     gint first_within = 15;
     gdouble mic_hz = 0;
@@ -662,8 +673,10 @@ int main(int argc, char **argv)
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON line", NULL},
         {"psnr-every", 0, 0, G_OPTION_ARG_INT, &psnr_every,
          "Compare every Nth frame with its reference (default 1: all)", "N"},
-        {"screenshot", 0, 0, G_OPTION_ARG_FILENAME, &screenshot, "Write a PNG of the 10th frame",
-         "FILE"},
+        {"last-screenshot", 0, 0, G_OPTION_ARG_FILENAME, &last_screenshot,
+         "Write a PNG of the picture on the display at the end", "FILE"},
+        {"screenshot", 0, 0, G_OPTION_ARG_FILENAME, &screenshot,
+         "Write a PNG of the 10th picture (marked or not)", "FILE"},
         {"gl", 0, 0, G_OPTION_ARG_NONE, &gl, "Ask for GL scanouts (unix socket only)", NULL},
         {"audio", 0, 0, G_OPTION_ARG_NONE, &audio,
          "Play the server's audio (as remote-viewer does), e.g. its --audio-clock", NULL},
@@ -777,6 +790,8 @@ int main(int argc, char **argv)
     uint32_t lost = expected - MIN(expected, p.frames);
     double decoded = count_decoded(&p);
     double fps = span_s > 0 ? (p.frames - 1) / span_s : 0;
+    if (last_screenshot && !write_last_screenshot(&p, last_screenshot))
+        g_warning("no picture for %s", last_screenshot);
     double watched_s = (end_us - p.connect_us) / 1e6 - settle;
     double bytes_per_s = watched_s > 0 ? (bytes - p.settle_bytes) / watched_s : NAN;
     double p50 = sgl_percentile(p.latency_ms, 0.5), p95 = sgl_percentile(p.latency_ms, 0.95);
