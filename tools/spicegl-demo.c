@@ -68,7 +68,7 @@ int main(int argc, char **argv)
 {
     g_autofree char *run = NULL, *size = NULL, *srcdir = NULL, *builddir = NULL, *log = NULL,
                     *gpu = NULL, *streaming = NULL;
-    gint fps = 30, frames = 0, spice_port = 0, vnc_port = 0, seconds = 0;
+    gint fps = -1, frames = 0, spice_port = 0, vnc_port = 0, seconds = 0;
     gboolean stay = FALSE, log_times = FALSE;
     g_auto(GStrv) daemon_args = NULL, guest_args = NULL;
     GOptionEntry entries[] = {
@@ -81,9 +81,12 @@ int main(int argc, char **argv)
         {"daemon-arg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &daemon_args,
          "With --gpu spicegl: one more spicegl-gpu argument (repeatable)", "ARG"},
         {"run", 0, 0, G_OPTION_ARG_STRING, &run,
-         "Guest workloads, comma-separated: gl, kmscube, glmark2 (default gl)", "LIST"},
+         "Guest workloads, comma-separated: gl, kmscube, glmark2, desktop (an X.Org desktop: "
+         "the guest's desktop profile; default gl)",
+         "LIST"},
         {"size", 0, 0, G_OPTION_ARG_STRING, &size, "GL program mode (default 1280x800)", "WxH"},
-        {"fps", 0, 0, G_OPTION_ARG_INT, &fps, "GL program frame rate (default 30)", "N"},
+        {"fps", 0, 0, G_OPTION_ARG_INT, &fps,
+         "GL program frame rate and the stream's cap (default 30; 60 with the desktop)", "N"},
         {"frames", 0, 0, G_OPTION_ARG_INT, &frames,
          "GL program frames, 0 = until stopped (default 0)", "N"},
         {"gpu", 0, 0, G_OPTION_ARG_STRING, &gpu,
@@ -118,7 +121,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "spicegl-demo: --size wants WIDTHxHEIGHT up to 8192x8192, e.g. 1280x800\n");
         return 2;
     }
-    if (fps < 1 || fps > 240 || frames < 0 || seconds < 0 || spice_port < 0 || spice_port > 65535) {
+    if ((fps != -1 && (fps < 1 || fps > 240)) || frames < 0 || seconds < 0 || spice_port < 0 ||
+        spice_port > 65535) {
         fprintf(stderr, "spicegl-demo: --fps wants 1..240, --frames and --seconds >= 0, "
                         "--spice-port 1..65535\n");
         return 2;
@@ -154,7 +158,12 @@ int main(int argc, char **argv)
                                                    : ".";
 
     struct sgl_guest_image image;
-    if (!sgl_guest_image_init(&image, src, build, &error)) {
+    /* The desktop workload is in the desktop profile's image only. */
+    g_auto(GStrv) workloads = g_strsplit(run ? run : "gl", ",", -1);
+    bool desktop = g_strv_contains((const char *const *)workloads, "desktop");
+    if (fps == -1)
+        fps = desktop ? 60 : 30;
+    if (!sgl_guest_image_init(&image, src, build, desktop ? "desktop" : "base", &error)) {
         fprintf(stderr, "spicegl-demo: %s\n", error->message);
         return 1;
     }

@@ -36,7 +36,7 @@ static gboolean qemu_usable(char **problem)
     return TRUE;
 }
 
-int sgl_e2e_group_setup(void **state)
+static int group_setup(void **state, const char *profile)
 {
     sgl_test_heavy_lock();
     struct sgl_e2e *e = g_new0(struct sgl_e2e, 1);
@@ -45,10 +45,21 @@ int sgl_e2e_group_setup(void **state)
     g_autoptr(GError) error = NULL;
     if (!srcdir || !builddir)
         e->problem = g_strdup("SGL_SRCDIR/SGL_BUILDDIR unset: run through make check");
-    else if (qemu_usable(&e->problem) && !sgl_guest_image_init(&e->image, srcdir, builddir, &error))
+    else if (qemu_usable(&e->problem) &&
+             !sgl_guest_image_init(&e->image, srcdir, builddir, profile, &error))
         e->problem = g_strdup_printf("no test guest: %s", error->message);
     *state = e;
     return 0;
+}
+
+int sgl_e2e_group_setup(void **state)
+{
+    return group_setup(state, "base");
+}
+
+int sgl_e2e_group_setup_desktop(void **state)
+{
+    return group_setup(state, "desktop");
 }
 
 int sgl_e2e_group_teardown(void **state)

@@ -25,8 +25,10 @@ struct sgl_e2e {
 };
 
 /* cmocka group setup/teardown (state: struct sgl_e2e *) and a per-test
- * teardown that stops the VM. */
+ * teardown that stops the VM. The desktop setup takes the guest image's
+ * desktop profile (tests/guest/build-guest --profile desktop). */
 int sgl_e2e_group_setup(void **state);
+int sgl_e2e_group_setup_desktop(void **state);
 int sgl_e2e_group_teardown(void **state);
 int sgl_e2e_test_teardown(void **state);
 

@@ -14,14 +14,14 @@ void sgl_guest_image_finish(struct sgl_guest_image *image)
 }
 
 gboolean sgl_guest_image_init(struct sgl_guest_image *image, const char *srcdir,
-                              const char *builddir, GError **error)
+                              const char *builddir, const char *profile, GError **error)
 {
     memset(image, 0, sizeof(*image));
     g_autofree char *script = g_build_filename(srcdir, "tests", "guest", "build-guest", NULL);
     g_autofree char *program = g_build_filename(builddir, "tests", "guest", "sgl-guest-gl", NULL);
     g_autofree char *out = NULL, *err = NULL;
     int status = 0;
-    const char *argv[] = {script, "--gl-program", program, "--quiet", NULL};
+    const char *argv[] = {script, "--gl-program", program, "--profile", profile, "--quiet", NULL};
     if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status,
                       error))
         return FALSE;

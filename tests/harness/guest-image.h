@@ -13,10 +13,11 @@ struct sgl_guest_image {
 };
 
 /* srcdir/builddir: the source and build trees (the builder script and the
- * guest GL program are found there). Fills *image; free its fields with
+ * guest GL program are found there); profile: "base" (the GL workloads) or
+ * "desktop" (those and an X.Org desktop). Fills *image; free its fields with
  * sgl_guest_image_finish. */
 gboolean sgl_guest_image_init(struct sgl_guest_image *image, const char *srcdir,
-                              const char *builddir, GError **error);
+                              const char *builddir, const char *profile, GError **error);
 
 void sgl_guest_image_finish(struct sgl_guest_image *image);
 
