@@ -1,0 +1,214 @@
+/* A real desktop through spicegl, end to end: the guest image's desktop
+ * profile boots X.Org (modesetting, glamor on Mesa's virgl) on spicegl-gpu
+ * with twm, an xterm and glxgears (tests/guest/desktop), and spicegl-probe
+ * watches it over SPICE as a remote client does. The client's pictures show
+ * the desktop's windows where the guest put them, the GL window animates
+ * while the rest stands still, and X's hardware cursor reaches the client's
+ * cursor channel. */
+#include "config.h"
+
+#include <math.h>
+#include <png.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <glib.h>
+
+#include "tests/e2e/daemon.h"
+#include "tests/test-util.h"
+
+/* tests/guest/desktop's layout on the 1280x800 screen: the root's colour,
+ * and areas inside the xterm (below its text), inside glxgears' window and
+ * on the bare root. */
+#define ROOT_R 0x2e
+#define ROOT_G 0x5a
+#define ROOT_B 0x88
+struct area {
+    int x, y, w, h;
+};
+static const struct area xterm_area = {100, 250, 500, 200};
+static const struct area gears_area = {704, 64, 294, 294};
+static const struct area root_area = {1000, 450, 270, 340};
+
+struct picture {
+    png_image image;
+    uint8_t *rgb;
+};
+
+/* NULL, or why path could not be read as the guest's 1280x800 screen. */
+static char *picture_load(struct picture *p, const char *path)
+{
+    memset(p, 0, sizeof(*p));
+    p->image.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_file(&p->image, path))
+        return g_strdup_printf("cannot read %s: %s", path, p->image.message);
+    p->image.format = PNG_FORMAT_RGB;
+    p->rgb = g_malloc(PNG_IMAGE_SIZE(p->image));
+    if (!png_image_finish_read(&p->image, NULL, p->rgb, 0, NULL))
+        return g_strdup_printf("cannot decode %s: %s", path, p->image.message);
+    if (p->image.width != 1280 || p->image.height != 800)
+        return g_strdup_printf("%s is %ux%u, not the guest's 1280x800", path, p->image.width,
+                               p->image.height);
+    return NULL;
+}
+
+static const uint8_t *pixel(const struct picture *p, int x, int y)
+{
+    return p->rgb + ((size_t)y * p->image.width + (size_t)x) * 3;
+}
+
+/* The area's mean colour. */
+static void mean(const struct picture *p, const struct area *a, double rgb[3])
+{
+    double sum[3] = {0};
+    for (int y = a->y; y < a->y + a->h; y++)
+        for (int x = a->x; x < a->x + a->w; x++)
+            for (int c = 0; c < 3; c++)
+                sum[c] += pixel(p, x, y)[c];
+    for (int c = 0; c < 3; c++)
+        rgb[c] = sum[c] / (a->w * a->h);
+}
+
+/* Pixels of the area near a pure colour: channel c bright, the others dark. */
+static int count_primary(const struct picture *p, const struct area *a, int c)
+{
+    int n = 0;
+    for (int y = a->y; y < a->y + a->h; y++)
+        for (int x = a->x; x < a->x + a->w; x++) {
+            const uint8_t *px = pixel(p, x, y);
+            bool match = px[c] > 150;
+            for (int o = 0; o < 3; o++)
+                match = match && (o == c || px[o] < 90);
+            n += match;
+        }
+    return n;
+}
+
+/* The share of the area's pixels that differ by more than 40 levels in a
+ * channel between two pictures. */
+static double changed(const struct picture *a, const struct picture *b, const struct area *r)
+{
+    int n = 0;
+    for (int y = r->y; y < r->y + r->h; y++)
+        for (int x = r->x; x < r->x + r->w; x++) {
+            const uint8_t *pa = pixel(a, x, y), *pb = pixel(b, x, y);
+            for (int c = 0; c < 3; c++)
+                if (abs(pa[c] - pb[c]) > 40) {
+                    n++;
+                    break;
+                }
+        }
+    return (double)n / (r->w * r->h);
+}
+
+struct look {
+    double root[3], xterm[3];
+    int red, green, blue; /* the gears' pixels */
+    double xterm_changed; /* share of the xterm's area, first to last */
+};
+
+/* What the first and last pictures show; NULL, or why they could not be read. */
+static char *look_at(const char *first, const char *last, struct look *l)
+{
+    struct picture a = {0}, b = {0};
+    char *problem = picture_load(&a, first);
+    if (!problem)
+        problem = picture_load(&b, last);
+    if (!problem) {
+        mean(&a, &root_area, l->root);
+        mean(&a, &xterm_area, l->xterm);
+        l->red = count_primary(&a, &gears_area, 0);
+        l->green = count_primary(&a, &gears_area, 1);
+        l->blue = count_primary(&a, &gears_area, 2);
+        l->xterm_changed = changed(&a, &b, &xterm_area);
+    }
+    g_free(a.rgb);
+    g_free(b.rgb);
+    return problem;
+}
+
+/* The desktop comes up on spicegl-gpu and a client sees it: the guest's X
+ * renders with virgl, glxgears runs; the probe's 10th picture shows the
+ * root's colour, a white xterm and the three gears (red, green, blue) where
+ * the guest put them; its last picture, 8 s on, has the xterm unchanged,
+ * while new pictures keep coming (at least 3 a second: the gears turn; a
+ * picture counts when it differs from the one before); X's hardware cursor arrived on the cursor
+ * channel, with opaque pixels, and arrives again for a second client; and the daemon rejected
+ * nothing. */
+static void test_desktop_reaches_client(void **state)
+{
+    struct sgl_e2e *e = *state;
+    SGL_REQUIRE(e->problem == NULL, "%s", e->problem);
+    struct sgl_e2e_daemon *d =
+        sgl_e2e_daemon_start(e, "spicegl-desktop", &(struct sgl_e2e_daemon_options){.qmp = true});
+    struct sgl_vm *vm = sgl_e2e_daemon_boot(e, d, "spicegl-desktop", "sgl.run=desktop", d->qmp);
+    const struct sgl_console_event *ready =
+        sgl_e2e_expect(vm, "desktop-ready", 2 * SGL_E2E_BOOT_MS);
+    sgl_e2e_expect_contains(ready, "renderer", "virgl");
+    sgl_e2e_expect_field(ready, "screen", "1280x800");
+    const struct sgl_console_event *gears = sgl_e2e_expect(vm, "gears", 30000);
+    print_message("# the guest's desktop: %s; glxgears %s frames in 5 s\n",
+                  sgl_console_event_get(ready, "renderer"), sgl_console_event_get(gears, "frames"));
+    assert_true(sgl_e2e_expect_uint(gears, "frames") > 0);
+
+    g_autofree char *first = g_strdup_printf("%s/tests/e2e/desktop-first.png", e->builddir);
+    g_autofree char *last = g_strdup_printf("%s/tests/e2e/desktop-last.png", e->builddir);
+    g_autofree char *first_opt = g_strdup_printf("--screenshot=%s", first);
+    g_autofree char *last_opt = g_strdup_printf("--last-screenshot=%s", last);
+    const int seconds = 8;
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o =
+        sgl_e2e_probe_run(e, d, seconds, (const char *const[]){first_opt, last_opt, NULL}, &parser);
+    double pictures = sgl_e2e_num(o, "pictures");
+    print_message("# the probe: %.0f pictures in %d s; cursor %.0fx%.0f (%.0f opaque pixels)\n",
+                  pictures, seconds, sgl_e2e_num(o, "cursor_width"),
+                  sgl_e2e_num(o, "cursor_height"), sgl_e2e_num(o, "cursor_opaque"));
+    if (pictures < 3.0 * seconds)
+        fail_msg("the animated desktop gave only %.0f pictures in %d s", pictures, seconds);
+    if (sgl_e2e_num(o, "cursor_width") < 1 || sgl_e2e_num(o, "cursor_opaque") < 1)
+        fail_msg("X's hardware cursor never reached the client's cursor channel");
+
+    struct look l;
+    g_autofree char *problem = look_at(first, last, &l);
+    if (problem)
+        fail_msg("%s", problem);
+    print_message("# root %.0f,%.0f,%.0f; xterm %.0f,%.0f,%.0f; gears %d red, %d green, %d blue "
+                  "pixels; %.2f %% of the xterm changed\n",
+                  l.root[0], l.root[1], l.root[2], l.xterm[0], l.xterm[1], l.xterm[2], l.red,
+                  l.green, l.blue, 100 * l.xterm_changed);
+    if (fabs(l.root[0] - ROOT_R) > 8 || fabs(l.root[1] - ROOT_G) > 8 ||
+        fabs(l.root[2] - ROOT_B) > 8)
+        fail_msg("the root is not #2e5a88 (%s)", first);
+    if (l.xterm[0] < 240 || l.xterm[1] < 240 || l.xterm[2] < 240)
+        fail_msg("no white xterm at +100+250 (%s)", first);
+    if (l.red < 5000 || l.green < 1000 || l.blue < 1000)
+        fail_msg("glxgears' window lacks its gears (%s)", first);
+    if (l.xterm_changed > 0.001)
+        fail_msg("the xterm changed between %s and %s", first, last);
+
+    /* A client that comes after the first left: the same cursor, which X
+     * set once, long before. As long a window as the first's: a new
+     * spice-gtk client drops its first pictures as late, for seconds when
+     * instrumented. */
+    g_autoptr(JsonParser) again_parser = NULL;
+    JsonObject *again = sgl_e2e_probe_run(e, d, seconds, NULL, &again_parser);
+    if (sgl_e2e_num(again, "cursor_width") < 1 || sgl_e2e_num(again, "pictures") < 3)
+        fail_msg("a second client saw %.0f pictures and a cursor %.0f wide",
+                 sgl_e2e_num(again, "pictures"), sgl_e2e_num(again, "cursor_width"));
+    sgl_e2e_daemon_expect_clean_log(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_desktop_reaches_client, sgl_e2e_test_teardown),
+    };
+    return cmocka_run_group_tests_name("guest-desktop", tests, sgl_e2e_group_setup_desktop,
+                                       sgl_e2e_group_teardown);
+}
