@@ -14,7 +14,8 @@
  * for the media clock after decoding.
  *
  * Also: --gl takes GL scanouts (a unix socket's fd-passing path) and maps
- * each buffer; --input sends keys, pointer motion and buttons; --resize asks
+ * each buffer; --input sends keys, the pointer (a position in client mouse
+ * mode, motion in server mode) and buttons; --resize asks
  * the server for a new monitor size through the agent; cursor shape and
  * moves from the cursor channel are counted. */
 #include "config.h"
@@ -44,6 +45,11 @@
 #define RING_LEN 64
 /* Frame numbers remembered out of the decoder: an hour at 60 fps. */
 #define PROBE_MAX_DECODED (60u * 3600u)
+
+/* Where --input puts the pointer in client mouse mode, on the display
+ * measured. */
+#define SGL_PROBE_POINTER_X 100
+#define SGL_PROBE_POINTER_Y 50
 
 /* When a buffer with this timestamp passed a point in spice-gtk's pipeline. */
 struct stamp {
@@ -115,6 +121,7 @@ struct probe {
     /* inputs and resize */
     SpiceChannel *main, *inputs;
     bool send_input, input_sent;
+    gint input_mouse_mode;       /* the mouse mode the input was sent in */
     uint32_t resize_w, resize_h; /* the measured display's requested size */
     uint32_t resize_n;           /* monitors asked for */
     uint32_t resize_all[4][2];
@@ -499,11 +506,21 @@ static void maybe_act(struct probe *p)
         spice_inputs_channel_key_release(in, 0x1e);
         spice_inputs_channel_key_press(in, 0x11d); /* right Ctrl: e0 1d */
         spice_inputs_channel_key_release(in, 0x11d);
-        spice_inputs_channel_motion(in, 7, -3, 0);
+        /* The pointer as a user's client moves it: a position in client
+         * mouse mode, relative motion in server mode. */
+        gint mode = 0;
+        if (p->main)
+            g_object_get(p->main, "mouse-mode", &mode, NULL);
+        if (mode == SPICE_MOUSE_MODE_CLIENT)
+            spice_inputs_channel_position(in, SGL_PROBE_POINTER_X, SGL_PROBE_POINTER_Y,
+                                          p->display_id, 0);
+        else
+            spice_inputs_channel_motion(in, 7, -3, 0);
         spice_inputs_channel_button_press(in, SPICE_MOUSE_BUTTON_LEFT,
                                           SPICE_MOUSE_BUTTON_MASK_LEFT);
         spice_inputs_channel_button_release(in, SPICE_MOUSE_BUTTON_LEFT, 0);
         p->input_sent = true;
+        p->input_mouse_mode = mode;
     }
     if (p->resize_w && !p->resize_sent_us && p->main) {
         SpiceMainChannel *mc = SPICE_MAIN_CHANNEL(p->main);
@@ -839,6 +856,13 @@ int main(int argc, char **argv)
         add_number(b, "cursor_moves", p.cursor_moves);
         json_builder_set_member_name(b, "server_closed");
         json_builder_add_boolean_value(b, p.server_closed);
+        /* 1: server mode (the client grabs the pointer), 2: client mode;
+         * at the end, and when --input was sent. */
+        gint mouse_mode = 0;
+        if (p.main)
+            g_object_get(p.main, "mouse-mode", &mouse_mode, NULL);
+        add_number(b, "mouse_mode", mouse_mode);
+        add_number(b, "input_mouse_mode", p.input_mouse_mode);
         json_builder_set_member_name(b, "input_sent");
         json_builder_add_boolean_value(b, p.input_sent);
         add_number(b, "resize_ms", p.resized_us ? (p.resized_us - p.resize_sent_us) / 1000.0 : NAN);

@@ -26,6 +26,7 @@ struct spicegl_daemon {
     GPtrArray *playbacks; /* struct sgl_playback *, freed after the servers */
     GPtrArray *records;   /* struct sgl_record *, freed after the servers */
     GPtrArray *inputs;    /* struct sgl_input *, freed after the servers */
+    GPtrArray *pointers;  /* struct sgl_pointer *, freed after the servers */
     struct sgl_source *source;
     /* Remotes per server: one per output, remotes[server * outputs + k]
      * streams output k as the server's display k. */

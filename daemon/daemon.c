@@ -16,6 +16,7 @@
 #include "spice-gl/record.h"
 #include "spice-gl/input.h"
 #include "spice-gl/local.h"
+#include "spice-gl/pointer.h"
 #include "spice-gl/remote.h"
 #include "spice-gl/server.h"
 #include "synthetic.h"
@@ -119,12 +120,12 @@ static void on_pointer_rel(int dx, int dy, int dz, uint32_t buttons, void *user)
     }
 }
 
-static void on_pointer_abs(int x, int y, int w, int h, uint32_t buttons, void *user)
+static void on_pointer_abs(uint32_t display, int x, int y, uint32_t buttons, void *user)
 {
     struct spicegl_daemon *d = user;
-    g_debug("input: pointer at %d,%d of %dx%d buttons 0x%x", x, y, w, h, buttons);
-    if (d->qemu) {
-        qemu_control_position(d->qemu, 0, x, y);
+    g_debug("input: pointer at %d,%d on display %u buttons 0x%x", x, y, display, buttons);
+    if (d->qemu && display < d->outputs) {
+        qemu_control_position(d->qemu, display, x, y);
         qemu_control_buttons(d->qemu, buttons);
     }
 }
@@ -151,6 +152,15 @@ static void on_monitors(const struct sgl_agent_monitor *m, uint32_t n, void *use
     }
     if (!d->qemu && d->options->source == SPICEGL_SOURCE_GPU)
         g_message("without --qmp or --dbus-address the guest cannot be told: it keeps its mode");
+}
+
+/* QEMU says whether the VM's pointing device is absolute: client mouse
+ * mode only then. */
+static void on_absolute(bool absolute, void *user)
+{
+    struct spicegl_daemon *d = user;
+    for (guint i = 0; i < d->pointers->len; i++)
+        sgl_pointer_set_enabled(g_ptr_array_index(d->pointers, i), absolute);
 }
 
 static const struct sgl_input_callbacks input_callbacks = {on_key, on_pointer_rel, on_pointer_abs,
@@ -315,6 +325,17 @@ static bool add_server(struct spicegl_daemon *d, bool use_unix, GError **error)
             }
             g_ptr_array_add(d->remotes, r);
         }
+        /* Client mouse mode: absolute positions, no pointer grab (not on
+         * the unix socket, whose GL path has a display of its own). The
+         * synthetic source takes any position; a VM only with a tablet,
+         * which QEMU says once its display answers. */
+        if (!use_unix) {
+            bool absolute = o->source == SPICEGL_SOURCE_SYNTHETIC;
+            struct sgl_pointer *p = sgl_pointer_create(s, d->outputs, absolute, error);
+            if (!p)
+                return false;
+            g_ptr_array_add(d->pointers, p);
+        }
     }
     /* Sound comes from QEMU's D-Bus display; the clock is for streams. */
     bool clock = o->audio_clock && !(use_unix && o->local_gl);
@@ -412,6 +433,7 @@ struct spicegl_daemon *spicegl_daemon_create(const struct spicegl_options *optio
         .records = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_record_destroy),
         .inputs = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_input_destroy),
         .rates = g_array_new(FALSE, TRUE, sizeof(struct spicegl_rate)),
+        .pointers = g_ptr_array_new_with_free_func((GDestroyNotify)sgl_pointer_destroy),
         .outputs = options->scanouts};
     /* First: a path in use fails before anything listens. Commands run
      * from the main loop, once everything is built. */
@@ -425,7 +447,7 @@ struct spicegl_daemon *spicegl_daemon_create(const struct spicegl_options *optio
         (options->listen_unix && !add_server(d, true, error)))
         goto fail;
     if (options->qmp || options->dbus_address) {
-        d->qemu = qemu_control_create(options->qmp, options->dbus_address);
+        d->qemu = qemu_control_create(options->qmp, options->dbus_address, on_absolute, d);
         d->audio = qemu_audio_create(&audio_callbacks, d);
         qemu_control_set_audio(d->qemu, d->audio);
     }
@@ -494,6 +516,7 @@ void spicegl_daemon_destroy(struct spicegl_daemon *d)
     g_ptr_array_unref(d->records);
     g_ptr_array_unref(d->locals);
     g_ptr_array_unref(d->inputs);
+    g_ptr_array_unref(d->pointers);
     g_main_loop_unref(d->loop);
     g_array_unref(d->rates);
     if (d->ticket)

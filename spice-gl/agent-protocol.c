@@ -73,6 +73,16 @@ static bool finish_message(struct sgl_agent_parser *p, struct sgl_agent_assembly
     case VD_AGENT_CLIENT_DISCONNECTED:
         in.kind = SGL_AGENT_IN_CLIENT_GONE;
         break;
+    case VD_AGENT_MOUSE_STATE:
+        /* VDAgentMouseState: x, y, buttons, display_id (13 bytes). */
+        if (a->size != 13)
+            return fail(p, "mouse state of odd size", a->size);
+        in.kind = SGL_AGENT_IN_MOUSE;
+        in.mouse_x = sgl_le32_get(a->data);
+        in.mouse_y = sgl_le32_get(a->data + 4);
+        in.mouse_buttons = sgl_le32_get(a->data + 8);
+        in.mouse_display = a->data[12];
+        break;
     default:
         break;
     }

@@ -27,6 +27,7 @@ enum sgl_agent_in_kind {
     SGL_AGENT_IN_CAPABILITIES, /* the client's capabilities; request: it wants ours */
     SGL_AGENT_IN_MONITORS,     /* the client's monitor layout (a resize request) */
     SGL_AGENT_IN_CLIENT_GONE,  /* the server says the client disconnected */
+    SGL_AGENT_IN_MOUSE,        /* the server's pointer state, client mouse mode (pointer.h) */
     SGL_AGENT_IN_OTHER,        /* a well-formed message we do not act on */
 };
 
@@ -37,6 +38,10 @@ struct sgl_agent_in {
     uint32_t caps0; /* the first capability word */
     uint32_t n_monitors;
     struct sgl_agent_monitor monitors[SGL_AGENT_MAX_MONITORS];
+    /* SGL_AGENT_IN_MOUSE: the position in display mouse_display's pixels,
+     * and VD_AGENT_*BUTTON_MASK bits (wheel steps as the U and D bits). */
+    uint32_t mouse_x, mouse_y, mouse_buttons;
+    uint8_t mouse_display;
 };
 
 typedef void (*sgl_agent_in_fn)(const struct sgl_agent_in *msg, void *user);

@@ -2,6 +2,8 @@
 
 #include "input.h"
 
+#include <limits.h>
+
 #include <string.h>
 
 #include <gio/gio.h>
@@ -79,8 +81,8 @@ static void tablet_position(SpiceTabletInstance *sin, int x, int y, uint32_t but
     struct sgl_input *in = ((struct tablet *)sin)->input;
     /* Positions outside the logical size are a client's error: clamp. */
     if (in->cb.pointer_abs && in->tablet_width > 0 && in->tablet_height > 0)
-        in->cb.pointer_abs(CLAMP(x, 0, in->tablet_width - 1), CLAMP(y, 0, in->tablet_height - 1),
-                           in->tablet_width, in->tablet_height, buttons, in->user);
+        in->cb.pointer_abs(0, CLAMP(x, 0, in->tablet_width - 1), CLAMP(y, 0, in->tablet_height - 1),
+                           buttons, in->user);
 }
 
 static void tablet_wheel(SpiceTabletInstance *sin, int wheel, uint32_t buttons)
@@ -95,6 +97,23 @@ static void tablet_buttons(SpiceTabletInstance *sin, uint32_t buttons)
     struct sgl_input *in = ((struct tablet *)sin)->input;
     if (in->cb.buttons)
         in->cb.buttons(buttons, in->user);
+}
+
+/* Client mouse mode: the agent's button bits are SPICE's shifted up by
+ * one; a wheel step is the U or D bit in one state. Positions past the
+ * display are the guest's to clip. */
+static void on_mouse_state(struct sgl_input *in, const struct sgl_agent_in *msg)
+{
+    uint32_t buttons =
+        (msg->mouse_buttons >> 1) & ~(SPICE_MOUSE_BUTTON_MASK_UP | SPICE_MOUSE_BUTTON_MASK_DOWN);
+    int dz = (msg->mouse_buttons & VD_AGENT_UBUTTON_MASK)   ? -1
+             : (msg->mouse_buttons & VD_AGENT_DBUTTON_MASK) ? 1
+                                                            : 0;
+    if (in->cb.pointer_abs)
+        in->cb.pointer_abs(msg->mouse_display, (int)MIN(msg->mouse_x, (uint32_t)INT_MAX),
+                           (int)MIN(msg->mouse_y, (uint32_t)INT_MAX), buttons, in->user);
+    if (dz && in->cb.pointer_rel)
+        in->cb.pointer_rel(0, 0, dz, buttons, in->user);
 }
 
 static void on_agent_message(const struct sgl_agent_in *msg, void *user)
@@ -115,6 +134,9 @@ static void on_agent_message(const struct sgl_agent_in *msg, void *user)
         break;
     case SGL_AGENT_IN_CLIENT_GONE:
         in->out_len = in->out_pos = 0;
+        break;
+    case SGL_AGENT_IN_MOUSE:
+        on_mouse_state(in, msg);
         break;
     case SGL_AGENT_IN_OTHER:
         g_debug("agent: ignoring message type %u", msg->type);

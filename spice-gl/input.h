@@ -4,11 +4,12 @@
  *
  * Keys arrive as PC set-1 scancodes assembled from spice-server's byte
  * fragments: 0x00..0x7f, 0xe0xx for extended keys, 0xe11d for Pause.
- * Buttons are SPICE_MOUSE_BUTTON_MASK_* bits. Absolute positions come with
- * the logical size they refer to (client mouse mode, which spice-server
- * grants only with a QXL display: the local GL path); otherwise the pointer
- * moves relatively (server mouse mode). All callbacks run on the server's
- * main context; any may be NULL. */
+ * Buttons are SPICE_MOUSE_BUTTON_MASK_* bits. In client mouse mode (which
+ * spice-server grants only with a QXL display: the local GL path, or
+ * pointer.h beside the streams) positions are absolute, in the pixels of
+ * the display the pointer is over; in server mouse mode the pointer moves
+ * relatively. All callbacks run on the server's main context; any may be
+ * NULL. */
 #ifndef SGL_INPUT_H
 #define SGL_INPUT_H
 
@@ -23,7 +24,7 @@
 struct sgl_input_callbacks {
     void (*key)(uint32_t scancode, bool down, void *user);
     void (*pointer_rel)(int dx, int dy, int dz, uint32_t buttons, void *user);
-    void (*pointer_abs)(int x, int y, int width, int height, uint32_t buttons, void *user);
+    void (*pointer_abs)(uint32_t display, int x, int y, uint32_t buttons, void *user);
     void (*buttons)(uint32_t buttons, void *user);
     void (*monitors)(const struct sgl_agent_monitor *monitors, uint32_t n, void *user);
 };

@@ -3,6 +3,7 @@
 #include "local.h"
 
 #include "common/invoke.h"
+#include "qxl.h"
 
 #include <string.h>
 #include <sys/stat.h>
@@ -36,65 +37,12 @@ static void draw_done(void *data)
     g_atomic_int_set(&l->busy, 0);
 }
 
-/* QXLInterface: spice calls every one without NULL checks. There are no
- * QXL commands in GL mode: the queues stay empty. */
-static void qxl_attached(QXLInstance *qin)
-{
-}
-
-static void qxl_set_compression_level(QXLInstance *qin, int level)
-{
-}
-
-static void qxl_get_init_info(QXLInstance *qin, QXLDevInitInfo *info)
-{
-    memset(info, 0, sizeof(*info));
-    info->num_memslots_groups = 1;
-    info->num_memslots = 1;
-    info->memslot_gen_bits = 8;
-    info->memslot_id_bits = 8;
-    info->n_surfaces = 1;
-}
-
-static int qxl_get_command(QXLInstance *qin, struct QXLCommandExt *cmd)
-{
-    return 0;
-}
-
-static int qxl_req_notification(QXLInstance *qin)
-{
-    return 1;
-}
-
-static void qxl_release_resource(QXLInstance *qin, struct QXLReleaseInfoExt info)
-{
-}
-
-static void qxl_notify_update(QXLInstance *qin, uint32_t update_id)
-{
-}
-
-static int qxl_flush_resources(QXLInstance *qin)
-{
-    return 0;
-}
-
 /* Worker thread: the client has shown the draw. */
 static void qxl_async_complete(QXLInstance *qin, uint64_t cookie)
 {
     struct sgl_local *l = from_qxl(qin);
     if (cookie == COOKIE_GL_DRAW)
         sgl_invoke(l->context, draw_done, l, NULL);
-}
-
-static void qxl_update_area_complete(QXLInstance *qin, uint32_t surface_id, struct QXLRect *rects,
-                                     uint32_t n)
-{
-}
-
-static void qxl_set_client_capabilities(QXLInstance *qin, uint8_t present,
-                                        uint8_t caps[SPICE_CAPABILITIES_SIZE])
-{
 }
 
 struct monitors_msg {
@@ -133,19 +81,8 @@ static const QXLInterface interface = {
              .description = "spicegl GL display",
              .major_version = SPICE_INTERFACE_QXL_MAJOR,
              .minor_version = SPICE_INTERFACE_QXL_MINOR},
-    .attached_worker = qxl_attached,
-    .set_compression_level = qxl_set_compression_level,
-    .get_init_info = qxl_get_init_info,
-    .get_command = qxl_get_command,
-    .req_cmd_notification = qxl_req_notification,
-    .release_resource = qxl_release_resource,
-    .get_cursor_command = qxl_get_command,
-    .req_cursor_notification = qxl_req_notification,
-    .notify_update = qxl_notify_update,
-    .flush_resources = qxl_flush_resources,
+    SGL_QXL_NOOP_CALLBACKS,
     .async_complete = qxl_async_complete,
-    .update_area_complete = qxl_update_area_complete,
-    .set_client_capabilities = qxl_set_client_capabilities,
     .client_monitors_config = qxl_client_monitors_config,
 };
 

@@ -44,7 +44,7 @@ static char *opt_path(const char *path)
 
 void spicegl_vm_add_gpu_args(GPtrArray *argv, const char *machine, uint64_t memory_mb,
                              const char *gpu_socket, unsigned xres, unsigned yres,
-                             const char *display_bus, bool sound)
+                             const char *display_bus, bool sound, bool tablet)
 {
     add(argv, "-object");
     add(argv, "memory-backend-memfd,id=mem,size=%" PRIu64 "M,share=on", memory_mb);
@@ -84,6 +84,10 @@ void spicegl_vm_add_gpu_args(GPtrArray *argv, const char *machine, uint64_t memo
     add(argv, "virtio-keyboard-pci");
     add(argv, "-device");
     add(argv, "virtio-mouse-pci");
+    if (tablet) {
+        add(argv, "-device");
+        add(argv, "virtio-tablet-pci");
+    }
 }
 
 char **spicegl_vm_qemu_argv(const struct spicegl_vm_options *o,
@@ -106,7 +110,7 @@ char **spicegl_vm_qemu_argv(const struct spicegl_vm_options *o,
     add(argv, "-smp");
     add(argv, "%u", o->cpus);
     spicegl_vm_add_gpu_args(argv, "q35", o->memory_mb, paths->gpu_socket, o->width, o->height, NULL,
-                            o->sound);
+                            o->sound, true);
     g_autofree char *daemon_qmp = opt_path(paths->daemon_qmp);
     g_autofree char *control_qmp = opt_path(paths->control_qmp);
     add(argv, "-qmp");

@@ -33,12 +33,13 @@ void spicegl_vm_add_arg(GPtrArray *argv, const char *fmt, ...) G_GNUC_PRINTF(2, 
  * (machine NULL: QEMU's default type), vhost-user-vga with two outputs on
  * gpu_socket (xres, yres 0: QEMU's default mode), the D-Bus display the
  * daemon attaches to (p2p, through QMP; or on the message bus at the D-Bus
- * address display_bus), and the keyboard and mouse it drives; with sound,
+ * address display_bus), and the keyboard and mouse it drives, with a tablet
+ * for clients' absolute positions (client mouse mode) unless !tablet; with sound,
  * an HDA sound card whose sound the display hands to the daemon (48 kHz
  * stereo, SPICE's own format). The test harness builds its VMs with it too. */
 void spicegl_vm_add_gpu_args(GPtrArray *argv, const char *machine, uint64_t memory_mb,
                              const char *gpu_socket, unsigned xres, unsigned yres,
-                             const char *display_bus, bool sound);
+                             const char *display_bus, bool sound, bool tablet);
 
 /* argv for QEMU, NULL-terminated; free with g_strfreev. kvm: the
  * accelerator chosen (the launcher probes for auto). */

@@ -37,6 +37,12 @@ struct qemu_control {
     bool started, connecting, refused_logged;
     struct qemu_audio *audio; /* borrowed; NULL: no sound */
     uint32_t buttons;
+    /* The VM's Mouse: whether QEMU routes positions to an absolute device. */
+    void (*absolute)(bool absolute, void *user);
+    void *user;
+    GDBusProxy *mouse;
+    bool proxying;      /* the proxy is being made */
+    int known_absolute; /* -1 not known yet, else 0 or 1 */
     /* per head, the size to set once connected; width 0: none */
     struct {
         uint32_t width, height;
@@ -97,6 +103,74 @@ static void apply_sizes(struct qemu_control *c)
     }
 }
 
+/* QEMU's Mouse.IsAbsolute: whether a client's positions can reach the
+ * guest (a tablet, virtio-tablet-pci or usb-tablet, is its active pointing
+ * device). It changes as the guest's drivers start. */
+static void report_absolute(struct qemu_control *c)
+{
+    g_autoptr(GVariant) v =
+        c->mouse ? g_dbus_proxy_get_cached_property(c->mouse, "IsAbsolute") : NULL;
+    if (!v || !g_variant_is_of_type(v, G_VARIANT_TYPE_BOOLEAN))
+        return;
+    int absolute = g_variant_get_boolean(v) ? 1 : 0;
+    if (absolute == c->known_absolute)
+        return;
+    c->known_absolute = absolute;
+    if (absolute)
+        g_message("display: the VM's pointing device is absolute: clients get client mouse "
+                  "mode, positions without a pointer grab");
+    else
+        g_message("display: the VM's active pointing device is not absolute: clients are in "
+                  "server mouse mode, their pointer grabbed (a VM without a tablet needs -device "
+                  "virtio-tablet-pci; a tablet counts once the guest's driver starts)");
+    if (c->absolute)
+        c->absolute(absolute, c->user);
+}
+
+static void on_mouse_properties(GDBusProxy *proxy, GVariant *changed, GStrv invalidated,
+                                gpointer data)
+{
+    report_absolute(data);
+}
+
+/* c is alive here even when cancelled: destroy waits for this. */
+static void on_mouse_proxy(GObject *source, GAsyncResult *res, gpointer data)
+{
+    struct qemu_control *c = data;
+    g_autoptr(GError) error = NULL;
+    GDBusProxy *mouse = g_dbus_proxy_new_finish(res, &error);
+    c->proxying = false;
+    if (!mouse) {
+        if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+            g_message("display: QEMU's Mouse is not there (%s): clients stay in server mouse "
+                      "mode",
+                      error->message);
+        return;
+    }
+    c->mouse = mouse;
+    g_signal_connect(mouse, "g-properties-changed", G_CALLBACK(on_mouse_properties), c);
+    report_absolute(c);
+}
+
+/* Follows the Mouse of QEMU's first console; name: QEMU's on a message
+ * bus, NULL on the p2p connection. */
+static void watch_mouse(struct qemu_control *c, const char *name)
+{
+    if (c->mouse || c->proxying)
+        return;
+    c->proxying = true;
+    g_dbus_proxy_new(c->bus, G_DBUS_PROXY_FLAGS_NONE, NULL, name, "/org/qemu/Display1/Console_0",
+                     "org.qemu.Display1.Mouse", c->cancel, on_mouse_proxy, c);
+}
+
+static void forget_mouse(struct qemu_control *c)
+{
+    if (c->mouse) {
+        g_signal_handlers_disconnect_by_data(c->mouse, c);
+        g_clear_object(&c->mouse);
+    }
+}
+
 static void on_closed(GDBusConnection *bus, gboolean remote, GError *error, gpointer data)
 {
     struct qemu_control *c = data;
@@ -109,6 +183,7 @@ static void on_closed(GDBusConnection *bus, gboolean remote, GError *error, gpoi
     c->named = false;
     g_signal_handlers_disconnect_by_data(c->bus, c);
     g_clear_object(&c->bus);
+    forget_mouse(c);
 }
 
 static void say_what_is_lost(const char *why)
@@ -152,6 +227,7 @@ static void on_name_appeared(GDBusConnection *bus, const char *name, const char 
     apply_sizes(c);
     if (c->audio)
         qemu_audio_attach(c->audio, c->bus, QEMU_BUS_NAME);
+    watch_mouse(c, QEMU_BUS_NAME);
 }
 
 static void on_name_vanished(GDBusConnection *bus, const char *name, gpointer data)
@@ -162,6 +238,7 @@ static void on_name_vanished(GDBusConnection *bus, const char *name, gpointer da
     c->named = false;
     if (c->audio)
         qemu_audio_detach(c->audio);
+    forget_mouse(c);
 }
 
 /* c is alive here even when cancelled: destroy waits for this. */
@@ -219,6 +296,7 @@ static void on_connected(GObject *source, GAsyncResult *res, gpointer data)
     apply_sizes(c);
     if (c->audio)
         qemu_audio_attach(c->audio, c->bus, NULL);
+    watch_mouse(c, NULL);
 }
 
 static void attach(struct qemu_control *c);
@@ -295,12 +373,16 @@ void qemu_control_start(struct qemu_control *c)
     attach(c);
 }
 
-struct qemu_control *qemu_control_create(const char *qmp_path, const char *bus_address)
+struct qemu_control *qemu_control_create(const char *qmp_path, const char *bus_address,
+                                         void (*absolute)(bool absolute, void *user), void *user)
 {
     g_return_val_if_fail(!qmp_path != !bus_address, NULL);
     struct qemu_control *c = g_new0(struct qemu_control, 1);
     c->qmp_path = g_strdup(qmp_path);
     c->bus_address = g_strdup(bus_address);
+    c->absolute = absolute;
+    c->user = user;
+    c->known_absolute = -1;
     c->cancel = g_cancellable_new();
     return c;
 }
@@ -319,9 +401,10 @@ void qemu_control_destroy(struct qemu_control *c)
         g_dbus_connection_close_sync(c->bus, NULL, NULL);
         g_object_unref(c->bus);
     }
-    /* A cancelled connect still completes on the context: let it. */
-    while (c->connecting && g_main_context_iteration(NULL, FALSE))
+    /* A cancelled connect or proxy still completes on the context: let it. */
+    while ((c->connecting || c->proxying) && g_main_context_iteration(NULL, FALSE))
         ;
+    forget_mouse(c);
     close_qmp(c); /* and the timeout */
     g_object_unref(c->cancel);
     g_free(c->qmp_path);

@@ -30,8 +30,12 @@
 struct qemu_control;
 
 /* Connects nothing yet. Exactly one of qmp_path (QEMU's QMP socket) and
- * bus_address (a D-Bus address) is given. */
-struct qemu_control *qemu_control_create(const char *qmp_path, const char *bus_address);
+ * bus_address (a D-Bus address) is given. absolute (may be NULL) is told,
+ * once the display answers and whenever it changes, whether the VM's active
+ * pointing device is absolute (a tablet): only then can clients' positions
+ * reach the guest. */
+struct qemu_control *qemu_control_create(const char *qmp_path, const char *bus_address,
+                                         void (*absolute)(bool absolute, void *user), void *user);
 void qemu_control_destroy(struct qemu_control *c);
 
 /* Obtains the D-Bus display (QEMU is up: its GPU connected); the first

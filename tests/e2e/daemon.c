@@ -126,6 +126,7 @@ struct sgl_e2e_daemon *sgl_e2e_daemon_start(struct sgl_e2e *e, const char *name,
     d->dir = g_dir_make_tmp("sgl-e2e-XXXXXX", NULL);
     d->socket = g_build_filename(d->dir, "gpu.sock", NULL);
     d->qmp = g_build_filename(d->dir, "qmp.sock", NULL);
+    d->no_tablet = options && options->no_tablet;
     d->log = g_strdup_printf("%s/tests/e2e/%s.daemon.log", e->builddir, name);
     d->port = sgl_test_free_port();
     assert_int_not_equal(d->port, 0);
@@ -237,6 +238,7 @@ struct sgl_vm *sgl_e2e_daemon_boot(struct sgl_e2e *e, const struct sgl_e2e_daemo
         .qmp_socket = qmp,
         .allow_reset = qmp != NULL,
         .sound = d->sound,
+        .no_tablet = d->no_tablet,
     };
     return sgl_e2e_boot(e, name, &config);
 }

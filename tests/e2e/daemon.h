@@ -16,6 +16,7 @@ struct sgl_e2e_daemon {
     GSubprocess *bus;  /* options.bus: the VM's message bus (dbus-daemon) */
     char *bus_address; /* and its address; NULL without one */
     bool sound;        /* options.sound */
+    bool no_tablet;    /* its VM gets no tablet (options) */
 };
 
 struct sgl_e2e_daemon_options {
@@ -28,6 +29,7 @@ struct sgl_e2e_daemon_options {
     int start_timeout_ms;       /* 0: 30 s */
     const char *const *args;    /* more spicegl-gpu options, NULL-terminated */
     bool sound;                 /* the VM it boots has a sound card on QEMU's D-Bus audio */
+    bool no_tablet;             /* the VM it serves has no tablet: server mouse mode */
 };
 
 /* The guest's GL frame rate in these tests: halved under sanitizers, where

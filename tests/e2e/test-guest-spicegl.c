@@ -7,6 +7,7 @@
 
 #include <setjmp.h>
 #include <signal.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -211,29 +212,60 @@ static void test_static_desktop_new_client(void **state)
 
 /* The guest reports, in order, what spicegl-probe --input sends: A and
  * right Ctrl pressed and released, a motion of (7, -3), a left click. */
-static void expect_probe_input(struct sgl_vm *vm)
+static void expect_probe_input(struct sgl_vm *vm, bool absolute)
 {
     /* Two devices, each with its events in the order sent: the keyboard's
-     * keys, and the mouse's motion and button. The guest reads one device
-     * after the other, so the two may interleave either way. */
-    static const struct {
-        const char *type, *code, *value;
-    } keyboard[] = {{"key", "30", "1"}, {"key", "30", "0"}, {"key", "97", "1"}, {"key", "97", "0"}},
-      mouse[] = {{"rel", "0", "7"}, {"rel", "1", "-3"}, {"key", "272", "1"}, {"key", "272", "0"}};
-    size_t k = 0, m = 0;
-    while (k < G_N_ELEMENTS(keyboard) || m < G_N_ELEMENTS(mouse)) {
+     * keys, and the pointer's position (client mouse mode: the tablet,
+     * (100, 50) on display 0) or motion (server mode: the mouse), then the
+     * button. The guest reads one device after the other, so the two may
+     * interleave either way. */
+    struct expected {
+        const char *type, *code;
+        int value;
+    };
+    static const struct expected
+        keyboard[] = {{"key", "30", 1}, {"key", "30", 0}, {"key", "97", 1}, {"key", "97", 0}},
+        relative[] = {{"rel", "0", 7}, {"rel", "1", -3}, {"key", "272", 1}, {"key", "272", 0}},
+        tablet[] = {{"abs", "0", 100}, {"abs", "1", 50}, {"key", "272", 1}, {"key", "272", 0}};
+    const struct expected *mouse = absolute ? tablet : relative;
+    size_t k = 0, m = 0, n_mouse = G_N_ELEMENTS(tablet);
+    while (k < G_N_ELEMENTS(keyboard) || m < n_mouse) {
         /* Each wait starts after the last event found. */
         const struct sgl_console_event *ev = sgl_e2e_expect(vm, "input", 20000);
         const char *type = sgl_console_event_get(ev, "type");
         const char *code = sgl_console_event_get(ev, "code");
+        long value = strtol(sgl_console_event_get(ev, "value"), NULL, 10);
         if (k < G_N_ELEMENTS(keyboard) && g_str_equal(type, keyboard[k].type) &&
             g_str_equal(code, keyboard[k].code)) {
-            sgl_e2e_expect_field(ev, "value", keyboard[k++].value);
-        } else if (m < G_N_ELEMENTS(mouse) && g_str_equal(type, mouse[m].type) &&
+            if (value != keyboard[k].value)
+                fail_msg("key %s: value %ld, want %d", code, value, keyboard[k].value);
+            k++;
+        } else if (m < n_mouse && g_str_equal(type, mouse[m].type) &&
                    g_str_equal(code, mouse[m].code)) {
-            sgl_e2e_expect_field(ev, "value", mouse[m++].value);
+            if (g_str_equal(type, "abs")) {
+                /* The tablet's axes run 0..32767 over the display's
+                 * 1280x800: the guest's pixel within one of the client's. */
+                double size = g_str_equal(code, "0") ? 1280 : 800;
+                double px = value * size / 32767.0;
+                print_message("# abs %s: %ld, pixel %.1f (the client's %d)\n", code, value, px,
+                              mouse[m].value);
+                if (fabs(px - mouse[m].value) > 1.0)
+                    fail_msg("abs %s: %ld is pixel %.1f, want %d within 1", code, value, px,
+                             mouse[m].value);
+            } else if (value != mouse[m].value) {
+                fail_msg("%s %s: value %ld, want %d", type, code, value, mouse[m].value);
+            }
+            m++;
         }
     }
+}
+
+/* QEMU says the VM's pointing device is absolute (its tablet): the daemon
+ * offers clients client mouse mode. */
+static void expect_client_mouse_mode(struct sgl_e2e_daemon *d)
+{
+    if (!sgl_e2e_daemon_log_wait(d, "the VM's pointing device is absolute", 30000))
+        fail_msg("the daemon did not see the VM's tablet:\n%s", sgl_e2e_daemon_log(d));
 }
 
 /* The probe types A and right Ctrl, moves the pointer and clicks; the
@@ -250,12 +282,17 @@ static void test_input_reaches_guest(void **state)
         sgl_e2e_daemon_boot(e, d, "spicegl-input", "sgl.run=gl sgl.frames=0 sgl.input=1", d->qmp);
     sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
     const struct sgl_console_event *devs = sgl_e2e_expect(vm, "input-devices", SGL_E2E_BOOT_MS);
-    assert_true(sgl_e2e_expect_uint(devs, "count") >= 2); /* virtio keyboard and mouse */
+    assert_true(sgl_e2e_expect_uint(devs, "count") >= 3); /* virtio keyboard, mouse, tablet */
+    expect_client_mouse_mode(d);
     const char *input[] = {"--input", "--warmup", "500", NULL};
     g_autoptr(JsonParser) parser = NULL;
     JsonObject *o = sgl_e2e_probe_run(e, d, 4, input, &parser);
     assert_true(json_object_get_boolean_member(o, "input_sent"));
-    expect_probe_input(vm);
+    /* Client mouse mode: the pointer is never grabbed, and it went as a
+     * position. */
+    assert_int_equal((int)sgl_e2e_num(o, "input_mouse_mode"), 2);
+    assert_int_equal((int)sgl_e2e_num(o, "mouse_mode"), 2);
+    expect_probe_input(vm, true);
     /* Input went through QEMU's D-Bus display, and the daemon keeps no
      * QMP connection: QEMU's monitor (one client at a time) answers
      * another client. */
@@ -273,11 +310,11 @@ static void test_input_reaches_guest(void **state)
 /* A probe asks for 1024x576: the daemon has QEMU tell the guest, whose GL
  * program (following the preferred mode) switches, and the probe sees its
  * frames at the new size. */
-static void expect_resize_1024x576(struct sgl_e2e *e, struct sgl_e2e_daemon *d, struct sgl_vm *vm)
+static JsonObject *expect_resize_1024x576(struct sgl_e2e *e, struct sgl_e2e_daemon *d,
+                                          struct sgl_vm *vm, JsonParser **parser)
 {
     const char *resize[] = {"--resize", "1024x576", "--warmup", "500", NULL};
-    g_autoptr(JsonParser) parser = NULL;
-    JsonObject *o = sgl_e2e_probe_run(e, d, 8, resize, &parser);
+    JsonObject *o = sgl_e2e_probe_run(e, d, 8, resize, parser);
     const struct sgl_console_event *mode = sgl_e2e_expect(vm, "gl-mode", 10000);
     assert_int_equal(sgl_e2e_expect_uint(mode, "width"), 1024);
     assert_int_equal(sgl_e2e_expect_uint(mode, "height"), 576);
@@ -288,6 +325,7 @@ static void expect_resize_1024x576(struct sgl_e2e *e, struct sgl_e2e_daemon *d, 
     assert_true(sgl_e2e_num(o, "psnr_avg") >= 30.0);
     g_autofree char *log = sgl_e2e_daemon_log(d);
     assert_non_null(strstr(log, "display: asked QEMU for 1024x576"));
+    return o;
 }
 
 /* A client's monitor size reaches the guest through QEMU's QMP-found
@@ -296,13 +334,21 @@ static void test_resize(void **state)
 {
     struct sgl_e2e *e = *state;
     SGL_REQUIRE(e->problem == NULL, "%s", e->problem);
-    struct sgl_e2e_daemon *d =
-        sgl_e2e_daemon_start(e, "spicegl-resize", &(struct sgl_e2e_daemon_options){.qmp = true});
+    struct sgl_e2e_daemon *d = sgl_e2e_daemon_start(
+        e, "spicegl-resize", &(struct sgl_e2e_daemon_options){.qmp = true, .no_tablet = true});
     struct sgl_vm *vm =
         sgl_e2e_daemon_boot(e, d, "spicegl-resize", "sgl.run=gl sgl.frames=0 sgl.follow=1", d->qmp);
     const struct sgl_console_event *start = sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
     assert_int_equal(sgl_e2e_expect_uint(start, "width"), 1280);
-    expect_resize_1024x576(e, d, vm);
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = expect_resize_1024x576(e, d, vm, &parser);
+    /* No tablet: the daemon says so, and clients stay in server mouse
+     * mode. */
+    g_autofree char *log = sgl_e2e_daemon_log(d);
+    assert_non_null(strstr(log, "the VM's active pointing device is not absolute: clients are "
+                                "in server mouse mode"));
+    assert_null(strstr(log, "the VM's pointing device is absolute"));
+    assert_int_equal((int)sgl_e2e_num(o, "mouse_mode"), 1);
     sgl_e2e_daemon_expect_clean_log(d);
 }
 
@@ -322,18 +368,21 @@ static void test_display_on_a_bus(void **state)
     assert_int_equal(sgl_e2e_expect_uint(start, "width"), 1280);
     /* Input first, then a monitor size: the guest's reports of each come
      * in the order they were asked for. */
+    expect_client_mouse_mode(d);
     const char *input[] = {"--input", "--warmup", "500", NULL};
     g_autoptr(JsonParser) input_parser = NULL;
     JsonObject *in = sgl_e2e_probe_run(e, d, 4, input, &input_parser);
     assert_true(json_object_get_boolean_member(in, "input_sent"));
-    expect_probe_input(vm);
-    expect_resize_1024x576(e, d, vm);
-    g_autofree char *log = sgl_e2e_daemon_log(d);
+    assert_int_equal((int)sgl_e2e_num(in, "input_mouse_mode"), 2);
+    expect_probe_input(vm, true);
+    g_autoptr(JsonParser) resize_parser = NULL;
+    expect_resize_1024x576(e, d, vm, &resize_parser);
+    g_autofree char *bus_log = sgl_e2e_daemon_log(d);
     g_autofree char *attached = g_strdup_printf("on the bus %s): input and monitor sizes go "
                                                 "there; no QMP is used",
                                                 d->bus_address);
-    assert_non_null(strstr(log, attached));
-    assert_null(strstr(log, "QMP:"));
+    assert_non_null(strstr(bus_log, attached));
+    assert_null(strstr(bus_log, "QMP:"));
     sgl_e2e_daemon_expect_clean_log(d);
 }
 

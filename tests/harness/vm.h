@@ -37,6 +37,7 @@ struct sgl_vm_config {
     gboolean log_times;            /* each log line starts with the host's time, "[SECONDS] " */
     const char *const *extra_args; /* NULL-terminated, appended to QEMU's arguments */
     gboolean echo;                 /* copy console lines to stdout */
+    gboolean no_tablet;            /* SGL_VM_GPU_VHOST_USER: no virtio-tablet (server mouse mode) */
 };
 
 struct sgl_vm;

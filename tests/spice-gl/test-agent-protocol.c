@@ -156,6 +156,28 @@ static void test_server_port(void **state)
     assert_int_equal(s.last.kind, SGL_AGENT_IN_CLIENT_GONE);
 }
 
+/* Client mouse mode: spice-server writes the pointer's state on its own
+ * port. */
+static void test_mouse_state(void **state)
+{
+    uint8_t ms[13] = {0};
+    uint32_t v[3] = {GUINT32_TO_LE(1279), GUINT32_TO_LE(17), GUINT32_TO_LE(VD_AGENT_LBUTTON_MASK)};
+    memcpy(ms, v, 12);
+    ms[12] = 1; /* display 1 */
+    g_autoptr(GByteArray) m =
+        message(VDP_SERVER_PORT, VD_AGENT_PROTOCOL, VD_AGENT_MOUSE_STATE, ms, sizeof(ms), 2048);
+    struct sgl_agent_parser p;
+    struct seen s = {0};
+    sgl_agent_parser_init(&p);
+    assert_true(feed_in_pieces(&p, m, 5, &s));
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.last.kind, SGL_AGENT_IN_MOUSE);
+    assert_int_equal(s.last.mouse_x, 1279);
+    assert_int_equal(s.last.mouse_y, 17);
+    assert_int_equal(s.last.mouse_buttons, VD_AGENT_LBUTTON_MASK);
+    assert_int_equal(s.last.mouse_display, 1);
+}
+
 static void expect_rejected(GByteArray *bytes, const char *why)
 {
     struct sgl_agent_parser p;
@@ -195,6 +217,10 @@ static void test_malformed(void **state)
     expect_rejected(message(VDP_CLIENT_PORT, VD_AGENT_PROTOCOL, VD_AGENT_MONITORS_CONFIG,
                             shortm->data, shortm->len, 2048),
                     "shorter than its monitors");
+    uint8_t twelve[12] = {0};
+    expect_rejected(message(VDP_SERVER_PORT, VD_AGENT_PROTOCOL, VD_AGENT_MOUSE_STATE, twelve,
+                            sizeof(twelve), 2048),
+                    "mouse state of odd size");
     g_autoptr(GByteArray) huge = monitors(1, 100000, 600);
     expect_rejected(message(VDP_CLIENT_PORT, VD_AGENT_PROTOCOL, VD_AGENT_MONITORS_CONFIG,
                             huge->data, huge->len, 2048),
@@ -251,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_capabilities_and_reply),
         cmocka_unit_test(test_large_message_skipped),
         cmocka_unit_test(test_server_port),
+        cmocka_unit_test(test_mouse_state),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_scancodes),
     };
