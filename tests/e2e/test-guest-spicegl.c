@@ -329,15 +329,17 @@ static JsonObject *expect_resize_1024x576(struct sgl_e2e *e, struct sgl_e2e_daem
 }
 
 /* A client's monitor size reaches the guest through QEMU's QMP-found
- * display (expect_resize_1024x576). */
+ * display (expect_resize_1024x576). This VM has no tablet: the daemon says
+ * so, clients stay in server mouse mode, and their motion reaches the
+ * guest's mouse. */
 static void test_resize(void **state)
 {
     struct sgl_e2e *e = *state;
     SGL_REQUIRE(e->problem == NULL, "%s", e->problem);
     struct sgl_e2e_daemon *d = sgl_e2e_daemon_start(
         e, "spicegl-resize", &(struct sgl_e2e_daemon_options){.qmp = true, .no_tablet = true});
-    struct sgl_vm *vm =
-        sgl_e2e_daemon_boot(e, d, "spicegl-resize", "sgl.run=gl sgl.frames=0 sgl.follow=1", d->qmp);
+    struct sgl_vm *vm = sgl_e2e_daemon_boot(
+        e, d, "spicegl-resize", "sgl.run=gl sgl.frames=0 sgl.follow=1 sgl.input=1", d->qmp);
     const struct sgl_console_event *start = sgl_e2e_expect(vm, "gl-start", SGL_E2E_BOOT_MS);
     assert_int_equal(sgl_e2e_expect_uint(start, "width"), 1280);
     g_autoptr(JsonParser) parser = NULL;
@@ -349,6 +351,13 @@ static void test_resize(void **state)
                                 "in server mouse mode"));
     assert_null(strstr(log, "the VM's pointing device is absolute"));
     assert_int_equal((int)sgl_e2e_num(o, "mouse_mode"), 1);
+    /* Server mode still moves the guest's pointer: motion to its mouse. */
+    const char *input[] = {"--input", "--warmup", "500", NULL};
+    g_autoptr(JsonParser) input_parser = NULL;
+    JsonObject *in = sgl_e2e_probe_run(e, d, 4, input, &input_parser);
+    assert_true(json_object_get_boolean_member(in, "input_sent"));
+    assert_int_equal((int)sgl_e2e_num(in, "input_mouse_mode"), 1);
+    expect_probe_input(vm, false);
     sgl_e2e_daemon_expect_clean_log(d);
 }
 
