@@ -31,8 +31,10 @@ struct spicegl_daemon {
     /* Remotes per server: one per output, remotes[server * outputs + k]
      * streams output k as the server's display k. */
     uint32_t outputs;
-    struct qemu_control *qemu; /* --qmp: input and display sizes to QEMU */
-    struct qemu_audio *audio;  /* with qemu: the VM's sound, to playbacks and from records */
+    struct qemu_control *qemu;       /* --qmp: input and display sizes to QEMU */
+    struct qemu_audio *audio;        /* with qemu: the VM's sound, to playbacks and from records */
+    struct qemu_chardev *agent_port; /* with qemu: the guest agent's port */
+    struct sgl_agent_mux *agent;     /* with qemu: it, shared by the servers' agent devices */
     bool qemu_connected;
 
     /* --control */

@@ -8,12 +8,16 @@
 #include <signal.h>
 #include <string.h>
 
+#include <spice/vd_agent.h>
+
 #include "qemu-integration/qemu-control/qemu-audio.h"
+#include "qemu-integration/qemu-control/qemu-chardev.h"
 #include "qemu-integration/qemu-control/qemu-control.h"
 #include "qemu-integration/virtio-gpu/gpu-thread.h"
 #include "sandbox.h"
 #include "spice-gl/playback.h"
 #include "spice-gl/record.h"
+#include "spice-gl/agent-mux.h"
 #include "spice-gl/input.h"
 #include "spice-gl/local.h"
 #include "spice-gl/pointer.h"
@@ -162,6 +166,49 @@ static void on_absolute(bool absolute, void *user)
     for (guint i = 0; i < d->pointers->len; i++)
         sgl_pointer_set_enabled(g_ptr_array_index(d->pointers, i), absolute);
 }
+
+/* The guest agent's port and the multiplexer, wired together. */
+static size_t on_agent_guest_write(const uint8_t *bytes, size_t n, void *user)
+{
+    struct spicegl_daemon *d = user;
+    return qemu_chardev_write(d->agent_port, bytes, n);
+}
+
+static void on_agent_guest_hold(bool hold, void *user)
+{
+    struct spicegl_daemon *d = user;
+    qemu_chardev_hold(d->agent_port, hold);
+}
+
+static void on_agent_guest_reset(void *user)
+{
+    struct spicegl_daemon *d = user;
+    qemu_chardev_reset(d->agent_port);
+}
+
+static const struct sgl_agent_mux_callbacks agent_callbacks = {
+    on_agent_guest_write, on_agent_guest_hold, on_agent_guest_reset};
+
+static void on_agent_port_opened(bool open, void *user)
+{
+    struct spicegl_daemon *d = user;
+    sgl_agent_mux_guest_opened(d->agent, open);
+}
+
+static void on_agent_port_received(const uint8_t *bytes, size_t n, void *user)
+{
+    struct spicegl_daemon *d = user;
+    sgl_agent_mux_guest_received(d->agent, bytes, n);
+}
+
+static void on_agent_port_writable(void *user)
+{
+    struct spicegl_daemon *d = user;
+    sgl_agent_mux_guest_writable(d->agent);
+}
+
+static const struct qemu_chardev_callbacks agent_port_callbacks = {
+    on_agent_port_opened, on_agent_port_received, on_agent_port_writable};
 
 static const struct sgl_input_callbacks input_callbacks = {on_key, on_pointer_rel, on_pointer_abs,
                                                            on_buttons, on_monitors};
@@ -355,7 +402,7 @@ static bool add_server(struct spicegl_daemon *d, bool use_unix, GError **error)
         }
         g_ptr_array_add(d->records, rec);
     }
-    struct sgl_input *in = sgl_input_create(s, &input_callbacks, d, error);
+    struct sgl_input *in = sgl_input_create(s, &input_callbacks, d, d->agent, error);
     if (!in)
         return false;
     g_ptr_array_add(d->inputs, in);
@@ -443,6 +490,11 @@ struct spicegl_daemon *spicegl_daemon_create(const struct spicegl_options *optio
             goto fail;
         g_message("control socket on %s", options->control_path);
     }
+    /* The guest's agent, relayed to the servers' agent devices. */
+    if (options->qmp || options->dbus_address) {
+        d->agent = sgl_agent_mux_create(&agent_callbacks, d, 1u << VD_AGENT_CAP_MONITORS_CONFIG);
+        d->agent_port = qemu_chardev_create("vdagent", &agent_port_callbacks, d);
+    }
     if ((options->listen_tcp && !add_server(d, false, error)) ||
         (options->listen_unix && !add_server(d, true, error)))
         goto fail;
@@ -450,6 +502,7 @@ struct spicegl_daemon *spicegl_daemon_create(const struct spicegl_options *optio
         d->qemu = qemu_control_create(options->qmp, options->dbus_address, on_absolute, d);
         d->audio = qemu_audio_create(&audio_callbacks, d);
         qemu_control_set_audio(d->qemu, d->audio);
+        qemu_control_set_agent_port(d->qemu, d->agent_port);
     }
     d->started_us = g_get_monotonic_time();
     d->ticket = g_strdup(options->ticket);
@@ -505,6 +558,7 @@ void spicegl_daemon_destroy(struct spicegl_daemon *d)
     sgl_source_destroy(d->source);
     g_clear_pointer(&d->qemu, qemu_control_destroy);
     g_clear_pointer(&d->audio, qemu_audio_destroy);
+    g_clear_pointer(&d->agent_port, qemu_chardev_destroy);
     for (guint i = 0; i < d->servers->len; i++)
         spice_server_vm_stop(g_ptr_array_index(d->servers, i));
     g_ptr_array_unref(d->remotes);
@@ -516,6 +570,7 @@ void spicegl_daemon_destroy(struct spicegl_daemon *d)
     g_ptr_array_unref(d->records);
     g_ptr_array_unref(d->locals);
     g_ptr_array_unref(d->inputs);
+    g_clear_pointer(&d->agent, sgl_agent_mux_destroy);
     g_ptr_array_unref(d->pointers);
     g_main_loop_unref(d->loop);
     g_array_unref(d->rates);

@@ -176,3 +176,122 @@ size_t sgl_agent_write_caps(uint8_t *out, bool request, uint32_t caps0)
     sgl_le32_put(out + 32, caps0);
     return SGL_AGENT_CAPS_MESSAGE_SIZE;
 }
+
+/* ---- the splitter ---------------------------------------------------------- */
+
+void sgl_agent_write_chunk_header(uint8_t *out, uint32_t port, uint32_t n)
+{
+    sgl_le32_put(out, port);
+    sgl_le32_put(out + 4, n);
+}
+
+void sgl_agent_splitter_init(struct sgl_agent_splitter *s)
+{
+    memset(s, 0, sizeof(*s));
+}
+
+static bool split_fail(struct sgl_agent_splitter *s, const char *what, uint32_t value)
+{
+    snprintf(s->error, sizeof(s->error), "%s (%u)", what, value);
+    s->broken = true;
+    return false;
+}
+
+uint32_t sgl_agent_splitter_pending(const struct sgl_agent_splitter *s, uint32_t port)
+{
+    if (port != VDP_CLIENT_PORT && port != VDP_SERVER_PORT)
+        return 0;
+    const struct sgl_agent_splitter_port *p = &s->ports[port - 1];
+    if (p->head_len == 0)
+        return 0;
+    if (p->head_len < SGL_AGENT_HEADER_SIZE)
+        return SGL_AGENT_HEADER_SIZE - p->head_len + 1; /* at least */
+    return p->size - p->got;
+}
+
+static void split_end(struct sgl_agent_splitter_port *p, uint32_t port,
+                      const struct sgl_agent_splitter_callbacks *cb, void *user)
+{
+    if (p->wanted)
+        cb->end(port, user);
+    p->head_len = p->size = p->got = 0;
+    p->wanted = false;
+}
+
+static bool split_message(struct sgl_agent_splitter *s, const uint8_t *d, uint32_t n,
+                          const struct sgl_agent_splitter_callbacks *cb, void *user)
+{
+    struct sgl_agent_splitter_port *p = &s->ports[s->port - 1];
+    while (n) {
+        if (p->head_len < SGL_AGENT_HEADER_SIZE) {
+            uint32_t take = min_u32(n, SGL_AGENT_HEADER_SIZE - p->head_len);
+            memcpy(p->head + p->head_len, d, take);
+            p->head_len += take;
+            d += take;
+            n -= take;
+            if (p->head_len < SGL_AGENT_HEADER_SIZE)
+                return true;
+            uint32_t protocol = sgl_le32_get(p->head);
+            uint32_t type = sgl_le32_get(p->head + 4);
+            p->size = sgl_le32_get(p->head + 16);
+            p->got = 0;
+            if (protocol != VD_AGENT_PROTOCOL)
+                return split_fail(s, "agent protocol version", protocol);
+            if (type == 0 || type >= VD_AGENT_END_MESSAGE)
+                return split_fail(s, "unknown agent message type", type);
+            if (p->size > SGL_AGENT_MAX_RELAYED)
+                return split_fail(s, "agent message too long", p->size);
+            p->wanted = cb->begin(s->port, type, p->size, p->head, user);
+            if (p->size == 0)
+                split_end(p, s->port, cb, user);
+            continue;
+        }
+        uint32_t take = min_u32(n, p->size - p->got);
+        if (p->wanted)
+            cb->data(s->port, d, take, user);
+        p->got += take;
+        d += take;
+        n -= take;
+        if (p->got == p->size)
+            split_end(p, s->port, cb, user);
+    }
+    return true;
+}
+
+bool sgl_agent_splitter_feed(struct sgl_agent_splitter *s, const uint8_t *data, size_t len,
+                             const struct sgl_agent_splitter_callbacks *cb, void *user)
+{
+    if (s->broken)
+        return false;
+    while (len) {
+        if (s->chunk_head_len < SGL_AGENT_CHUNK_HEADER_SIZE) {
+            size_t take = len < SGL_AGENT_CHUNK_HEADER_SIZE - s->chunk_head_len
+                              ? len
+                              : SGL_AGENT_CHUNK_HEADER_SIZE - s->chunk_head_len;
+            memcpy(s->chunk_head + s->chunk_head_len, data, take);
+            s->chunk_head_len += (uint32_t)take;
+            data += take;
+            len -= take;
+            if (s->chunk_head_len < SGL_AGENT_CHUNK_HEADER_SIZE)
+                return true;
+            s->port = sgl_le32_get(s->chunk_head);
+            s->chunk_left = sgl_le32_get(s->chunk_head + 4);
+            if (s->port != VDP_CLIENT_PORT && s->port != VDP_SERVER_PORT)
+                return split_fail(s, "unknown agent port", s->port);
+            if (s->chunk_left > SGL_AGENT_MAX_CHUNK)
+                return split_fail(s, "agent chunk too long", s->chunk_left);
+            if (s->chunk_left == 0)
+                s->chunk_head_len = 0;
+            continue;
+        }
+        uint32_t take = len < s->chunk_left ? (uint32_t)len : s->chunk_left;
+        if (!split_message(s, data, take, cb, user))
+            return false;
+        data += take;
+        len -= take;
+        s->chunk_left -= take;
+        if (s->chunk_left == 0)
+            s->chunk_head_len = 0;
+    }
+    return true;
+}

@@ -79,4 +79,54 @@ bool sgl_agent_parser_feed(struct sgl_agent_parser *parser, const uint8_t *data,
 #define SGL_AGENT_CAPS_MESSAGE_SIZE (8u + 20u + 8u)
 size_t sgl_agent_write_caps(uint8_t *out, bool request, uint32_t caps0);
 
+/* ---- relaying: the splitter ------------------------------------------------
+ * Cuts a chunk stream (either way: spice-server's or the guest agent's) into
+ * messages without buffering them, for a relay that forwards some messages
+ * and keeps others. Checked: the chunk's port (client or server), its size
+ * (SGL_AGENT_MAX_CHUNK), each message's protocol version, type (known to
+ * spice/vd_agent.h) and size (SGL_AGENT_MAX_RELAYED). */
+
+/* The largest message relayed: a clipboard or a file-transfer chunk. It
+ * bounds nothing the relay allocates (it holds at most a chunk), but keeps
+ * a peer from announcing a message that never ends. */
+#define SGL_AGENT_MAX_RELAYED       (64u << 20)
+#define SGL_AGENT_HEADER_SIZE       20u
+#define SGL_AGENT_CHUNK_HEADER_SIZE 8u
+
+struct sgl_agent_splitter_callbacks {
+    /* A message starts: its port, type, data size and its header's 20
+     * bytes. Returns whether its bytes (header included) are wanted. */
+    bool (*begin)(uint32_t port, uint32_t type, uint32_t size, const uint8_t *head, void *user);
+    /* The next n bytes of a wanted message's data. */
+    void (*data)(uint32_t port, const uint8_t *bytes, uint32_t n, void *user);
+    /* A wanted message is complete. */
+    void (*end)(uint32_t port, void *user);
+};
+
+struct sgl_agent_splitter_port {
+    uint8_t head[SGL_AGENT_HEADER_SIZE];
+    uint32_t head_len;
+    uint32_t size, got;
+    bool wanted;
+};
+
+struct sgl_agent_splitter {
+    uint8_t chunk_head[SGL_AGENT_CHUNK_HEADER_SIZE];
+    uint32_t chunk_head_len, chunk_left, port;
+    struct sgl_agent_splitter_port ports[2];
+    bool broken;
+    char error[96];
+};
+
+void sgl_agent_splitter_init(struct sgl_agent_splitter *s);
+/* False on a protocol error (s->error says which); broken until
+ * re-initialised. */
+bool sgl_agent_splitter_feed(struct sgl_agent_splitter *s, const uint8_t *bytes, size_t n,
+                             const struct sgl_agent_splitter_callbacks *cb, void *user);
+/* Whether a message is under way on port: (bytes of it still to come). */
+uint32_t sgl_agent_splitter_pending(const struct sgl_agent_splitter *s, uint32_t port);
+
+/* Writes a chunk header for n bytes on port. */
+void sgl_agent_write_chunk_header(uint8_t *out, uint32_t port, uint32_t n);
+
 #endif

@@ -36,9 +36,8 @@ struct sgl_input {
     struct agent agent;
     struct sgl_scancode scancode;
     int tablet_width, tablet_height;
-    struct sgl_agent_parser parser;
-    uint8_t out[SGL_AGENT_CAPS_MESSAGE_SIZE]; /* our reply, at most one pending */
-    size_t out_len, out_pos;
+    struct sgl_agent_parser parser; /* the daemon's part of the agent stream */
+    struct sgl_agent_link *link;    /* the stream, relayed (agent-mux.h) */
 };
 
 static void kbd_push(SpiceKbdInstance *sin, uint8_t frag)
@@ -121,26 +120,21 @@ static void on_agent_message(const struct sgl_agent_in *msg, void *user)
     struct sgl_input *in = user;
     switch (msg->kind) {
     case SGL_AGENT_IN_CAPABILITIES:
-        if (msg->request && in->out_len == 0) {
-            uint32_t caps = 1u << VD_AGENT_CAP_MONITORS_CONFIG;
-            in->out_len = sgl_agent_write_caps(in->out, false, caps);
-            in->out_pos = 0;
-            spice_server_char_device_wakeup(&in->agent.sin);
-        }
+        sgl_agent_link_client_caps(in->link, msg->request);
         break;
     case SGL_AGENT_IN_MONITORS:
+        sgl_agent_link_client_monitors(in->link, msg->monitors, msg->n_monitors);
         if (in->cb.monitors)
             in->cb.monitors(msg->monitors, msg->n_monitors, in->user);
         break;
     case SGL_AGENT_IN_CLIENT_GONE:
-        in->out_len = in->out_pos = 0;
+        sgl_agent_link_client_gone(in->link);
         break;
     case SGL_AGENT_IN_MOUSE:
         on_mouse_state(in, msg);
         break;
     case SGL_AGENT_IN_OTHER:
-        g_debug("agent: ignoring message type %u", msg->type);
-        break;
+        break; /* the guest's agent's, relayed by the link */
     }
 }
 
@@ -149,25 +143,21 @@ static int agent_write(SpiceCharDeviceInstance *sin, const uint8_t *buf, int len
     struct sgl_input *in = ((struct agent *)sin)->input;
     if (len <= 0)
         return 0;
-    if (!sgl_agent_parser_feed(&in->parser, buf, (size_t)len, on_agent_message, in)) {
+    size_t n = sgl_agent_link_from_server(in->link, buf, (size_t)len);
+    if (n && !sgl_agent_parser_feed(&in->parser, buf, n, on_agent_message, in)) {
         g_warning("agent: malformed data from the client: %s; ignoring it and resynchronising",
                   in->parser.error);
         sgl_agent_parser_init(&in->parser);
     }
-    return len;
+    return (int)n;
 }
 
 static int agent_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
 {
     struct sgl_input *in = ((struct agent *)sin)->input;
-    if (len <= 0 || in->out_pos >= in->out_len)
+    if (len <= 0)
         return 0;
-    size_t n = MIN((size_t)len, in->out_len - in->out_pos);
-    memcpy(buf, in->out + in->out_pos, n);
-    in->out_pos += n;
-    if (in->out_pos == in->out_len)
-        in->out_len = in->out_pos = 0;
-    return (int)n;
+    return (int)sgl_agent_link_to_server(in->link, buf, (size_t)len);
 }
 
 static void agent_state(SpiceCharDeviceInstance *sin, int connected)
@@ -222,8 +212,14 @@ static bool add(SpiceServer *server, SpiceBaseInstance *base, const char *what, 
     return true;
 }
 
+static void agent_wakeup(void *data)
+{
+    struct sgl_input *in = data;
+    spice_server_char_device_wakeup(&in->agent.sin);
+}
+
 struct sgl_input *sgl_input_create(SpiceServer *server, const struct sgl_input_callbacks *cb,
-                                   void *user, GError **error)
+                                   void *user, struct sgl_agent_mux *mux, GError **error)
 {
     struct sgl_input *in = g_new0(struct sgl_input, 1);
     in->cb = *cb;
@@ -234,6 +230,7 @@ struct sgl_input *sgl_input_create(SpiceServer *server, const struct sgl_input_c
     in->agent = (struct agent){.sin.base.sif = &agent_interface.base, .input = in};
     in->agent.sin.subtype = "vdagent";
     sgl_agent_parser_init(&in->parser);
+    in->link = sgl_agent_link_create(mux, agent_wakeup, in);
     if (!add(server, &in->kbd.sin.base, "keyboard", error)) {
         sgl_input_destroy(in); /* nothing was added */
         return NULL;
@@ -258,5 +255,6 @@ void sgl_input_destroy(struct sgl_input *in)
      * instances: free them, the server being gone. */
     g_free(in->kbd.sin.st);
     g_free(in->mouse.sin.st);
+    sgl_agent_link_destroy(in->link);
     g_free(in);
 }

@@ -19,6 +19,7 @@
 #include <glib.h>
 #include <spice.h>
 
+#include "agent-mux.h"
 #include "agent-protocol.h"
 
 struct sgl_input_callbacks {
@@ -40,12 +41,13 @@ bool sgl_scancode_feed(struct sgl_scancode *sc, uint8_t byte, uint32_t *code, bo
 
 struct sgl_input;
 
-/* Registers keyboard, mouse, tablet and agent (for monitor config) with the
- * server; callbacks run on the server's main context. Destroy only after
- * spice_server_destroy(): spice-server cannot remove a keyboard or mouse.
- */
+/* Registers keyboard, mouse, tablet and agent with the server; the agent
+ * device is a link of mux (NULL: no guest agent; the daemon answers alone),
+ * which must outlive the input. Callbacks run on the server's main context.
+ * Destroy only after spice_server_destroy(): spice-server cannot remove a
+ * keyboard or mouse. */
 struct sgl_input *sgl_input_create(SpiceServer *server, const struct sgl_input_callbacks *cb,
-                                   void *user, GError **error);
+                                   void *user, struct sgl_agent_mux *mux, GError **error);
 void sgl_input_destroy(struct sgl_input *input);
 
 #endif

@@ -88,6 +88,15 @@ void spicegl_vm_add_gpu_args(GPtrArray *argv, const char *machine, uint64_t memo
         add(argv, "-device");
         add(argv, "virtio-tablet-pci");
     }
+    /* SPICE's agent port, com.redhat.spice.0, for the guest's spice-vdagent
+     * (clipboard, file transfer, resolution): the display hands the port to
+     * the daemon, which relays it to its SPICE clients. */
+    add(argv, "-chardev");
+    add(argv, "dbus,id=vdagent,name=com.redhat.spice.0");
+    add(argv, "-device");
+    add(argv, "virtio-serial-pci");
+    add(argv, "-device");
+    add(argv, "virtserialport,chardev=vdagent,name=com.redhat.spice.0");
 }
 
 char **spicegl_vm_qemu_argv(const struct spicegl_vm_options *o,

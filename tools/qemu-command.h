@@ -36,7 +36,9 @@ void spicegl_vm_add_arg(GPtrArray *argv, const char *fmt, ...) G_GNUC_PRINTF(2, 
  * address display_bus), and the keyboard and mouse it drives, with a tablet
  * for clients' absolute positions (client mouse mode) unless !tablet; with sound,
  * an HDA sound card whose sound the display hands to the daemon (48 kHz
- * stereo, SPICE's own format). The test harness builds its VMs with it too. */
+ * stereo, SPICE's own format); and SPICE's agent port (com.redhat.spice.0 on a
+ * virtio-serial bus) as the display's chardev "vdagent", which the daemon
+ * relays to its clients. The test harness builds its VMs with it too. */
 void spicegl_vm_add_gpu_args(GPtrArray *argv, const char *machine, uint64_t memory_mb,
                              const char *gpu_socket, unsigned xres, unsigned yres,
                              const char *display_bus, bool sound, bool tablet);

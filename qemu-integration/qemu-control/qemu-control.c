@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "qemu-audio.h"
+#include "qemu-chardev.h"
 #include "qmp.h"
 
 /* How long QMP stays open waiting for the D-Bus display to answer. */
@@ -35,7 +36,8 @@ struct qemu_control {
     guint timeout, retry;
     int64_t qmp_deadline_us;
     bool started, connecting, refused_logged;
-    struct qemu_audio *audio; /* borrowed; NULL: no sound */
+    struct qemu_audio *audio;        /* borrowed; NULL: no sound */
+    struct qemu_chardev *agent_port; /* borrowed; NULL: none */
     uint32_t buttons;
     /* The VM's Mouse: whether QEMU routes positions to an absolute device. */
     void (*absolute)(bool absolute, void *user);
@@ -177,6 +179,8 @@ static void on_closed(GDBusConnection *bus, gboolean remote, GError *error, gpoi
     g_message("display: QEMU's D-Bus display connection closed");
     if (c->audio)
         qemu_audio_detach(c->audio);
+    if (c->agent_port)
+        qemu_chardev_detach(c->agent_port);
     if (c->name_watch)
         g_bus_unwatch_name(c->name_watch);
     c->name_watch = 0;
@@ -227,6 +231,8 @@ static void on_name_appeared(GDBusConnection *bus, const char *name, const char 
     apply_sizes(c);
     if (c->audio)
         qemu_audio_attach(c->audio, c->bus, QEMU_BUS_NAME);
+    if (c->agent_port)
+        qemu_chardev_attach(c->agent_port, c->bus, QEMU_BUS_NAME);
     watch_mouse(c, QEMU_BUS_NAME);
 }
 
@@ -238,6 +244,8 @@ static void on_name_vanished(GDBusConnection *bus, const char *name, gpointer da
     c->named = false;
     if (c->audio)
         qemu_audio_detach(c->audio);
+    if (c->agent_port)
+        qemu_chardev_detach(c->agent_port);
     forget_mouse(c);
 }
 
@@ -296,6 +304,8 @@ static void on_connected(GObject *source, GAsyncResult *res, gpointer data)
     apply_sizes(c);
     if (c->audio)
         qemu_audio_attach(c->audio, c->bus, NULL);
+    if (c->agent_port)
+        qemu_chardev_attach(c->agent_port, c->bus, NULL);
     watch_mouse(c, NULL);
 }
 
@@ -410,6 +420,11 @@ void qemu_control_destroy(struct qemu_control *c)
     g_free(c->qmp_path);
     g_free(c->bus_address);
     g_free(c);
+}
+
+void qemu_control_set_agent_port(struct qemu_control *c, struct qemu_chardev *port)
+{
+    c->agent_port = port;
 }
 
 void qemu_control_set_audio(struct qemu_control *c, struct qemu_audio *audio)

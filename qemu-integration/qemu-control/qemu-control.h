@@ -49,6 +49,12 @@ void qemu_control_start(struct qemu_control *c);
 struct qemu_audio;
 void qemu_control_set_audio(struct qemu_control *c, struct qemu_audio *audio);
 
+/* The guest agent's port (qemu-chardev.h): registered with QEMU's display
+ * each time it is attached, detached when it goes. Borrowed; set before
+ * start, destroyed after c. */
+struct qemu_chardev;
+void qemu_control_set_agent_port(struct qemu_control *c, struct qemu_chardev *port);
+
 /* Whether the QMP connection is still open (tests, stats). */
 bool qemu_control_holds_qmp(const struct qemu_control *c);
 
