@@ -39,8 +39,10 @@
 #include "common/scene.h"
 #include "client-test/percentile.h"
 #include "client-test/reference.h"
+#include "client-test/clipboard.h"
 #include "client-test/mic.h"
 #include "client-test/sound.h"
+#include "client-test/transfer.h"
 
 #define RING_LEN 64
 /* Frame numbers remembered out of the decoder: an hour at 60 fps. */
@@ -128,6 +130,8 @@ struct probe {
     int64_t resize_sent_us, resized_us;
     struct probe_sound *sound; /* the playback channel's audio */
     struct probe_mic *mic;     /* --mic: a tone on the record channel, or NULL */
+    struct probe_clipboard *clipboard;
+    struct probe_transfer *transfer; /* --send-file, or NULL */
 };
 
 static void fail(struct probe *p, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -272,6 +276,7 @@ static gboolean count_picture(gpointer data)
         struct sgl_marker_image im = {primary.data, (uint32_t)primary.width,
                                       (uint32_t)primary.height, (uint32_t)primary.stride};
         sample_psnr(p, &im);
+        maybe_act(p);
     }
     return G_SOURCE_REMOVE;
 }
@@ -494,11 +499,12 @@ static void on_cursor_move(SpiceChannel *channel, gint x, gint y, gpointer data)
     ((struct probe *)data)->cursor_moves++;
 }
 
-/* Once frames flow: inputs, then the resize request when the agent can
- * take it. */
+/* Once frames flow (ten marked frames, or ten pictures of a display that
+ * has no marks): inputs, then the resize request when the agent can take
+ * it. */
 static void maybe_act(struct probe *p)
 {
-    if (p->frames < 10)
+    if (p->frames < 10 && p->pictures < 10)
         return;
     if (p->send_input && !p->input_sent && p->inputs) {
         SpiceInputsChannel *in = SPICE_INPUTS_CHANNEL(p->inputs);
@@ -603,6 +609,9 @@ static void on_channel_new(SpiceSession *s, SpiceChannel *channel, gpointer data
         spice_channel_connect(channel);
     } else if (SPICE_IS_MAIN_CHANNEL(channel)) {
         p->main = channel;
+        probe_clipboard_attach(p->clipboard, SPICE_MAIN_CHANNEL(channel));
+        if (p->transfer)
+            probe_transfer_attach(p->transfer, SPICE_MAIN_CHANNEL(channel));
     } else {
         if (SPICE_IS_INPUTS_CHANNEL(channel))
             p->inputs = channel;
@@ -668,7 +677,7 @@ static void add_number(JsonBuilder *b, const char *name, double v)
 int main(int argc, char **argv)
 {
     g_autofree char *unix_path = NULL, *ticket = NULL, *screenshot = NULL, *resize = NULL,
-                    *last_screenshot = NULL;
+                    *last_screenshot = NULL, *clipboard = NULL, *send_file = NULL;
     gint seconds = 5, settle = 0, psnr_every = 1, display_id = 0, warmup_ms = 0;
     gint first_within = 15;
     gdouble mic_hz = 0;
@@ -703,6 +712,13 @@ int main(int argc, char **argv)
          "Send keys (A, right Ctrl), a motion and a click once frames flow", NULL},
         {"display", 0, 0, G_OPTION_ARG_INT, &display_id,
          "Measure this display (monitor) channel (default 0)", "N"},
+        /* As bytes: the text is UTF-8 whatever the locale. */
+        {"clipboard", 0, 0, G_OPTION_ARG_FILENAME, &clipboard,
+         "Take the clipboard with this UTF-8 text once the agent can (the guest's text is "
+         "reported either way)",
+         "TEXT"},
+        {"send-file", 0, 0, G_OPTION_ARG_FILENAME, &send_file,
+         "Send this file to the guest's agent once it is there (as a drag and drop)", "PATH"},
         {"resize", 0, 0, G_OPTION_ARG_STRING, &resize,
          "Ask for these monitor sizes once frames flow (WxH[,WxH...]: monitor 0, 1...)", "WxH"},
         {NULL},
@@ -741,6 +757,10 @@ int main(int argc, char **argv)
             n_sizes = i + 1;
         }
     }
+    if (clipboard && !g_utf8_validate(clipboard, -1, NULL)) {
+        fprintf(stderr, "spicegl-probe: --clipboard wants UTF-8 text\n");
+        return 2;
+    }
     if (mic_hz < 0 || mic_hz > 20000 || (mic_hz > 0 && audio)) {
         fprintf(stderr, "spicegl-probe: --mic is 1..20000 Hz, without --audio (which records "
                         "from this host's own microphone)\n");
@@ -772,6 +792,9 @@ int main(int argc, char **argv)
     memcpy(p.resize_all, sizes, sizeof(sizes));
     p.decoded_frames = g_hash_table_new(g_direct_hash, NULL);
     p.sound = probe_sound_create();
+    p.clipboard = probe_clipboard_create(clipboard);
+    if (send_file)
+        p.transfer = probe_transfer_create(send_file);
     if (mic_hz > 0)
         p.mic = probe_mic_create(mic_hz);
     g_mutex_init(&p.lock);
@@ -867,6 +890,9 @@ int main(int argc, char **argv)
         json_builder_add_boolean_value(b, p.input_sent);
         add_number(b, "resize_ms", p.resized_us ? (p.resized_us - p.resize_sent_us) / 1000.0 : NAN);
         probe_sound_report(p.sound, b);
+        probe_clipboard_report(p.clipboard, b);
+        if (p.transfer)
+            probe_transfer_report(p.transfer, b);
         if (p.mic)
             probe_mic_report(p.mic, b);
         json_builder_set_member_name(b, "error");
@@ -903,6 +929,8 @@ int main(int argc, char **argv)
     if (p.picture_idle)
         g_source_remove(p.picture_idle);
     probe_sound_destroy(p.sound);
+    probe_clipboard_destroy(p.clipboard);
+    probe_transfer_destroy(p.transfer);
     probe_mic_destroy(p.mic);
     g_object_unref(p.session);
     g_array_unref(p.latency_ms);

@@ -1,0 +1,21 @@
+/* The probe's file transfer to the guest, through the SPICE agent, as
+ * remote-viewer's drag and drop does (spice_main_channel_file_copy_async):
+ * started once the agent is connected, once. Main context only. */
+#ifndef PROBE_TRANSFER_H
+#define PROBE_TRANSFER_H
+
+#include <json-glib/json-glib.h>
+#include <spice-client.h>
+
+struct probe_transfer;
+
+/* path: the file to send (copied). */
+struct probe_transfer *probe_transfer_create(const char *path);
+/* Accepts NULL; cancels a transfer under way. */
+void probe_transfer_destroy(struct probe_transfer *t);
+void probe_transfer_attach(struct probe_transfer *t, SpiceMainChannel *main);
+/* Member "transfer": {started, done, bytes, error (null when it succeeded
+ * or has not ended)}. */
+void probe_transfer_report(const struct probe_transfer *t, JsonBuilder *b);
+
+#endif
