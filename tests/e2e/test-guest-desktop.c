@@ -4,7 +4,10 @@
  * watches it over SPICE as a remote client does. The client's pictures show
  * the desktop's windows where the guest put them, the GL window animates
  * while the rest stands still, and X's hardware cursor reaches the client's
- * cursor channel. */
+ * cursor channel. The guest's own agent (spice-vdagent) reaches clients
+ * through the daemon's agent multiplexer: the clipboard both ways, a file
+ * transfer, a resize that the agent applies to X, and the agent restarting
+ * mid-session. */
 #include "config.h"
 
 #include <math.h>
@@ -32,6 +35,8 @@
 struct area {
     int x, y, w, h;
 };
+/* The file sent to the guest's agent: several hundred chunks. */
+#define SGL_E2E_AGENT_FILE_BYTES (1024u * 1024u + 123u)
 static const struct area xterm_area = {100, 250, 500, 200};
 static const struct area gears_area = {704, 64, 294, 294};
 static const struct area root_area = {1000, 450, 270, 340};
@@ -133,6 +138,116 @@ static char *look_at(const char *first, const char *last, struct look *l)
     return problem;
 }
 
+/* bytes as lowercase hex, as the guest reports text. */
+static char *hex(const char *text)
+{
+    GString *h = g_string_new(NULL);
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++)
+        g_string_append_printf(h, "%02x", *c);
+    return g_string_free(h, FALSE);
+}
+
+/* A PNG's size, from its header. */
+static bool png_size(const char *path, unsigned *w, unsigned *h)
+{
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    if (!g_file_get_contents(path, &data, &len, NULL) || len < 24)
+        return false;
+    const unsigned char *d = (const unsigned char *)data;
+    *w = (unsigned)d[16] << 24 | (unsigned)d[17] << 16 | (unsigned)d[18] << 8 | d[19];
+    *h = (unsigned)d[20] << 24 | (unsigned)d[21] << 16 | (unsigned)d[22] << 8 | d[23];
+    return true;
+}
+
+/* The client's clipboard text as the guest reported it, and the guest's
+ * answer as the probe received it. */
+static const struct sgl_console_event *expect_from(struct sgl_vm *vm, guint from, const char *name)
+{
+    g_autoptr(GError) error = NULL;
+    const struct sgl_console_event *ev = sgl_vm_wait_from(vm, from, name, 30000, &error);
+    if (!ev)
+        fail_msg("%s", error->message);
+    return ev;
+}
+
+static void expect_clipboard(struct sgl_vm *vm, guint from, JsonObject *o, const char *sent)
+{
+    const struct sgl_console_event *clip = expect_from(vm, from, "clipboard");
+    g_autofree char *want = hex(sent);
+    sgl_e2e_expect_field(clip, "hex", want);
+    g_autofree char *answer = g_strdup_printf("sgl-guest:%s", sent + strlen("sgl-client:"));
+    const char *got = json_object_get_string_member_with_default(o, "clipboard_received", NULL);
+    if (!got || !g_str_equal(got, answer))
+        fail_msg("the client's clipboard got '%s', not the guest's '%s'", got ? got : "(nothing)",
+                 answer);
+}
+
+/* The guest's spice-vdagent through the daemon: one client offers text on
+ * the clipboard, sends a file and asks for 1024x768 at once; the guest reads
+ * the text (xclip asks X, X the agent, the agent the client) and answers
+ * with its own, which the client reads back; the file arrives whole; the
+ * agent resizes X, and the client's picture follows. Then the guest's agent
+ * stops and starts again while a client is connected (the daemon sees its
+ * port close and reopen), and a new client's clipboard works again. */
+static void expect_agent(struct sgl_e2e *e, struct sgl_e2e_daemon *d, struct sgl_vm *vm)
+{
+    /* UTF-8 beyond ASCII, as users copy it. */
+    const char *text = "sgl-client:gr\u00fc\u00dfe \u2713 42";
+    g_autofree char *file = g_strdup_printf("%s/tests/e2e/agent-file.bin", e->builddir);
+    guint8 *bytes = g_malloc(SGL_E2E_AGENT_FILE_BYTES);
+    GRand *rand = g_rand_new_with_seed(19);
+    for (size_t i = 0; i < SGL_E2E_AGENT_FILE_BYTES; i++)
+        bytes[i] = (guint8)g_rand_int(rand);
+    g_rand_free(rand);
+    assert_true(g_file_set_contents(file, (const char *)bytes, SGL_E2E_AGENT_FILE_BYTES, NULL));
+    g_autofree char *sha =
+        g_compute_checksum_for_data(G_CHECKSUM_SHA256, bytes, SGL_E2E_AGENT_FILE_BYTES);
+    g_free(bytes);
+    g_autofree char *resized = g_strdup_printf("%s/tests/e2e/desktop-agent.png", e->builddir);
+    g_autofree char *clip_opt = g_strdup_printf("--clipboard=%s", text);
+    g_autofree char *file_opt = g_strdup_printf("--send-file=%s", file);
+    g_autofree char *shot_opt = g_strdup_printf("--last-screenshot=%s", resized);
+    g_autoptr(JsonParser) parser = NULL;
+    guint from = sgl_vm_position(vm); /* the guest reports these in any order */
+    JsonObject *o = sgl_e2e_probe_run(
+        e, d, 20, (const char *const[]){clip_opt, file_opt, shot_opt, "--resize=1024x768", NULL},
+        &parser);
+    expect_clipboard(vm, from, o, text);
+    JsonObject *t = json_object_get_object_member(o, "transfer");
+    const char *terr = json_object_get_string_member_with_default(t, "error", NULL);
+    if (!json_object_get_boolean_member(t, "done") || terr)
+        fail_msg("the file transfer did not end well: %s", terr ? terr : "not ended");
+    const struct sgl_console_event *got = expect_from(vm, from, "file");
+    sgl_e2e_expect_field(got, "name", "agent-file.bin");
+    assert_int_equal(sgl_e2e_expect_uint(got, "size"), SGL_E2E_AGENT_FILE_BYTES);
+    sgl_e2e_expect_field(got, "sha256", sha);
+    const struct sgl_console_event *screen = expect_from(vm, from, "screen");
+    sgl_e2e_expect_field(screen, "size", "1024x768");
+    unsigned w = 0, h = 0;
+    if (!png_size(resized, &w, &h) || w != 1024 || h != 768)
+        fail_msg("the client's last picture is %ux%u, not the 1024x768 the agent set (%s)", w, h,
+                 resized);
+    print_message("# the agent: clipboard both ways, %u bytes sent (sha256 %.12s...), X resized "
+                  "to 1024x768 by it\n",
+                  SGL_E2E_AGENT_FILE_BYTES, sha);
+
+    /* The agent restarts under a connected client. */
+    g_autoptr(JsonParser) restart_parser = NULL;
+    sgl_e2e_probe_run(e, d, 12, (const char *const[]){"--clipboard=sgl-client:restart-agent", NULL},
+                      &restart_parser);
+    sgl_e2e_expect(vm, "agent-restarted", 30000);
+    if (!sgl_e2e_daemon_log_wait(d, "the guest's agent closed its port", 10000) ||
+        !sgl_e2e_daemon_log_wait(d, "the guest's agent opened its port", 20000))
+        fail_msg("the daemon did not see the guest's agent go and come back:\n%s",
+                 sgl_e2e_daemon_log(d));
+    g_autoptr(JsonParser) again_parser = NULL;
+    from = sgl_vm_position(vm);
+    JsonObject *again = sgl_e2e_probe_run(
+        e, d, 12, (const char *const[]){"--clipboard=sgl-client:again", NULL}, &again_parser);
+    expect_clipboard(vm, from, again, "sgl-client:again");
+}
+
 /* The desktop comes up on spicegl-gpu and a client sees it: the guest's X
  * renders with virgl, glxgears runs; the probe's 10th picture shows the
  * root's colour, a white xterm and the three gears (red, green, blue) where
@@ -201,6 +316,7 @@ static void test_desktop_reaches_client(void **state)
     if (sgl_e2e_num(again, "cursor_width") < 1 || sgl_e2e_num(again, "pictures") < 3)
         fail_msg("a second client saw %.0f pictures and a cursor %.0f wide",
                  sgl_e2e_num(again, "pictures"), sgl_e2e_num(again, "cursor_width"));
+    expect_agent(e, d, vm);
     sgl_e2e_daemon_expect_clean_log(d);
 }
 

@@ -228,28 +228,44 @@ static char *qemu_exit_text(struct sgl_vm *vm)
                            g_subprocess_get_exit_status(vm->qemu));
 }
 
-/* Caller holds the lock. */
-static const struct sgl_console_event *find_next(struct sgl_vm *vm, const char *name)
+/* Caller holds the lock. The first event called name at or after from;
+ * *at: its index. */
+static const struct sgl_console_event *find_from(struct sgl_vm *vm, guint from, const char *name,
+                                                 guint *at)
 {
-    for (guint i = vm->next; i < vm->events->len; i++) {
+    for (guint i = from; i < vm->events->len; i++) {
         const struct sgl_console_event *ev = g_ptr_array_index(vm->events, i);
         if (g_str_equal(ev->name, name)) {
-            vm->next = i + 1;
+            *at = i;
             return ev;
         }
     }
     return NULL;
 }
 
-const struct sgl_console_event *sgl_vm_wait(struct sgl_vm *vm, const char *name, int timeout_ms,
-                                            GError **error)
+guint sgl_vm_position(struct sgl_vm *vm)
+{
+    g_mutex_lock(&vm->lock);
+    guint at = vm->events->len;
+    g_mutex_unlock(&vm->lock);
+    return at;
+}
+
+/* from: an index, or G_MAXUINT for sgl_vm_wait's place (which then moves
+ * past what is found). */
+static const struct sgl_console_event *wait_event(struct sgl_vm *vm, guint from, const char *name,
+                                                  int timeout_ms, GError **error)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
     const struct sgl_console_event *found;
     gboolean timed_out = FALSE;
+    guint at = 0;
     g_mutex_lock(&vm->lock);
-    while (!(found = find_next(vm, name)) && !vm->console_closed && !timed_out)
+    while (!(found = find_from(vm, from == G_MAXUINT ? vm->next : from, name, &at)) &&
+           !vm->console_closed && !timed_out)
         timed_out = !g_cond_wait_until(&vm->changed, &vm->lock, deadline);
+    if (found && from == G_MAXUINT)
+        vm->next = at + 1;
     if (!found) {
         g_autofree char *tail = tail_text(vm);
         g_autofree char *how = timed_out ? g_strdup("within the timeout") : qemu_exit_text(vm);
@@ -259,6 +275,18 @@ const struct sgl_console_event *sgl_vm_wait(struct sgl_vm *vm, const char *name,
     }
     g_mutex_unlock(&vm->lock);
     return found;
+}
+
+const struct sgl_console_event *sgl_vm_wait(struct sgl_vm *vm, const char *name, int timeout_ms,
+                                            GError **error)
+{
+    return wait_event(vm, G_MAXUINT, name, timeout_ms, error);
+}
+
+const struct sgl_console_event *sgl_vm_wait_from(struct sgl_vm *vm, guint from, const char *name,
+                                                 int timeout_ms, GError **error)
+{
+    return wait_event(vm, from, name, timeout_ms, error);
 }
 
 gboolean sgl_vm_wait_exit(struct sgl_vm *vm, int timeout_ms, int *status, GError **error)

@@ -47,6 +47,12 @@ struct sgl_vm *sgl_vm_create(const struct sgl_vm_config *config, GError **error)
 /* Stops QEMU (SIGTERM, then SIGKILL) if it still runs. Accepts NULL. */
 void sgl_vm_destroy(struct sgl_vm *vm);
 
+/* Where the events stand now, for sgl_vm_wait_from. */
+guint sgl_vm_position(struct sgl_vm *vm);
+/* The first event called name at or after position from (events that come
+ * in no fixed order), leaving sgl_vm_wait's place as it is. */
+const struct sgl_console_event *sgl_vm_wait_from(struct sgl_vm *vm, guint from, const char *name,
+                                                 int timeout_ms, GError **error);
 /* Waits for the next event called name after the last one returned, for at
  * most timeout_ms. NULL with an error that quotes the console's last lines
  * on timeout or when QEMU exits first. */
