@@ -51,9 +51,12 @@ static void close_fd(struct qemu_chardev *ch)
 
 /* Drops the socket and registers a fresh one: QEMU's end then holds no
  * stale bytes for the guest's next opening. */
+static void read_fe_opened(struct qemu_chardev *ch);
+
 static void renew(struct qemu_chardev *ch)
 {
     close_fd(ch);
+    set_open(ch, false); /* again once the new socket is registered */
     if (ch->display && !ch->registering && !ch->retry) {
         ch->retries = 0;
         register_port(ch);
@@ -75,7 +78,6 @@ static gboolean on_in(int fd, GIOCondition cond, gpointer data)
               n == 0 ? "end of stream" : g_strerror(errno));
     ch->in_watch = 0;
     renew(ch);
-    set_open(ch, false);
     return G_SOURCE_REMOVE;
 }
 
@@ -119,6 +121,8 @@ static void on_registered(GObject *source, GAsyncResult *res, gpointer data)
             g_message("agent port %s: registered again", ch->id);
         ch->retries = 0;
         watch_in(ch);
+        if (ch->proxy)
+            read_fe_opened(ch); /* a guest that kept its end open */
         return;
     }
     close(fd);
@@ -154,7 +158,9 @@ static void register_port(struct qemu_chardev *ch)
 static void read_fe_opened(struct qemu_chardev *ch)
 {
     g_autoptr(GVariant) v = g_dbus_proxy_get_cached_property(ch->proxy, "FEOpened");
-    bool open = v && g_variant_is_of_type(v, G_VARIANT_TYPE_BOOLEAN) && g_variant_get_boolean(v);
+    /* Open for us: the guest's end, and ours registered. */
+    bool open = v && g_variant_is_of_type(v, G_VARIANT_TYPE_BOOLEAN) && g_variant_get_boolean(v) &&
+                ch->fd >= 0;
     bool was = ch->open;
     set_open(ch, open);
     if (was && !open)
