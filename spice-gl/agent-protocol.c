@@ -86,82 +86,54 @@ static bool finish_message(struct sgl_agent_parser *p, struct sgl_agent_assembly
     default:
         break;
     }
-    a->head_len = a->size = a->got = 0;
+    a->size = a->got = 0;
     fn(&in, user);
     return true;
 }
 
-/* Bytes of the current chunk, into the message of its port. */
-static bool feed_message(struct sgl_agent_parser *p, const uint8_t *d, uint32_t n,
-                         sgl_agent_in_fn fn, void *user)
+static bool parse_begin(uint32_t port, uint32_t type, uint32_t size, const uint8_t *head,
+                        void *user)
 {
-    struct sgl_agent_assembly *a = &p->assembly[p->port - 1];
-    while (n) {
-        if (a->head_len < sizeof(a->head)) {
-            uint32_t take = min_u32(n, (uint32_t)sizeof(a->head) - a->head_len);
-            memcpy(a->head + a->head_len, d, take);
-            a->head_len += take;
-            d += take;
-            n -= take;
-            if (a->head_len < sizeof(a->head))
-                return true;
-            uint32_t protocol = sgl_le32_get(a->head);
-            if (protocol != VD_AGENT_PROTOCOL)
-                return fail(p, "agent protocol version", protocol);
-            a->size = sgl_le32_get(a->head + 16);
-            a->got = 0;
-            if (a->size == 0 && !finish_message(p, a, fn, user))
-                return false;
-            continue;
-        }
-        uint32_t take = min_u32(n, a->size - a->got);
-        if (a->got < SGL_AGENT_MAX_MESSAGE)
-            memcpy(a->data + a->got, d, min_u32(take, SGL_AGENT_MAX_MESSAGE - a->got));
-        a->got += take;
-        d += take;
-        n -= take;
-        if (a->got == a->size && !finish_message(p, a, fn, user))
-            return false;
-    }
+    struct sgl_agent_parser *p = user;
+    if (p->broken)
+        return false;
+    struct sgl_agent_assembly *a = &p->assembly[port - 1];
+    memcpy(a->head, head, SGL_AGENT_HEADER_SIZE);
+    a->size = size;
+    a->got = 0;
     return true;
 }
+
+static void parse_data(uint32_t port, const uint8_t *d, uint32_t n, void *user)
+{
+    struct sgl_agent_parser *p = user;
+    struct sgl_agent_assembly *a = &p->assembly[port - 1];
+    if (a->got < SGL_AGENT_MAX_MESSAGE)
+        memcpy(a->data + a->got, d, min_u32(n, SGL_AGENT_MAX_MESSAGE - a->got));
+    a->got += n;
+}
+
+static void parse_end(uint32_t port, void *user)
+{
+    struct sgl_agent_parser *p = user;
+    if (!p->broken)
+        finish_message(p, &p->assembly[port - 1], p->fn, p->user);
+}
+
+static const struct sgl_agent_splitter_callbacks parse_split = {parse_begin, parse_data, parse_end};
 
 bool sgl_agent_parser_feed(struct sgl_agent_parser *p, const uint8_t *data, size_t len,
                            sgl_agent_in_fn fn, void *user)
 {
     if (p->broken)
         return false;
-    while (len) {
-        if (p->chunk_head_len < sizeof(p->chunk_head)) {
-            size_t take = len < sizeof(p->chunk_head) - p->chunk_head_len
-                              ? len
-                              : sizeof(p->chunk_head) - p->chunk_head_len;
-            memcpy(p->chunk_head + p->chunk_head_len, data, take);
-            p->chunk_head_len += (uint32_t)take;
-            data += take;
-            len -= take;
-            if (p->chunk_head_len < sizeof(p->chunk_head))
-                return true;
-            p->port = sgl_le32_get(p->chunk_head);
-            p->chunk_left = sgl_le32_get(p->chunk_head + 4);
-            if (p->port != VDP_CLIENT_PORT && p->port != VDP_SERVER_PORT)
-                return fail(p, "unknown agent port", p->port);
-            if (p->chunk_left > SGL_AGENT_MAX_CHUNK)
-                return fail(p, "agent chunk too long", p->chunk_left);
-            if (p->chunk_left == 0)
-                p->chunk_head_len = 0;
-            continue;
-        }
-        uint32_t take = len < p->chunk_left ? (uint32_t)len : p->chunk_left;
-        if (!feed_message(p, data, take, fn, user))
-            return false;
-        data += take;
-        len -= take;
-        p->chunk_left -= take;
-        if (p->chunk_left == 0)
-            p->chunk_head_len = 0;
+    p->fn = fn;
+    p->user = user;
+    if (!sgl_agent_splitter_feed(&p->split, data, len, &parse_split, p)) {
+        snprintf(p->error, sizeof(p->error), "%s", p->split.error);
+        p->broken = true;
     }
-    return true;
+    return !p->broken;
 }
 
 size_t sgl_agent_write_caps(uint8_t *out, bool request, uint32_t caps0)

@@ -46,39 +46,6 @@ struct sgl_agent_in {
 
 typedef void (*sgl_agent_in_fn)(const struct sgl_agent_in *msg, void *user);
 
-/* One message being assembled per port (client, server). */
-struct sgl_agent_assembly {
-    uint8_t head[20]; /* VDAgentMessage header */
-    uint32_t head_len;
-    uint32_t size, got; /* message data announced / received so far */
-    uint8_t data[SGL_AGENT_MAX_MESSAGE];
-};
-
-struct sgl_agent_parser {
-    uint8_t chunk_head[8];
-    uint32_t chunk_head_len;
-    uint32_t chunk_left; /* data bytes left in the current chunk */
-    uint32_t port;       /* of the current chunk: 1 client, 2 server */
-    struct sgl_agent_assembly assembly[2];
-    bool broken;
-    char error[96];
-};
-
-void sgl_agent_parser_init(struct sgl_agent_parser *parser);
-
-/* Feeds bytes as the server writes them (any split); calls fn for each
- * complete message. False on a protocol error (unknown port, oversized chunk,
- * wrong protocol version, malformed message): parser->error says what; the
- * parser stays broken until re-initialised. */
-bool sgl_agent_parser_feed(struct sgl_agent_parser *parser, const uint8_t *data, size_t len,
-                           sgl_agent_in_fn fn, void *user);
-
-/* Writes a VD_AGENT_ANNOUNCE_CAPABILITIES message to the client, chunk
- * header included, with one capability word; returns its size
- * (SGL_AGENT_CAPS_MESSAGE_SIZE). */
-#define SGL_AGENT_CAPS_MESSAGE_SIZE (8u + 20u + 8u)
-size_t sgl_agent_write_caps(uint8_t *out, bool request, uint32_t caps0);
-
 /* ---- relaying: the splitter ------------------------------------------------
  * Cuts a chunk stream (either way: spice-server's or the guest agent's) into
  * messages without buffering them, for a relay that forwards some messages
@@ -125,6 +92,40 @@ bool sgl_agent_splitter_feed(struct sgl_agent_splitter *s, const uint8_t *bytes,
                              const struct sgl_agent_splitter_callbacks *cb, void *user);
 /* Whether a message is under way on port: (bytes of it still to come). */
 uint32_t sgl_agent_splitter_pending(const struct sgl_agent_splitter *s, uint32_t port);
+
+/* ---- the daemon's part: the parser ---------------------------------------
+ * The splitter's messages, read whole when small enough to act on. */
+
+/* One message being assembled per port (client, server). */
+struct sgl_agent_assembly {
+    uint8_t head[SGL_AGENT_HEADER_SIZE]; /* VDAgentMessage header */
+    uint32_t size, got;                  /* message data announced / received so far */
+    uint8_t data[SGL_AGENT_MAX_MESSAGE];
+};
+
+struct sgl_agent_parser {
+    struct sgl_agent_splitter split;
+    struct sgl_agent_assembly assembly[2];
+    sgl_agent_in_fn fn; /* during a feed */
+    void *user;
+    bool broken;
+    char error[96];
+};
+
+void sgl_agent_parser_init(struct sgl_agent_parser *parser);
+
+/* Feeds bytes as the server writes them (any split); calls fn for each
+ * complete message. False on a protocol error (unknown port, oversized chunk,
+ * wrong protocol version, malformed message): parser->error says what; the
+ * parser stays broken until re-initialised. */
+bool sgl_agent_parser_feed(struct sgl_agent_parser *parser, const uint8_t *data, size_t len,
+                           sgl_agent_in_fn fn, void *user);
+
+/* Writes a VD_AGENT_ANNOUNCE_CAPABILITIES message to the client, chunk
+ * header included, with one capability word; returns its size
+ * (SGL_AGENT_CAPS_MESSAGE_SIZE). */
+#define SGL_AGENT_CAPS_MESSAGE_SIZE (8u + 20u + 8u)
+size_t sgl_agent_write_caps(uint8_t *out, bool request, uint32_t caps0);
 
 /* Writes a chunk header for n bytes on port. */
 void sgl_agent_write_chunk_header(uint8_t *out, uint32_t port, uint32_t n);
