@@ -123,6 +123,7 @@ struct probe {
     /* inputs and resize */
     SpiceChannel *main, *inputs;
     bool send_input, input_sent;
+    bool no_markers;             /* --no-markers: act on pictures, not marked frames */
     gint input_mouse_mode;       /* the mouse mode the input was sent in */
     uint32_t resize_w, resize_h; /* the measured display's requested size */
     uint32_t resize_n;           /* monitors asked for */
@@ -499,12 +500,11 @@ static void on_cursor_move(SpiceChannel *channel, gint x, gint y, gpointer data)
     ((struct probe *)data)->cursor_moves++;
 }
 
-/* Once frames flow (ten marked frames, or ten pictures of a display that
- * has no marks): inputs, then the resize request when the agent can take
- * it. */
+/* Once frames flow (ten marked frames; with --no-markers, ten pictures):
+ * inputs, then the resize request when the agent can take it. */
 static void maybe_act(struct probe *p)
 {
-    if (p->frames < 10 && p->pictures < 10)
+    if (p->no_markers ? p->pictures < 10 : p->frames < 10)
         return;
     if (p->send_input && !p->input_sent && p->inputs) {
         SpiceInputsChannel *in = SPICE_INPUTS_CHANNEL(p->inputs);
@@ -681,7 +681,8 @@ int main(int argc, char **argv)
     gint seconds = 5, settle = 0, psnr_every = 1, display_id = 0, warmup_ms = 0;
     gint first_within = 15;
     gdouble mic_hz = 0;
-    gboolean json = FALSE, gl = FALSE, input = FALSE, audio = FALSE, until_closed = FALSE;
+    gboolean json = FALSE, gl = FALSE, input = FALSE, audio = FALSE, until_closed = FALSE,
+             no_markers = FALSE;
     GOptionEntry entries[] = {
         {"unix", 0, 0, G_OPTION_ARG_FILENAME, &unix_path, "Connect to this unix socket", "PATH"},
         {"ticket", 0, 0, G_OPTION_ARG_STRING, &ticket, "SPICE password", "TEXT"},
@@ -710,6 +711,10 @@ int main(int argc, char **argv)
          "Send a sine of HZ (at -6 dBFS) whenever the server records", "HZ"},
         {"input", 0, 0, G_OPTION_ARG_NONE, &input,
          "Send keys (A, right Ctrl), a motion and a click once frames flow", NULL},
+        {"no-markers", 0, 0, G_OPTION_ARG_NONE, &no_markers,
+         "The display shows no frame markers (a desktop): --input and --resize go out after 10 "
+         "pictures, not 10 marked frames",
+         NULL},
         {"display", 0, 0, G_OPTION_ARG_INT, &display_id,
          "Measure this display (monitor) channel (default 0)", "N"},
         /* As bytes: the text is UTF-8 whatever the locale. */
@@ -782,6 +787,7 @@ int main(int argc, char **argv)
                       .screenshot = screenshot,
                       .psnr_every = (uint32_t)psnr_every,
                       .send_input = input,
+                      .no_markers = no_markers,
                       .resize_w = rw,
                       .resize_h = rh,
                       .resize_n = n_sizes,

@@ -210,9 +210,11 @@ static void expect_agent(struct sgl_e2e *e, struct sgl_e2e_daemon *d, struct sgl
     g_autofree char *shot_opt = g_strdup_printf("--last-screenshot=%s", resized);
     g_autoptr(JsonParser) parser = NULL;
     guint from = sgl_vm_position(vm); /* the guest reports these in any order */
-    JsonObject *o = sgl_e2e_probe_run(
-        e, d, 20, (const char *const[]){clip_opt, file_opt, shot_opt, "--resize=1024x768", NULL},
-        &parser);
+    JsonObject *o =
+        sgl_e2e_probe_run(e, d, 20,
+                          (const char *const[]){clip_opt, file_opt, shot_opt, "--resize=1024x768",
+                                                "--no-markers", NULL},
+                          &parser);
     expect_clipboard(vm, from, o, text);
     JsonObject *t = json_object_get_object_member(o, "transfer");
     const char *terr = json_object_get_string_member_with_default(t, "error", NULL);
