@@ -168,7 +168,7 @@ static int probe_finish(GSubprocess *p, double *frames)
         fail_msg("spicegl-probe: %s", error->message);
     int status = g_subprocess_get_exit_status(p);
     g_object_unref(p);
-    print_message("# probe: %s", out);
+    sgl_test_diagnostic("probe", out);
     g_autoptr(JsonParser) parser = json_parser_new();
     if (!json_parser_load_from_data(parser, out, -1, &error))
         fail_msg("spicegl-probe printed no JSON: %s", out);

@@ -155,7 +155,7 @@ JsonObject *sgl_e2e_probe(const char *builddir, const char *const *args, int *st
                       status, &error))
         fail_msg("spicegl-probe: %s", error->message);
     *status = WIFEXITED(*status) ? WEXITSTATUS(*status) : 128;
-    print_message("# probe: %s", out);
+    sgl_test_diagnostic("probe", out);
     *parser = json_parser_new();
     if (!json_parser_load_from_data(*parser, out, -1, &error))
         fail_msg("no JSON from the probe (%s): %s", error->message, out);

@@ -149,7 +149,7 @@ static void test_stock_spice_pixels(void **state)
     if (!g_spawn_sync(NULL, (char **)argv, envp, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status,
                       &error))
         fail_msg("spicegl-probe: %s", error->message);
-    print_message("# probe over stock QEMU SPICE: %s", out);
+    sgl_test_diagnostic("probe over stock QEMU SPICE", out);
     assert_true(g_spawn_check_wait_status(status, NULL));
     g_autoptr(JsonParser) parser = json_parser_new();
     if (!json_parser_load_from_data(parser, out, -1, &error))

@@ -147,7 +147,7 @@ static JsonObject *probe_finish(GSubprocess *p, int *status, JsonParser **parser
     *parser = json_parser_new();
     if (!json_parser_load_from_data(*parser, out, -1, &error))
         fail_msg("spicegl-probe printed no JSON (%s): %s", error->message, out);
-    print_message("# probe: %s", out);
+    sgl_test_diagnostic("probe", out);
     return json_node_get_object(json_parser_get_root(*parser));
 }
 
