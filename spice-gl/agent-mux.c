@@ -27,10 +27,10 @@ struct sgl_agent_link {
     GQueue out;
     size_t out_bytes;
     struct sgl_agent_splitter split;
-    /* The message under way on each port: forwarded in epoch fwd_epoch,
-     * its type, and its first bytes when a file-transfer message. */
+    /* The message under way on each port: whether it goes to the guest's
+     * agent (until that closes or reopens its port), its type, and its
+     * first bytes when a file-transfer message. */
     bool fwd[N_PORTS];
-    uint64_t fwd_epoch[N_PORTS];
     uint32_t type[N_PORTS];
     uint8_t head[N_PORTS][XFER_HEAD];
     uint32_t head_len[N_PORTS];
@@ -45,7 +45,6 @@ struct sgl_agent_mux {
     void *user;
     uint32_t daemon_caps;
     bool open, held;
-    uint64_t epoch;   /* the guest's port opened or closed */
     GByteArray *gout; /* for the guest */
     struct sgl_agent_splitter gsplit;
     GPtrArray *links;
@@ -253,7 +252,6 @@ static bool link_begin(uint32_t port, uint32_t type, uint32_t size, const uint8_
     if (mux && type == VD_AGENT_ANNOUNCE_CAPABILITIES && port == VDP_CLIENT_PORT)
         set_active(mux, l);
     l->fwd[p] = mux && mux->open && mux->active == l;
-    l->fwd_epoch[p] = mux ? mux->epoch : 0;
     if (l->fwd[p])
         guest_put(mux, port, head, SGL_AGENT_HEADER_SIZE);
     return l->fwd[p] || type == VD_AGENT_FILE_XFER_START || type == VD_AGENT_FILE_XFER_STATUS;
@@ -268,7 +266,7 @@ static void link_data(uint32_t port, const uint8_t *bytes, uint32_t n, void *use
         memcpy(l->head[p] + l->head_len[p], bytes, take);
         l->head_len[p] += take;
     }
-    if (l->fwd[p] && l->mux->open && l->fwd_epoch[p] == l->mux->epoch)
+    if (l->fwd[p])
         guest_put(l->mux, port, bytes, n);
 }
 
@@ -276,7 +274,7 @@ static void link_end(uint32_t port, void *user)
 {
     struct sgl_agent_link *l = user;
     int p = (int)port - 1;
-    bool sent = l->fwd[p] && l->mux && l->mux->open && l->fwd_epoch[p] == l->mux->epoch;
+    bool sent = l->fwd[p];
     uint32_t id = l->head_len[p] >= 4 ? sgl_le32_get(l->head[p]) : 0;
     if (l->type[p] == VD_AGENT_FILE_XFER_START && l->head_len[p] >= 4) {
         if (!sent)
@@ -518,7 +516,13 @@ void sgl_agent_mux_guest_opened(struct sgl_agent_mux *mux, bool open)
     if (open == mux->open)
         return;
     mux->open = open;
-    mux->epoch++;
+    /* Messages under way stop going to the guest: a new agent starts
+     * with the next whole message. */
+    for (guint i = 0; i < mux->links->len; i++) {
+        struct sgl_agent_link *l = g_ptr_array_index(mux->links, i);
+        for (int p = 0; p < N_PORTS; p++)
+            l->fwd[p] = false;
+    }
     g_byte_array_set_size(mux->gout, 0);
     sgl_agent_splitter_init(&mux->gsplit);
     if (mux->held) {
