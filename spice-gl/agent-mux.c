@@ -112,10 +112,8 @@ static void link_put(struct sgl_agent_link *l, uint32_t port, const uint8_t *byt
 
 static void link_message(struct sgl_agent_link *l, uint32_t type, const uint8_t *data, uint32_t n)
 {
-    uint8_t head[SGL_AGENT_HEADER_SIZE] = {0};
-    sgl_le32_put(head, VD_AGENT_PROTOCOL);
-    sgl_le32_put(head + 4, type);
-    sgl_le32_put(head + 16, n);
+    uint8_t head[SGL_AGENT_HEADER_SIZE];
+    sgl_agent_write_message_header(head, type, n);
     uint8_t ch[SGL_AGENT_CHUNK_HEADER_SIZE];
     sgl_agent_write_chunk_header(ch, VDP_CLIENT_PORT, SGL_AGENT_HEADER_SIZE + n);
     link_append(l, ch, sizeof ch);
@@ -229,9 +227,8 @@ static void set_active(struct sgl_agent_mux *mux, struct sgl_agent_link *l)
         cut_guest_messages(mux, mux->active);
         xfers_fail(mux->active);
         if (mux->open) {
-            uint8_t head[SGL_AGENT_HEADER_SIZE] = {0};
-            sgl_le32_put(head, VD_AGENT_PROTOCOL);
-            sgl_le32_put(head + 4, VD_AGENT_CLIENT_DISCONNECTED);
+            uint8_t head[SGL_AGENT_HEADER_SIZE];
+            sgl_agent_write_message_header(head, VD_AGENT_CLIENT_DISCONNECTED, 0);
             guest_put(mux, VDP_SERVER_PORT, head, sizeof head);
         }
     }
@@ -362,11 +359,9 @@ void sgl_agent_link_client_monitors(struct sgl_agent_link *l,
     struct sgl_agent_mux *mux = l->mux;
     if (!mux || !mux->open || mux->active != l || n == 0 || n > SGL_AGENT_MAX_MONITORS)
         return;
-    uint8_t msg[SGL_AGENT_HEADER_SIZE + 8 + 20 * SGL_AGENT_MAX_MONITORS] = {0};
+    uint8_t msg[SGL_AGENT_HEADER_SIZE + 8 + 20 * SGL_AGENT_MAX_MONITORS];
     uint32_t size = 8 + 20 * n;
-    sgl_le32_put(msg, VD_AGENT_PROTOCOL);
-    sgl_le32_put(msg + 4, VD_AGENT_MONITORS_CONFIG);
-    sgl_le32_put(msg + 16, size);
+    sgl_agent_write_message_header(msg, VD_AGENT_MONITORS_CONFIG, size);
     uint8_t *d = msg + SGL_AGENT_HEADER_SIZE;
     sgl_le32_put(d, n);
     sgl_le32_put(d + 4, 0); /* flags: no physical sizes */

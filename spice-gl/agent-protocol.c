@@ -136,17 +136,12 @@ bool sgl_agent_parser_feed(struct sgl_agent_parser *p, const uint8_t *data, size
     return !p->broken;
 }
 
-size_t sgl_agent_write_caps(uint8_t *out, bool request, uint32_t caps0)
+void sgl_agent_write_message_header(uint8_t *out, uint32_t type, uint32_t size)
 {
-    sgl_le32_put(out, VDP_CLIENT_PORT);
-    sgl_le32_put(out + 4, 20 + 8);
-    sgl_le32_put(out + 8, VD_AGENT_PROTOCOL);
-    sgl_le32_put(out + 12, VD_AGENT_ANNOUNCE_CAPABILITIES);
-    memset(out + 16, 0, 8); /* opaque */
-    sgl_le32_put(out + 24, 8);
-    sgl_le32_put(out + 28, request ? 1 : 0);
-    sgl_le32_put(out + 32, caps0);
-    return SGL_AGENT_CAPS_MESSAGE_SIZE;
+    sgl_le32_put(out, VD_AGENT_PROTOCOL);
+    sgl_le32_put(out + 4, type);
+    memset(out + 8, 0, 8); /* opaque */
+    sgl_le32_put(out + 16, size);
 }
 
 /* ---- the splitter ---------------------------------------------------------- */

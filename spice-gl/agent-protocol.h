@@ -121,11 +121,9 @@ void sgl_agent_parser_init(struct sgl_agent_parser *parser);
 bool sgl_agent_parser_feed(struct sgl_agent_parser *parser, const uint8_t *data, size_t len,
                            sgl_agent_in_fn fn, void *user);
 
-/* Writes a VD_AGENT_ANNOUNCE_CAPABILITIES message to the client, chunk
- * header included, with one capability word; returns its size
- * (SGL_AGENT_CAPS_MESSAGE_SIZE). */
-#define SGL_AGENT_CAPS_MESSAGE_SIZE (8u + 20u + 8u)
-size_t sgl_agent_write_caps(uint8_t *out, bool request, uint32_t caps0);
+/* Writes a message's header (SGL_AGENT_HEADER_SIZE bytes): this protocol's
+ * version, type, and size bytes of data to follow. */
+void sgl_agent_write_message_header(uint8_t *out, uint32_t type, uint32_t size);
 
 /* Writes a chunk header for n bytes on port. */
 void sgl_agent_write_chunk_header(uint8_t *out, uint32_t port, uint32_t n);

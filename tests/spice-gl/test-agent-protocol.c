@@ -87,10 +87,14 @@ static void test_capabilities_and_reply(void **state)
     assert_int_equal(s.last.kind, SGL_AGENT_IN_CAPABILITIES);
     assert_true(s.last.request);
     assert_int_equal(s.last.caps0, 0x20);
-    /* Our reply parses as the same kind of message. */
-    uint8_t out[SGL_AGENT_CAPS_MESSAGE_SIZE];
-    assert_int_equal(sgl_agent_write_caps(out, false, 1u << VD_AGENT_CAP_MONITORS_CONFIG),
-                     sizeof(out));
+    /* A reply built with our header writer parses as the same kind of
+     * message. */
+    uint8_t out[SGL_AGENT_CHUNK_HEADER_SIZE + SGL_AGENT_HEADER_SIZE + 8];
+    sgl_agent_write_chunk_header(out, VDP_CLIENT_PORT, SGL_AGENT_HEADER_SIZE + 8);
+    sgl_agent_write_message_header(out + SGL_AGENT_CHUNK_HEADER_SIZE,
+                                   VD_AGENT_ANNOUNCE_CAPABILITIES, 8);
+    uint8_t *d = out + SGL_AGENT_CHUNK_HEADER_SIZE + SGL_AGENT_HEADER_SIZE;
+    memcpy(d, (uint8_t[8]){0, 0, 0, 0, 1u << VD_AGENT_CAP_MONITORS_CONFIG}, 8);
     sgl_agent_parser_init(&p);
     assert_true(sgl_agent_parser_feed(&p, out, sizeof(out), on_msg, &s));
     assert_int_equal(s.n, 2);
