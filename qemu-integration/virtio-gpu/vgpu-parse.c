@@ -247,3 +247,29 @@ uint32_t vgpu_parse(const uint8_t *buf, size_t len, const struct vgpu_limits *li
     }
     return 0;
 }
+
+/* virgl's command stream (virgl_protocol.h): each command is one header
+ * word, length << 16 | command, and length words. */
+#define VIRGL_CCMD_NOP         0
+#define VIRGL_CCMD_LINK_SHADER 52
+
+size_t vgpu_filter_stream(uint32_t *words, size_t n)
+{
+    size_t neutralised = 0;
+    for (size_t i = 0; i < n; i += 1 + (words[i] >> 16)) {
+        uint32_t cmd = words[i] & 0xff, len = words[i] >> 16;
+        /* LINK_SHADER only asks the renderer to link a program ahead of
+         * the draw that needs it, and its state changes are undone after.
+         * virglrenderer (0.10.4, and 1.3 alike) runs it without the error check its
+         * draw path makes: given a shader that failed to translate, it
+         * reads through the failed shader's NULL variant and the daemon
+         * dies (a guest-triggered crash, found by fuzz-vgpu-device). The
+         * draw links the same program itself, so the guest loses only the
+         * head start. */
+        if (cmd == VIRGL_CCMD_LINK_SHADER) {
+            words[i] = len << 16 | VIRGL_CCMD_NOP;
+            neutralised++;
+        }
+    }
+    return neutralised;
+}

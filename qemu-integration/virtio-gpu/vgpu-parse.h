@@ -91,4 +91,12 @@ bool vgpu_check_box(const struct virtio_gpu_box *b, uint32_t level, const struct
  * texel at most); 0 when the arithmetic would overflow. */
 uint64_t vgpu_resource_3d_bytes(const struct virtio_gpu_resource_create_3d *c);
 
+/* A submit_3d command stream, in the host's aligned copy of it (n words),
+ * made safe for the renderer: commands it must not see become NOPs of the
+ * same length, so the stream keeps its shape and the guest its answer.
+ * Walks the commands exactly as virglrenderer does (header: length << 16 |
+ * command), so every header it will read has been read here first.
+ * Returns how many commands were neutralised. */
+size_t vgpu_filter_stream(uint32_t *words, size_t n);
+
 #endif

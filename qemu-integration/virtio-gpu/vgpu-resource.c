@@ -324,6 +324,7 @@ uint32_t vgpu_cmd_submit(struct vgpu *g, const struct vgpu_cmd *cmd)
     /* virglrenderer parses the stream in place; give it an aligned copy. */
     g_autofree uint32_t *words = g_malloc(size);
     memcpy(words, cmd->data, size);
+    vgpu_filter_stream(words, size / 4);
     if (virgl_renderer_submit_cmd(words, (int)cmd->hdr.ctx_id, (int)(size / 4)) != 0)
         return vgpu_reject(g, cmd, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
                            "the renderer rejected the command stream");

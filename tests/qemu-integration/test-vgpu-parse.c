@@ -259,6 +259,35 @@ static void test_random_requests(void **state)
     assert_true(accepted > 0);
 }
 
+/* LINK_SHADER never reaches the renderer: it becomes a NOP of its own
+ * length; the walk follows the commands' lengths, so a word that merely
+ * looks like a LINK_SHADER header inside another command is left alone. */
+static void test_stream_filter(void **state)
+{
+    (void)state;
+    enum { NOP = 0, CLEAR = 7, LINK = 52 };
+    /* clang-format off */
+    uint32_t words[] = {
+        8u << 16 | CLEAR, 4, 0, 0, 0, 0x3f800000, 0, 0, 0, /* CLEAR */
+        6u << 16 | LINK, 2, 3, 0, 0, 0, 0,                 /* LINK_SHADER */
+        2u << 16 | NOP, 6u << 16 | LINK, 0,                /* NOP hiding one */
+        6u << 16 | LINK, 2, 3, 0, 0, 0, 0,                 /* LINK_SHADER */
+    };
+    /* clang-format on */
+    uint32_t want[sizeof(words) / 4];
+    memcpy(want, words, sizeof(words));
+    want[9] = 6u << 16 | NOP;
+    want[19] = 6u << 16 | NOP;
+    assert_int_equal(vgpu_filter_stream(words, sizeof(words) / 4), 2);
+    assert_memory_equal(words, want, sizeof(words));
+    /* A stream whose last command claims more words than there are: the
+     * walk stops at the end, as the renderer's does. */
+    uint32_t cut[] = {0xffffu << 16 | LINK, 1, 2};
+    assert_int_equal(vgpu_filter_stream(cut, sizeof(cut) / 4), 1);
+    assert_int_equal(cut[0], 0xffffu << 16 | NOP);
+    assert_int_equal(vgpu_filter_stream(cut, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -269,6 +298,7 @@ int main(void)
         cmocka_unit_test(test_3d_commands),
         cmocka_unit_test(test_boxes_and_transfers),
         cmocka_unit_test(test_random_requests),
+        cmocka_unit_test(test_stream_filter),
     };
     return cmocka_run_group_tests_name("vgpu-parse", tests, NULL, NULL);
 }
