@@ -493,7 +493,8 @@ struct spicegl_daemon *spicegl_daemon_create(const struct spicegl_options *optio
     /* The guest's agent, relayed to the servers' agent devices. */
     if (options->qmp || options->dbus_address) {
         d->agent = sgl_agent_mux_create(&agent_callbacks, d, 1u << VD_AGENT_CAP_MONITORS_CONFIG);
-        d->agent_port = qemu_chardev_create("vdagent", &agent_port_callbacks, d);
+        d->agent_port = qemu_chardev_create(
+            options->agent_chardev ? options->agent_chardev : "vdagent", &agent_port_callbacks, d);
     }
     if ((options->listen_tcp && !add_server(d, false, error)) ||
         (options->listen_unix && !add_server(d, true, error)))

@@ -67,6 +67,11 @@ static GOptionEntry *option_entries(struct spicegl_options *o, struct raw *r)
          "Or: QEMU's D-Bus display is on this message bus (-display dbus,addr=ADDRESS; "
          "libvirt's <graphics type='dbus'/>), e.g. unix:path=/run/vm1/bus.sock; no QMP is used",
          "ADDRESS"},
+        {"agent-chardev", 0, 0, G_OPTION_ARG_STRING, &o->agent_chardev,
+         "The id of QEMU's D-Bus chardev for the guest agent's port (-chardev "
+         "dbus,id=ID,name=com.redhat.spice.0; default vdagent, or what QEMU's command line "
+         "says under libvirt)",
+         "ID"},
         {"qemu-console", 0, 0, G_OPTION_ARG_STRING, &r->qemu_console,
          "Also feed QEMU's own console (its display, screendump): on (default) or off", "on|off"},
         {"sandbox", 0, 0, G_OPTION_ARG_STRING, &r->sandbox,
@@ -160,6 +165,18 @@ static bool parse_table(struct spicegl_options *o, struct raw *r, int argc, char
     return true;
 }
 
+/* QEMU exports the chardev at /org/qemu/Display1/Chardev_ID: the id is
+ * part of an object path. */
+static bool agent_chardev_ok(const char *id)
+{
+    if (!*id || strlen(id) > 64)
+        return false;
+    for (const char *c = id; *c; c++)
+        if (!g_ascii_isalnum(*c) && *c != '_')
+            return false;
+    return true;
+}
+
 /* The frame source and the GPU's settings. */
 static bool check_source(struct spicegl_options *o, struct raw *r, GError **error)
 {
@@ -180,6 +197,11 @@ static bool check_source(struct spicegl_options *o, struct raw *r, GError **erro
                    "--dbus-address wants a D-Bus address such as unix:path=/run/vm1/bus.sock "
                    "(got '%s')",
                    o->dbus_address);
+    if (o->agent_chardev && !agent_chardev_ok(o->agent_chardev))
+        return bad(error,
+                   "--agent-chardev wants the chardev's id: letters, digits and '_' (got "
+                   "'%s')",
+                   o->agent_chardev);
     o->source = gpu ? SPICEGL_SOURCE_GPU : SPICEGL_SOURCE_SYNTHETIC;
     o->gpu_fd = r->gpu_fd;
     o->fps = (uint32_t)r->gpu_fps;
@@ -318,6 +340,7 @@ void spicegl_options_finish(struct spicegl_options *o)
     g_free(o->qmp);
     g_free(o->dbus_address);
     g_free(o->render_node);
+    g_free(o->agent_chardev);
     g_free(o->user);
     g_free(o->addr);
     g_free(o->unix_path);
@@ -428,6 +451,14 @@ bool spicegl_options_apply_vm(struct spicegl_options *o, int argc, char **argv,
             return bad(error, "%s: %s", path, e->message);
         g_ptr_array_add(said, g_strdup_printf("VM '%s' (QEMU pid %d): settings from %s", name,
                                               (int)vm->pid, path));
+    }
+    if (!o->agent_chardev && vm->agent_chardev) {
+        if (!agent_chardev_ok(vm->agent_chardev))
+            return bad(error,
+                       "QEMU (pid %d) names the agent's chardev '%s', which cannot be "
+                       "part of a D-Bus object path",
+                       (int)vm->pid, vm->agent_chardev);
+        o->agent_chardev = g_strdup(vm->agent_chardev);
     }
     if (!o->qmp && !o->dbus_address && vm->display_address) {
         if (!g_dbus_is_address(vm->display_address))

@@ -76,6 +76,14 @@ void spicegl_vm_identity_parse_cmdline(struct spicegl_vm_identity *id, const cha
                 g_free(id->display_address);
                 id->display_address = opt_value(next, "type", "addr");
             }
+        } else if (g_str_equal(a, "-chardev") || g_str_equal(a, "--chardev")) {
+            g_autofree char *backend = opt_value(next, "backend", "backend");
+            g_autofree char *port = opt_value(next, "backend", "name");
+            if (backend && g_str_equal(backend, "dbus") && port &&
+                g_str_equal(port, "com.redhat.spice.0")) {
+                g_free(id->agent_chardev);
+                id->agent_chardev = opt_value(next, "backend", "id");
+            }
         }
     }
 }
@@ -251,5 +259,6 @@ void spicegl_vm_identity_finish(struct spicegl_vm_identity *id)
 {
     g_free(id->name);
     g_free(id->display_address);
+    g_free(id->agent_chardev);
     *id = (struct spicegl_vm_identity){0};
 }

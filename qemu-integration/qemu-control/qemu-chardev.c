@@ -28,6 +28,7 @@ struct qemu_chardev {
     guint in_watch, out_watch, retry;
     int retries;
     bool hold, open, registering;
+    bool said_registered; /* the first registration is logged */
 };
 
 static void register_port(struct qemu_chardev *ch);
@@ -119,6 +120,9 @@ static void on_registered(GObject *source, GAsyncResult *res, gpointer data)
         ch->fd = fd;
         if (ch->retries)
             g_message("agent port %s: registered again", ch->id);
+        else if (!ch->said_registered)
+            g_message("agent port %s: registered on QEMU's D-Bus display", ch->id);
+        ch->said_registered = true;
         ch->retries = 0;
         watch_in(ch);
         if (ch->proxy)

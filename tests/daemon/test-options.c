@@ -46,6 +46,10 @@ static const struct bad_case bad_cases[] = {
     {"--socket-path /tmp/x --dbus-address /tmp/bus.sock",
      "--dbus-address wants a D-Bus address such as unix:path=/run/vm1/bus.sock (got "
      "'/tmp/bus.sock')"},
+    {"--socket-path /tmp/x --agent-chardev vd-agent",
+     "--agent-chardev wants the chardev's id: letters, digits and '_' (got 'vd-agent')"},
+    {"--socket-path /tmp/x --agent-chardev chardev/0",
+     "--agent-chardev wants the chardev's id: letters, digits and '_' (got 'chardev/0')"},
     {"--synthetic 64x64@30 --qemu-console maybe", "--qemu-console is on or off (got 'maybe')"},
     {"--synthetic 64x64@30 --sandbox no", "--sandbox is on or off (got 'no')"},
     {"--synthetic 64x64@30 --record-commands /tmp",

@@ -3,7 +3,8 @@
 # docs/libvirt/domain.xml, each with its own settings file (port, ticket,
 # log). virsh start: libvirt starts spicegl-gpu through its vhost-user
 # descriptor with only --fd, --virgl and --render-node; each daemon finds
-# its VM, applies its settings and QEMU's D-Bus display; each guest renders
+# its VM, applies its settings and QEMU's D-Bus display and registers the
+# guest agent's port (libvirt's dbus channel); each guest renders
 # with virgl and a client with that VM's ticket sees it on that VM's port.
 # virsh shutdown and virsh destroy leave no daemon; a killed daemon shows
 # in the VM's log and the VM still powers off; a bad settings file fails
@@ -160,13 +161,14 @@ for i in 0 1; do
   n=${names[$i]} l=$tmp/logs/${names[$i]}.log
   grep -q "VM '$n' (QEMU pid [0-9]*): settings from $confdir/$n.conf" "$l" &&
     grep -q "listening on spice://127.0.0.1:${ports[$i]} (ticket required)" "$l" &&
-    grep -q "attached to QEMU's D-Bus display (.* on the bus unix:path=/run/libvirt/qemu/dbus/[0-9]*-$n-dbus.sock)" "$l" ||
+    grep -q "attached to QEMU's D-Bus display (.* on the bus unix:path=/run/libvirt/qemu/dbus/[0-9]*-$n-dbus.sock)" "$l" &&
+    grep -q "agent port charchannel0: registered on QEMU's D-Bus display" "$l" ||
     { ok=0; show "$l"; }
 done
 if [ "$ok" = 1 ]; then
-  echo "ok 2 - each daemon names its VM, applies its settings file (port ${ports[0]} / ${ports[1]}, ticket, log) and attaches to the VM's D-Bus display without QMP"
+  echo "ok 2 - each daemon names its VM, applies its settings file (port ${ports[0]} / ${ports[1]}, ticket, log), attaches to the VM's D-Bus display without QMP, and holds the guest agent's port (libvirt's dbus channel)"
 else
-  echo "not ok 2 - a daemon's log lacks its VM, settings or display"
+  echo "not ok 2 - a daemon's log lacks its VM, settings, display or agent port"
 fi
 
 # 3: a client with each VM's ticket sees that VM on that VM's port.
