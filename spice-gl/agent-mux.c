@@ -297,7 +297,7 @@ size_t sgl_agent_link_from_server(struct sgl_agent_link *l, const uint8_t *bytes
     }
     if (!sgl_agent_splitter_feed(&l->split, bytes, n, &link_split, l)) {
         warn_link(l, l->split.error);
-        sgl_agent_splitter_init(&l->split);
+        sgl_agent_splitter_init(&l->split, SGL_AGENT_MAX_CHUNK);
         for (int p = 0; p < N_PORTS; p++)
             l->fwd[p] = false;
         /* A message cut short would desynchronise the guest's agent. */
@@ -398,7 +398,7 @@ struct sgl_agent_link *sgl_agent_link_create(struct sgl_agent_mux *mux, void (*w
     l->wakeup = wakeup;
     l->wakeup_data = wakeup_data;
     g_queue_init(&l->out);
-    sgl_agent_splitter_init(&l->split);
+    sgl_agent_splitter_init(&l->split, SGL_AGENT_MAX_CHUNK);
     if (mux)
         g_ptr_array_add(mux->links, l);
     return l;
@@ -519,7 +519,7 @@ void sgl_agent_mux_guest_opened(struct sgl_agent_mux *mux, bool open)
             l->fwd[p] = false;
     }
     g_byte_array_set_size(mux->gout, 0);
-    sgl_agent_splitter_init(&mux->gsplit);
+    sgl_agent_splitter_init(&mux->gsplit, SGL_AGENT_GUEST_MAX_CHUNK);
     if (mux->held) {
         mux->held = false;
         mux->cb->guest_hold(false, mux->user);
@@ -551,7 +551,7 @@ struct sgl_agent_mux *sgl_agent_mux_create(const struct sgl_agent_mux_callbacks 
     mux->daemon_caps = daemon_caps;
     mux->gout = g_byte_array_new();
     mux->links = g_ptr_array_new();
-    sgl_agent_splitter_init(&mux->gsplit);
+    sgl_agent_splitter_init(&mux->gsplit, SGL_AGENT_GUEST_MAX_CHUNK);
     return mux;
 }
 

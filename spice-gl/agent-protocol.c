@@ -24,6 +24,7 @@ static bool fail(struct sgl_agent_parser *p, const char *what, uint32_t value)
 void sgl_agent_parser_init(struct sgl_agent_parser *p)
 {
     memset(p, 0, sizeof(*p));
+    sgl_agent_splitter_init(&p->split, SGL_AGENT_MAX_CHUNK);
 }
 
 static bool parse_monitors(struct sgl_agent_parser *p, const struct sgl_agent_assembly *a,
@@ -152,9 +153,10 @@ void sgl_agent_write_chunk_header(uint8_t *out, uint32_t port, uint32_t n)
     sgl_le32_put(out + 4, n);
 }
 
-void sgl_agent_splitter_init(struct sgl_agent_splitter *s)
+void sgl_agent_splitter_init(struct sgl_agent_splitter *s, uint32_t max_chunk)
 {
     memset(s, 0, sizeof(*s));
+    s->max_chunk = max_chunk;
 }
 
 static bool split_fail(struct sgl_agent_splitter *s, const char *what, uint32_t value)
@@ -245,7 +247,7 @@ bool sgl_agent_splitter_feed(struct sgl_agent_splitter *s, const uint8_t *data, 
             s->chunk_left = sgl_le32_get(s->chunk_head + 4);
             if (s->port != VDP_CLIENT_PORT && s->port != VDP_SERVER_PORT)
                 return split_fail(s, "unknown agent port", s->port);
-            if (s->chunk_left > SGL_AGENT_MAX_CHUNK)
+            if (s->chunk_left > s->max_chunk)
                 return split_fail(s, "agent chunk too long", s->chunk_left);
             if (s->chunk_left == 0)
                 s->chunk_head_len = 0;

@@ -15,8 +15,12 @@
 #define SGL_AGENT_MAX_MONITORS 16u
 /* Messages longer than this are skipped (monitors config for 16 is 328). */
 #define SGL_AGENT_MAX_MESSAGE 1024u
-/* VD_AGENT_MAX_DATA_SIZE: no chunk is longer. */
-#define SGL_AGENT_MAX_CHUNK 2048u
+/* VD_AGENT_MAX_DATA_SIZE: no chunk from spice-server (a client's) or to it
+ * is longer. The guest's agent (spice-vdagentd) writes each message as one
+ * chunk as long as the message, and spice-server reads those in pieces: on
+ * the guest's side chunks are bounded only through the messages' bound. */
+#define SGL_AGENT_MAX_CHUNK       2048u
+#define SGL_AGENT_GUEST_MAX_CHUNK UINT32_MAX
 
 struct sgl_agent_monitor {
     uint32_t width, height;
@@ -50,13 +54,14 @@ typedef void (*sgl_agent_in_fn)(const struct sgl_agent_in *msg, void *user);
  * Cuts a chunk stream (either way: spice-server's or the guest agent's) into
  * messages without buffering them, for a relay that forwards some messages
  * and keeps others. Checked: the chunk's port (client or server), its size
- * (SGL_AGENT_MAX_CHUNK), each message's protocol version, type (known to
+ * (the max_chunk it was made with), each message's protocol version, type (known to
  * spice/vd_agent.h) and size (SGL_AGENT_MAX_RELAYED). */
 
-/* The largest message relayed: a clipboard or a file-transfer chunk. It
- * bounds nothing the relay allocates (it holds at most a chunk), but keeps
- * a peer from announcing a message that never ends. */
-#define SGL_AGENT_MAX_RELAYED       (64u << 20)
+/* The largest message relayed: a clipboard (spice-vdagent and spice-gtk
+ * allow 100 MB) or a file-transfer chunk. It bounds nothing the relay
+ * allocates (it holds at most a chunk header), but keeps a peer from
+ * announcing a message that never ends. */
+#define SGL_AGENT_MAX_RELAYED       (128u << 20)
 #define SGL_AGENT_HEADER_SIZE       20u
 #define SGL_AGENT_CHUNK_HEADER_SIZE 8u
 
@@ -79,13 +84,15 @@ struct sgl_agent_splitter_port {
 
 struct sgl_agent_splitter {
     uint8_t chunk_head[SGL_AGENT_CHUNK_HEADER_SIZE];
-    uint32_t chunk_head_len, chunk_left, port;
+    uint32_t chunk_head_len, chunk_left, port, max_chunk;
     struct sgl_agent_splitter_port ports[2];
     bool broken;
     char error[96];
 };
 
-void sgl_agent_splitter_init(struct sgl_agent_splitter *s);
+/* max_chunk: SGL_AGENT_MAX_CHUNK for spice-server's stream,
+ * SGL_AGENT_GUEST_MAX_CHUNK for the guest agent's. */
+void sgl_agent_splitter_init(struct sgl_agent_splitter *s, uint32_t max_chunk);
 /* False on a protocol error (s->error says which); broken until
  * re-initialised. */
 bool sgl_agent_splitter_feed(struct sgl_agent_splitter *s, const uint8_t *bytes, size_t n,
