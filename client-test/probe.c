@@ -677,7 +677,9 @@ static void add_number(JsonBuilder *b, const char *name, double v)
 int main(int argc, char **argv)
 {
     g_autofree char *unix_path = NULL, *ticket = NULL, *screenshot = NULL, *resize = NULL,
-                    *last_screenshot = NULL, *clipboard = NULL, *send_file = NULL;
+                    *last_screenshot = NULL, *clipboard = NULL, *send_file = NULL,
+                    *clipboard_png = NULL;
+    gint64 cancel_after = 0;
     gint seconds = 5, settle = 0, psnr_every = 1, display_id = 0, warmup_ms = 0;
     gint first_within = 15;
     gdouble mic_hz = 0;
@@ -722,8 +724,13 @@ int main(int argc, char **argv)
          "Take the clipboard with this UTF-8 text once the agent can (the guest's text is "
          "reported either way)",
          "TEXT"},
+        {"clipboard-png", 0, 0, G_OPTION_ARG_FILENAME, &clipboard_png,
+         "Or take the clipboard with this PNG image (the guest's image is reported either way)",
+         "PATH"},
         {"send-file", 0, 0, G_OPTION_ARG_FILENAME, &send_file,
          "Send this file to the guest's agent once it is there (as a drag and drop)", "PATH"},
+        {"cancel-after", 0, 0, G_OPTION_ARG_INT64, &cancel_after,
+         "Cancel --send-file's transfer once this many bytes went", "BYTES"},
         {"resize", 0, 0, G_OPTION_ARG_STRING, &resize,
          "Ask for these monitor sizes once frames flow (WxH[,WxH...]: monitor 0, 1...)", "WxH"},
         {NULL},
@@ -766,6 +773,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "spicegl-probe: --clipboard wants UTF-8 text\n");
         return 2;
     }
+    g_autoptr(GBytes) png = NULL;
+    if (clipboard_png) {
+        g_autoptr(GMappedFile) f = g_mapped_file_new(clipboard_png, FALSE, &error);
+        static const guchar magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+        if (!f || g_mapped_file_get_length(f) < sizeof(magic) ||
+            memcmp(g_mapped_file_get_contents(f), magic, sizeof(magic)) != 0 || clipboard) {
+            fprintf(stderr,
+                    "spicegl-probe: --clipboard-png wants a PNG file, without --clipboard "
+                    "(%s)\n",
+                    error ? error->message : clipboard_png);
+            return 2;
+        }
+        png = g_mapped_file_get_bytes(f);
+    }
+    if (cancel_after < 0 || (cancel_after && !send_file)) {
+        fprintf(stderr, "spicegl-probe: --cancel-after wants a byte count, with --send-file\n");
+        return 2;
+    }
     if (mic_hz < 0 || mic_hz > 20000 || (mic_hz > 0 && audio)) {
         fprintf(stderr, "spicegl-probe: --mic is 1..20000 Hz, without --audio (which records "
                         "from this host's own microphone)\n");
@@ -798,9 +823,9 @@ int main(int argc, char **argv)
     memcpy(p.resize_all, sizes, sizeof(sizes));
     p.decoded_frames = g_hash_table_new(g_direct_hash, NULL);
     p.sound = probe_sound_create();
-    p.clipboard = probe_clipboard_create(clipboard);
+    p.clipboard = probe_clipboard_create(clipboard, png);
     if (send_file)
-        p.transfer = probe_transfer_create(send_file);
+        p.transfer = probe_transfer_create(send_file, cancel_after);
     if (mic_hz > 0)
         p.mic = probe_mic_create(mic_hz);
     g_mutex_init(&p.lock);

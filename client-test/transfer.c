@@ -10,8 +10,8 @@ struct probe_transfer {
     GFile *file;
     SpiceMainChannel *main;
     GCancellable *cancel;
-    bool started, done;
-    goffset bytes;
+    bool started, done, cancelled;
+    goffset bytes, cancel_after;
     char *error;
 };
 
@@ -19,6 +19,10 @@ static void on_progress(goffset current, goffset total, gpointer data)
 {
     struct probe_transfer *t = data;
     t->bytes = current;
+    if (t->cancel_after && current >= t->cancel_after && current < total && !t->cancelled) {
+        t->cancelled = true;
+        g_cancellable_cancel(t->cancel);
+    }
 }
 
 /* t is alive here unless cancelled: destroy cancels and waits for nothing,
@@ -50,9 +54,10 @@ static void on_agent_update(SpiceMainChannel *main, gpointer data)
                                        on_done, t);
 }
 
-struct probe_transfer *probe_transfer_create(const char *path)
+struct probe_transfer *probe_transfer_create(const char *path, gint64 cancel_after)
 {
     struct probe_transfer *t = g_new0(struct probe_transfer, 1);
+    t->cancel_after = cancel_after;
     t->file = g_file_new_for_path(path);
     t->cancel = g_cancellable_new();
     return t;
@@ -88,6 +93,8 @@ void probe_transfer_report(const struct probe_transfer *t, JsonBuilder *b)
     json_builder_add_boolean_value(b, t->started);
     json_builder_set_member_name(b, "done");
     json_builder_add_boolean_value(b, t->done);
+    json_builder_set_member_name(b, "cancelled");
+    json_builder_add_boolean_value(b, t->cancelled);
     json_builder_set_member_name(b, "bytes");
     json_builder_add_int_value(b, t->bytes);
     json_builder_set_member_name(b, "error");

@@ -183,11 +183,82 @@ static void expect_clipboard(struct sgl_vm *vm, guint from, JsonObject *o, const
                  answer);
 }
 
+/* An image both ways: the client's PNG (png, a picture it took) reaches the
+ * guest's X clipboard whole, and the image the guest then puts there
+ * reaches the client whole. */
+static void expect_clipboard_image(struct sgl_e2e *e, struct sgl_e2e_daemon *d, struct sgl_vm *vm,
+                                   const char *png)
+{
+    g_autofree char *bytes = NULL;
+    gsize size = 0;
+    assert_true(g_file_get_contents(png, &bytes, &size, NULL));
+    g_autofree char *sha = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (guchar *)bytes, size);
+    g_autofree char *opt = g_strdup_printf("--clipboard-png=%s", png);
+    g_autoptr(JsonParser) parser = NULL;
+    guint from = sgl_vm_position(vm);
+    JsonObject *o = sgl_e2e_probe_run(e, d, 15, (const char *const[]){opt, NULL}, &parser);
+    const struct sgl_console_event *in = expect_from(vm, from, "clipboard-png");
+    assert_int_equal(sgl_e2e_expect_uint(in, "size"), size);
+    sgl_e2e_expect_field(in, "sha256", sha);
+    const struct sgl_console_event *offered = expect_from(vm, from, "clipboard-png-offered");
+    JsonObject *back = json_object_get_null_member(o, "clipboard_png")
+                           ? NULL
+                           : json_object_get_object_member(o, "clipboard_png");
+    if (!back)
+        fail_msg("the guest's image never reached the client's clipboard");
+    assert_int_equal((guint64)json_object_get_int_member(back, "size"),
+                     sgl_e2e_expect_uint(offered, "size"));
+    sgl_e2e_expect_field(offered, "sha256", json_object_get_string_member(back, "sha256"));
+    print_message("# clipboard images: %zu bytes of PNG to the guest, %" G_GINT64_FORMAT
+                  " back, both whole (sha256)\n",
+                  (size_t)size, json_object_get_int_member(back, "size"));
+}
+
+/* A transfer the client cancels part-way ends with nothing of it in the
+ * guest's download folder (the agent removes the file it was writing),
+ * while the finished one stays. */
+static void expect_cancelled_transfer(struct sgl_e2e *e, struct sgl_e2e_daemon *d,
+                                      struct sgl_vm *vm)
+{
+    const size_t total = 16u << 20, cancel_after = 1u << 20;
+    g_autofree char *file = g_strdup_printf("%s/tests/e2e/agent-cancelled.bin", e->builddir);
+    g_autofree guint8 *bytes = g_malloc(total);
+    GRand *rand = g_rand_new_with_seed(20);
+    for (size_t i = 0; i < total; i++)
+        bytes[i] = (guint8)g_rand_int(rand);
+    g_rand_free(rand);
+    assert_true(g_file_set_contents(file, (const char *)bytes, (gssize)total, NULL));
+    g_autofree char *file_opt = g_strdup_printf("--send-file=%s", file);
+    g_autofree char *cancel_opt = g_strdup_printf("--cancel-after=%zu", cancel_after);
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o =
+        sgl_e2e_probe_run(e, d, 10, (const char *const[]){file_opt, cancel_opt, NULL}, &parser);
+    JsonObject *t = json_object_get_object_member(o, "transfer");
+    gint64 sent = json_object_get_int_member(t, "bytes");
+    if (!json_object_get_boolean_member(t, "cancelled"))
+        fail_msg("the probe did not cancel its transfer (%" G_GINT64_FORMAT " bytes went)", sent);
+    g_autoptr(JsonParser) list_parser = NULL;
+    guint from = sgl_vm_position(vm);
+    sgl_e2e_probe_run(e, d, 10,
+                      (const char *const[]){"--clipboard=sgl-client:list-downloads", NULL},
+                      &list_parser);
+    const struct sgl_console_event *list = expect_from(vm, from, "downloads");
+    const char *names = sgl_console_event_get(list, "names");
+    if (!names || !strstr(names, "agent-file.bin") || strstr(names, "agent-cancelled"))
+        fail_msg("after the cancelled transfer the guest's downloads are '%s'",
+                 names ? names : "(none)");
+    print_message("# a transfer cancelled after %" G_GINT64_FORMAT " of %zu bytes left nothing in "
+                  "the guest (downloads: %s)\n",
+                  sent, total, names);
+}
+
 /* The guest's spice-vdagent through the daemon: one client offers text on
  * the clipboard, sends a file and asks for 1024x768 at once; the guest reads
  * the text (xclip asks X, X the agent, the agent the client) and answers
  * with its own, which the client reads back; the file arrives whole; the
- * agent resizes X, and the client's picture follows. Then the guest's agent
+ * agent resizes X, and the client's picture follows. An image goes both
+ * ways on the clipboard, and a transfer cancelled part-way leaves nothing
+ * in the guest. Then the guest's agent
  * stops and starts again while a client is connected (the daemon sees its
  * port close and reopen), and a new client's clipboard works again. */
 static void expect_agent(struct sgl_e2e *e, struct sgl_e2e_daemon *d, struct sgl_vm *vm)
@@ -233,6 +304,8 @@ static void expect_agent(struct sgl_e2e *e, struct sgl_e2e_daemon *d, struct sgl
     print_message("# the agent: clipboard both ways, %u bytes sent (sha256 %.12s...), X resized "
                   "to 1024x768 by it\n",
                   SGL_E2E_AGENT_FILE_BYTES, sha);
+    expect_clipboard_image(e, d, vm, resized);
+    expect_cancelled_transfer(e, d, vm);
 
     /* The agent restarts under a connected client. */
     g_autoptr(JsonParser) restart_parser = NULL;
