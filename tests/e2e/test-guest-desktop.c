@@ -258,9 +258,10 @@ static void expect_cancelled_transfer(struct sgl_e2e *e, struct sgl_e2e_daemon *
  * with its own, which the client reads back; the file arrives whole; the
  * agent resizes X, and the client's picture follows. An image goes both
  * ways on the clipboard, and a transfer cancelled part-way leaves nothing
- * in the guest. Then the guest's agent
- * stops and starts again while a client is connected (the daemon sees its
- * port close and reopen), and a new client's clipboard works again. */
+ * in the guest. Then the guest's agent stops and starts again while a
+ * client is connected (the daemon sees its port close and reopen), and
+ * again with bytes no agent writes on the port in between (the daemon logs
+ * them and resets the port); a new client's clipboard works after. */
 static void expect_agent(struct sgl_e2e *e, struct sgl_e2e_daemon *d, struct sgl_vm *vm)
 {
     /* UTF-8 beyond ASCII, as users copy it. */
@@ -315,6 +316,17 @@ static void expect_agent(struct sgl_e2e *e, struct sgl_e2e_daemon *d, struct sgl
     if (!sgl_e2e_daemon_log_wait(d, "the guest's agent closed its port", 10000) ||
         !sgl_e2e_daemon_log_wait(d, "the guest's agent opened its port", 20000))
         fail_msg("the daemon did not see the guest's agent go and come back:\n%s",
+                 sgl_e2e_daemon_log(d));
+    /* Bytes no agent writes on the guest's port, between two agents: the
+     * daemon logs them and resets the port; the next agent serves. */
+    g_autoptr(JsonParser) garbage_parser = NULL;
+    from = sgl_vm_position(vm);
+    sgl_e2e_probe_run(e, d, 12, (const char *const[]){"--clipboard=sgl-client:agent-garbage", NULL},
+                      &garbage_parser);
+    sgl_e2e_expect_field(expect_from(vm, from, "agent-restarted"), "garbage", "yes");
+    if (!sgl_e2e_daemon_log_wait(d, "malformed data from the guest's agent: unknown agent port (9)",
+                                 10000))
+        fail_msg("the daemon did not report the guest's malformed agent data:\n%s",
                  sgl_e2e_daemon_log(d));
     g_autoptr(JsonParser) again_parser = NULL;
     from = sgl_vm_position(vm);
