@@ -101,12 +101,18 @@ static void link_append(struct sgl_agent_link *l, const uint8_t *bytes, size_t n
 }
 
 /* One chunk of n bytes on port, for spice-server. */
+/* In chunks of SGL_AGENT_MAX_CHUNK at most, as clients chunk: the guest's
+ * come as long as its messages. */
 static void link_put(struct sgl_agent_link *l, uint32_t port, const uint8_t *bytes, uint32_t n)
 {
-    uint8_t ch[SGL_AGENT_CHUNK_HEADER_SIZE];
-    sgl_agent_write_chunk_header(ch, port, n);
-    link_append(l, ch, sizeof ch);
-    link_append(l, bytes, n);
+    for (uint32_t off = 0; off < n;) {
+        uint32_t k = MIN(n - off, SGL_AGENT_MAX_CHUNK);
+        uint8_t ch[SGL_AGENT_CHUNK_HEADER_SIZE];
+        sgl_agent_write_chunk_header(ch, port, k);
+        link_append(l, ch, sizeof ch);
+        link_append(l, bytes + off, k);
+        off += k;
+    }
     l->wakeup(l->wakeup_data);
 }
 
