@@ -452,13 +452,17 @@ bool spicegl_options_apply_vm(struct spicegl_options *o, int argc, char **argv,
         g_ptr_array_add(said, g_strdup_printf("VM '%s' (QEMU pid %d): settings from %s", name,
                                               (int)vm->pid, path));
     }
+    /* The agent's port is optional: an id QEMU cannot export on D-Bus
+     * leaves the guest's agent off, not the VM without its GPU. */
     if (!o->agent_chardev && vm->agent_chardev) {
-        if (!agent_chardev_ok(vm->agent_chardev))
-            return bad(error,
-                       "QEMU (pid %d) names the agent's chardev '%s', which cannot be "
-                       "part of a D-Bus object path",
-                       (int)vm->pid, vm->agent_chardev);
-        o->agent_chardev = g_strdup(vm->agent_chardev);
+        if (agent_chardev_ok(vm->agent_chardev))
+            o->agent_chardev = g_strdup(vm->agent_chardev);
+        else
+            g_ptr_array_add(said,
+                            g_strdup_printf("VM '%s': the agent's chardev '%s' cannot be reached "
+                                            "on D-Bus (its id is part of an object path: letters, "
+                                            "digits and '_'); the guest's agent stays off",
+                                            name ? name : "?", vm->agent_chardev));
     }
     if (!o->qmp && !o->dbus_address && vm->display_address) {
         if (!g_dbus_is_address(vm->display_address))

@@ -71,7 +71,7 @@ static char *write_settings(const char *dir, const char *name, const char *text)
 }
 
 /* Applies vm's settings to libvirt's command line; the message on error. */
-static char *apply(const char *dir, const char *name, const char *display,
+static char *apply(const char *dir, const char *name, const char *display, const char *agent,
                    struct spicegl_options *o, GPtrArray *said)
 {
     g_autofree char *dir_arg = g_strdup_printf("--vm-config-dir=%s", dir);
@@ -79,8 +79,10 @@ static char *apply(const char *dir, const char *name, const char *display,
     char *argv[] = {program, "--fd=3", "--virgl", "--render-node=/dev/null", dir_arg, NULL};
     g_autoptr(GError) error = NULL;
     assert_true(spicegl_options_parse(o, 5, argv, &error));
-    struct spicegl_vm_identity vm = {
-        .pid = 42, .name = g_strdup(name), .display_address = g_strdup(display)};
+    struct spicegl_vm_identity vm = {.pid = 42,
+                                     .name = g_strdup(name),
+                                     .display_address = g_strdup(display),
+                                     .agent_chardev = g_strdup(agent)};
     bool ok = spicegl_options_apply_vm(o, 5, argv, &vm, said, &error);
     spicegl_vm_identity_finish(&vm);
     return ok ? NULL : g_strdup(error->message);
@@ -99,7 +101,8 @@ static void test_settings(void **state)
     g_autofree char *path = write_settings(dir, "vm1", text);
     struct spicegl_options o;
     g_autoptr(GPtrArray) said = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *message = apply(dir, "vm1", "unix:path=/run/vm1.sock", &o, said);
+    g_autofree char *message =
+        apply(dir, "vm1", "unix:path=/run/vm1.sock", "charchannel0", &o, said);
     assert_null(message);
     assert_int_equal(o.server.port, 5931);
     assert_string_equal(o.server.addr, "0.0.0.0");
@@ -109,6 +112,7 @@ static void test_settings(void **state)
     assert_int_equal(o.gpu_fd, 3);
     assert_string_equal(o.render_node, "/dev/null");
     assert_string_equal(o.dbus_address, "unix:path=/run/vm1.sock");
+    assert_string_equal(o.agent_chardev, "charchannel0");
     g_autofree char *want = g_strdup_printf("VM 'vm1' (QEMU pid 42): settings from %s", path);
     assert_int_equal(said->len, 2);
     assert_string_equal(g_ptr_array_index(said, 0), want);
@@ -116,10 +120,19 @@ static void test_settings(void **state)
 
     /* No file: the defaults, said so. */
     g_ptr_array_set_size(said, 0);
-    assert_null(apply(dir, "vm2", NULL, &o, said));
+    assert_null(apply(dir, "vm2", NULL, NULL, &o, said));
     assert_int_equal(o.server.port, 5900);
     assert_null(o.dbus_address);
     assert_non_null(strstr(g_ptr_array_index(said, 0), "no settings at"));
+    spicegl_options_finish(&o);
+
+    /* An agent chardev QEMU cannot export on D-Bus (a libvirt user alias
+     * with '-'): the agent stays off, said so; the daemon still starts. */
+    g_ptr_array_set_size(said, 0);
+    assert_null(apply(dir, "vm2", NULL, "charua-agent", &o, said));
+    assert_null(o.agent_chardev);
+    assert_int_equal(said->len, 2);
+    assert_non_null(strstr(g_ptr_array_index(said, 1), "the agent's chardev 'charua-agent'"));
     spicegl_options_finish(&o);
 
     static const struct {
@@ -137,7 +150,7 @@ static void test_settings(void **state)
     };
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autofree char *bad_path = write_settings(dir, "bad", bad[i].text);
-        g_autofree char *m = apply(dir, "bad", NULL, &o, said);
+        g_autofree char *m = apply(dir, "bad", NULL, NULL, &o, said);
         spicegl_options_finish(&o);
         if (!m || !g_str_has_prefix(m, bad_path) || !strstr(m, bad[i].message))
             fail_msg("settings '%s'\n  wanted: %s: ...%s...\n     got: %s", bad[i].text, bad_path,
@@ -145,11 +158,11 @@ static void test_settings(void **state)
         g_unlink(bad_path);
     }
     /* A file that cannot be reached is not "no file": no defaults then. */
-    g_autofree char *unreachable = apply(ticket, "vm1", NULL, &o, said);
+    g_autofree char *unreachable = apply(ticket, "vm1", NULL, NULL, &o, said);
     spicegl_options_finish(&o);
     assert_non_null(unreachable);
     assert_non_null(strstr(unreachable, "Not a directory (QEMU's user must be able to read it)"));
-    g_autofree char *m = apply(dir, "../etc/x", NULL, &o, said);
+    g_autofree char *m = apply(dir, "../etc/x", NULL, NULL, &o, said);
     spicegl_options_finish(&o);
     assert_non_null(m);
     assert_non_null(strstr(m, "cannot name a settings file"));
