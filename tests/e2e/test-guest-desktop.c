@@ -183,6 +183,29 @@ static void expect_clipboard(struct sgl_vm *vm, guint from, JsonObject *o, const
                  answer);
 }
 
+/* How many times the daemon's log says what. */
+static unsigned log_count(const struct sgl_e2e_daemon *d, const char *what)
+{
+    g_autofree char *log = sgl_e2e_daemon_log(d);
+    unsigned n = 0;
+    for (const char *p = log; (p = strstr(p, what)); p += strlen(what))
+        n++;
+    return n;
+}
+
+/* Whether the log says what at least n times within timeout_ms. */
+static bool log_count_reaches(const struct sgl_e2e_daemon *d, const char *what, unsigned n,
+                              int timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    while (log_count(d, what) < n) {
+        if (g_get_monotonic_time() > deadline)
+            return false;
+        g_usleep(100 * 1000);
+    }
+    return true;
+}
+
 /* An image both ways: the client's PNG (png, a picture it took) reaches the
  * guest's X clipboard whole, and the image the guest then puts there
  * reaches the client whole. */
@@ -231,14 +254,26 @@ static void expect_cancelled_transfer(struct sgl_e2e *e, struct sgl_e2e_daemon *
     g_autofree char *file_opt = g_strdup_printf("--send-file=%s", file);
     g_autofree char *cancel_opt = g_strdup_printf("--cancel-after=%zu", cancel_after);
     g_autoptr(JsonParser) parser = NULL;
+    guint from = sgl_vm_position(vm);
     JsonObject *o =
-        sgl_e2e_probe_run(e, d, 10, (const char *const[]){file_opt, cancel_opt, NULL}, &parser);
+        sgl_e2e_probe_run(e, d, 15, (const char *const[]){file_opt, cancel_opt, NULL}, &parser);
     JsonObject *t = json_object_get_object_member(o, "transfer");
     gint64 sent = json_object_get_int_member(t, "bytes");
     if (!json_object_get_boolean_member(t, "cancelled"))
         fail_msg("the probe did not cancel its transfer (%" G_GINT64_FORMAT " bytes went)", sent);
+    /* Removed on the cancel itself, while the client was still there: the
+     * agent also removes unfinished files when a client leaves, so a file
+     * gone only afterwards would prove nothing. */
+    g_autoptr(GError) gone_error = NULL;
+    const struct sgl_console_event *gone =
+        sgl_vm_wait_from(vm, from, "file-removed", 0, &gone_error);
+    if (!gone)
+        fail_msg("the guest's agent had not removed the cancelled file while the client was "
+                 "connected: %s",
+                 gone_error->message);
+    sgl_e2e_expect_field(gone, "name", "agent-cancelled.bin");
     g_autoptr(JsonParser) list_parser = NULL;
-    guint from = sgl_vm_position(vm);
+    from = sgl_vm_position(vm);
     sgl_e2e_probe_run(e, d, 10,
                       (const char *const[]){"--clipboard=sgl-client:list-downloads", NULL},
                       &list_parser);
@@ -308,13 +343,17 @@ static void expect_agent(struct sgl_e2e *e, struct sgl_e2e_daemon *d, struct sgl
     expect_clipboard_image(e, d, vm, resized);
     expect_cancelled_transfer(e, d, vm);
 
-    /* The agent restarts under a connected client. */
+    /* The agent restarts under a connected client: the daemon sees the
+     * port close and open once more than before (it opened at boot). */
+    const char *closed = "the guest's agent closed its port",
+               *opened = "the guest's agent opened its port";
+    unsigned closed_before = log_count(d, closed), opened_before = log_count(d, opened);
     g_autoptr(JsonParser) restart_parser = NULL;
     sgl_e2e_probe_run(e, d, 12, (const char *const[]){"--clipboard=sgl-client:restart-agent", NULL},
                       &restart_parser);
     sgl_e2e_expect(vm, "agent-restarted", 30000);
-    if (!sgl_e2e_daemon_log_wait(d, "the guest's agent closed its port", 10000) ||
-        !sgl_e2e_daemon_log_wait(d, "the guest's agent opened its port", 20000))
+    if (!log_count_reaches(d, closed, closed_before + 1, 10000) ||
+        !log_count_reaches(d, opened, opened_before + 1, 20000))
         fail_msg("the daemon did not see the guest's agent go and come back:\n%s",
                  sgl_e2e_daemon_log(d));
     /* Bytes no agent writes on the guest's port, between two agents: the
