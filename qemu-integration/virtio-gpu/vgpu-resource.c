@@ -324,6 +324,9 @@ uint32_t vgpu_cmd_submit(struct vgpu *g, const struct vgpu_cmd *cmd)
     /* virglrenderer parses the stream in place; give it an aligned copy. */
     g_autofree uint32_t *words = g_malloc(size);
     memcpy(words, cmd->data, size);
+    /* Every context speaks virgl's protocol: the renderer starts without
+     * venus or DRM contexts (renderer.c). One of those would need a walk of
+     * its own. */
     vgpu_filter_stream(words, size / 4);
     if (virgl_renderer_submit_cmd(words, (int)cmd->hdr.ctx_id, (int)(size / 4)) != 0)
         return vgpu_reject(g, cmd, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
