@@ -100,9 +100,8 @@ static void link_append(struct sgl_agent_link *l, const uint8_t *bytes, size_t n
     l->out_bytes += n;
 }
 
-/* One chunk of n bytes on port, for spice-server. */
-/* In chunks of SGL_AGENT_MAX_CHUNK at most, as clients chunk: the guest's
- * come as long as its messages. */
+/* n bytes on port, for spice-server, in chunks of SGL_AGENT_MAX_CHUNK at
+ * most, as clients chunk (the guest's chunks are as long as its messages). */
 static void link_put(struct sgl_agent_link *l, uint32_t port, const uint8_t *bytes, uint32_t n)
 {
     for (uint32_t off = 0; off < n;) {
