@@ -21,8 +21,10 @@
 #include "config.h"
 
 #include <dlfcn.h>
+#include <glib-unix.h>
 #include <math.h>
 #include <png.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +71,7 @@ struct probe {
     bool ending;       /* the probe is disconnecting itself */
     bool until_closed; /* --until-closed: the server ending the session ends the window */
     bool server_closed;
+    bool stopped;         /* SIGUSR1 ended the window before --seconds did */
     guint64 settle_bytes; /* read on the display channel before --settle ended */
     guint64 closed_bytes; /* read on the display channel, if the server closed it */
     /* measurements */
@@ -637,6 +640,17 @@ static gboolean on_timeout(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* SIGUSR1: the window ends now, as its timer would end it. A test that
+ * waits for something in the guest while this client is connected holds
+ * the probe as long as that takes, then stops it. */
+static gboolean on_stop(gpointer data)
+{
+    struct probe *p = data;
+    p->stopped = true;
+    g_main_loop_quit(p->loop);
+    return G_SOURCE_CONTINUE;
+}
+
 /* The end of --settle: bytes from here on are the steady rate. */
 static gboolean on_settled(gpointer data)
 {
@@ -688,7 +702,8 @@ int main(int argc, char **argv)
     GOptionEntry entries[] = {
         {"unix", 0, 0, G_OPTION_ARG_FILENAME, &unix_path, "Connect to this unix socket", "PATH"},
         {"ticket", 0, 0, G_OPTION_ARG_STRING, &ticket, "SPICE password", "TEXT"},
-        {"seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "How long to record (default 5)", "S"},
+        {"seconds", 0, 0, G_OPTION_ARG_INT, &seconds,
+         "How long to record (default 5; SIGUSR1 ends it sooner)", "S"},
         {"settle", 0, 0, G_OPTION_ARG_INT, &settle,
          "Leave the first S seconds (a new client's first picture) out of bytes_per_s", "S"},
         {"warmup", 0, 0, G_OPTION_ARG_INT, &warmup_ms,
@@ -850,7 +865,9 @@ int main(int argc, char **argv)
         g_timeout_add_seconds((guint)(warmup_ms ? first_within : seconds), on_timeout, &p);
     if (settle)
         g_timeout_add_seconds((guint)settle, on_settled, &p);
+    guint stop_source = g_unix_signal_add(SIGUSR1, on_stop, &p);
     g_main_loop_run(p.loop);
+    g_source_remove(stop_source);
     int64_t end_us = g_get_real_time();
 
     guint64 bytes = p.closed_bytes;
@@ -910,6 +927,8 @@ int main(int argc, char **argv)
         add_number(b, "cursor_moves", p.cursor_moves);
         json_builder_set_member_name(b, "server_closed");
         json_builder_add_boolean_value(b, p.server_closed);
+        json_builder_set_member_name(b, "stopped");
+        json_builder_add_boolean_value(b, p.stopped);
         /* 1: server mode (the client grabs the pointer), 2: client mode;
          * at the end, and when --input was sent. */
         gint mouse_mode = 0;

@@ -12,6 +12,7 @@ struct probe_transfer {
     GCancellable *cancel;
     bool started, done, cancelled;
     goffset bytes, cancel_after;
+    gint64 created_us, started_us, cancelled_us; /* monotonic; 0: not yet */
     char *error;
 };
 
@@ -21,6 +22,7 @@ static void on_progress(goffset current, goffset total, gpointer data)
     t->bytes = current;
     if (t->cancel_after && current >= t->cancel_after && current < total && !t->cancelled) {
         t->cancelled = true;
+        t->cancelled_us = g_get_monotonic_time();
         g_cancellable_cancel(t->cancel);
     }
 }
@@ -50,6 +52,7 @@ static void on_agent_update(SpiceMainChannel *main, gpointer data)
         return;
     GFile *files[] = {t->file, NULL};
     t->started = true;
+    t->started_us = g_get_monotonic_time();
     spice_main_channel_file_copy_async(main, files, G_FILE_COPY_NONE, t->cancel, on_progress, t,
                                        on_done, t);
 }
@@ -60,6 +63,7 @@ struct probe_transfer *probe_transfer_create(const char *path, gint64 cancel_aft
     t->cancel_after = cancel_after;
     t->file = g_file_new_for_path(path);
     t->cancel = g_cancellable_new();
+    t->created_us = g_get_monotonic_time();
     return t;
 }
 
@@ -85,6 +89,15 @@ void probe_transfer_attach(struct probe_transfer *t, SpiceMainChannel *main)
     g_signal_connect(main, "main-agent-update", G_CALLBACK(on_agent_update), t);
 }
 
+static void add_ms_since(JsonBuilder *b, const char *name, gint64 from_us, gint64 us)
+{
+    json_builder_set_member_name(b, name);
+    if (us)
+        json_builder_add_double_value(b, (us - from_us) / 1000.0);
+    else
+        json_builder_add_null_value(b);
+}
+
 void probe_transfer_report(const struct probe_transfer *t, JsonBuilder *b)
 {
     json_builder_set_member_name(b, "transfer");
@@ -97,6 +110,8 @@ void probe_transfer_report(const struct probe_transfer *t, JsonBuilder *b)
     json_builder_add_boolean_value(b, t->cancelled);
     json_builder_set_member_name(b, "bytes");
     json_builder_add_int_value(b, t->bytes);
+    add_ms_since(b, "started_ms", t->created_us, t->started_us);
+    add_ms_since(b, "cancelled_ms", t->created_us, t->cancelled_us);
     json_builder_set_member_name(b, "error");
     if (t->error)
         json_builder_add_string_value(b, t->error);

@@ -18,7 +18,9 @@ struct probe_transfer *probe_transfer_create(const char *path, gint64 cancel_aft
 void probe_transfer_destroy(struct probe_transfer *t);
 void probe_transfer_attach(struct probe_transfer *t, SpiceMainChannel *main);
 /* Member "transfer": {started, done, cancelled (by the probe), bytes,
- * error (null when it succeeded or has not ended)}. */
+ * started_ms and cancelled_ms (from create, as the probe connects; null
+ * when it did not happen), error (null when it succeeded or has not
+ * ended)}. */
 void probe_transfer_report(const struct probe_transfer *t, JsonBuilder *b);
 
 #endif

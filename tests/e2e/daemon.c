@@ -251,19 +251,45 @@ double sgl_e2e_num(JsonObject *o, const char *key)
     return json_node_get_double(n);
 }
 
+/* The probe's arguments on the daemon's TCP port: args[0..2] owned here. */
+static void probe_args(const struct sgl_e2e_daemon *d, int seconds, const char *const *extra,
+                       char *args[10])
+{
+    args[0] = g_strdup_printf("spice://127.0.0.1:%u", d->port);
+    args[1] = g_strdup("--seconds");
+    args[2] = g_strdup_printf("%d", seconds);
+    int n = 3;
+    for (; extra && *extra && n < 9; extra++)
+        args[n++] = (char *)*extra;
+    args[n] = NULL;
+}
+
+static void probe_args_finish(char *args[10])
+{
+    for (int i = 0; i < 3; i++)
+        g_free(args[i]);
+}
+
 JsonObject *sgl_e2e_probe_run(const struct sgl_e2e *e, const struct sgl_e2e_daemon *d, int seconds,
                               const char *const *extra, JsonParser **parser)
 {
-    g_autofree char *uri = g_strdup_printf("spice://127.0.0.1:%u", d->port);
-    g_autofree char *secs = g_strdup_printf("%d", seconds);
-    const char *args[10] = {uri, "--seconds", secs};
-    int n = 3;
-    for (; extra && *extra && n < 9; extra++)
-        args[n++] = *extra;
+    char *args[10];
+    probe_args(d, seconds, extra, args);
     int status;
-    JsonObject *o = sgl_e2e_probe(e->builddir, args, &status, parser);
+    JsonObject *o = sgl_e2e_probe(e->builddir, (const char *const *)args, &status, parser);
+    probe_args_finish(args);
     assert_int_equal(status, 0);
     return o;
+}
+
+GSubprocess *sgl_e2e_probe_spawn_on(const struct sgl_e2e *e, const struct sgl_e2e_daemon *d,
+                                    int seconds, const char *const *extra)
+{
+    char *args[10];
+    probe_args(d, seconds, extra, args);
+    GSubprocess *probe = sgl_e2e_probe_spawn(e->builddir, (const char *const *)args);
+    probe_args_finish(args);
+    return probe;
 }
 
 JsonObject *sgl_e2e_expect_guest_frames_on(const struct sgl_e2e *e, const struct sgl_e2e_daemon *d,

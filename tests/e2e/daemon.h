@@ -56,6 +56,10 @@ struct sgl_vm *sgl_e2e_daemon_boot(struct sgl_e2e *e, const struct sgl_e2e_daemo
  * (NULL-terminated, 6 at most); it must exit 0. JSON owned by *parser. */
 JsonObject *sgl_e2e_probe_run(const struct sgl_e2e *e, const struct sgl_e2e_daemon *d, int seconds,
                               const char *const *extra, JsonParser **parser);
+/* The same, left running (sgl_e2e_probe_spawn): the caller ends it with
+ * sgl_e2e_probe_stop. */
+GSubprocess *sgl_e2e_probe_spawn_on(const struct sgl_e2e *e, const struct sgl_e2e_daemon *d,
+                                    int seconds, const char *const *extra);
 
 /* The guest's frames on SPICE display `display` for a few seconds: most of
  * what the guest presented, with no gap over SGL_E2E_MAX_GAP_MS and the last

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 #include <gio/gio.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include "tests/test-util.h"
@@ -139,25 +140,62 @@ void sgl_e2e_expect_clean_exit(struct sgl_vm *vm)
     assert_int_equal(status, 0);
 }
 
+static GPtrArray *probe_argv(const char *builddir, const char *const *args)
+{
+    GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(argv, g_build_filename(builddir, "client-test", "spicegl-probe", NULL));
+    g_ptr_array_add(argv, g_strdup("--json"));
+    for (const char *const *a = args; *a; a++)
+        g_ptr_array_add(argv, g_strdup(*a));
+    g_ptr_array_add(argv, NULL);
+    return argv;
+}
+
+static JsonObject *probe_parse(const char *out, JsonParser **parser)
+{
+    g_autoptr(GError) error = NULL;
+    sgl_test_diagnostic("probe", out);
+    *parser = json_parser_new();
+    if (!json_parser_load_from_data(*parser, out, -1, &error))
+        fail_msg("no JSON from the probe (%s): %s", error->message, out);
+    return json_node_get_object(json_parser_get_root(*parser));
+}
+
 JsonObject *sgl_e2e_probe(const char *builddir, const char *const *args, int *status,
                           JsonParser **parser)
 {
-    g_autofree char *probe = g_build_filename(builddir, "client-test", "spicegl-probe", NULL);
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    g_ptr_array_add(argv, probe);
-    g_ptr_array_add(argv, "--json");
-    for (const char *const *a = args; *a; a++)
-        g_ptr_array_add(argv, (gpointer)*a);
-    g_ptr_array_add(argv, NULL);
+    g_autoptr(GPtrArray) argv = probe_argv(builddir, args);
     g_autofree char *out = NULL;
     g_autoptr(GError) error = NULL;
     if (!g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL,
                       status, &error))
         fail_msg("spicegl-probe: %s", error->message);
     *status = WIFEXITED(*status) ? WEXITSTATUS(*status) : 128;
-    sgl_test_diagnostic("probe", out);
-    *parser = json_parser_new();
-    if (!json_parser_load_from_data(*parser, out, -1, &error))
-        fail_msg("no JSON from the probe (%s): %s", error->message, out);
-    return json_node_get_object(json_parser_get_root(*parser));
+    return probe_parse(out, parser);
+}
+
+GSubprocess *sgl_e2e_probe_spawn(const char *builddir, const char *const *args)
+{
+    g_autoptr(GPtrArray) argv = probe_argv(builddir, args);
+    g_autoptr(GError) error = NULL;
+    GSubprocess *probe =
+        g_subprocess_newv((const char *const *)argv->pdata, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+    if (!probe)
+        fail_msg("spicegl-probe: %s", error->message);
+    return probe;
+}
+
+JsonObject *sgl_e2e_probe_stop(GSubprocess *probe, JsonParser **parser)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *out = NULL;
+    /* Unreaped until the wait below: the signal reaches the probe, or
+     * nothing if it had ended on its own (its JSON says "stopped": false). */
+    g_subprocess_send_signal(probe, SIGUSR1);
+    if (!g_subprocess_communicate_utf8(probe, NULL, NULL, &out, NULL, &error))
+        fail_msg("spicegl-probe: %s", error->message);
+    JsonObject *o = probe_parse(out ? out : "", parser);
+    if (!g_subprocess_get_if_exited(probe) || g_subprocess_get_exit_status(probe) != 0)
+        fail_msg("spicegl-probe failed (wait status %d)", g_subprocess_get_status(probe));
+    return o;
 }

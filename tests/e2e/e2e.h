@@ -4,6 +4,7 @@
 #ifndef SGL_E2E_H
 #define SGL_E2E_H
 
+#include <gio/gio.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
@@ -46,5 +47,12 @@ void sgl_e2e_expect_clean_exit(struct sgl_vm *vm);
  * object (owned by *parser); *status is its exit status. */
 JsonObject *sgl_e2e_probe(const char *builddir, const char *const *args, int *status,
                           JsonParser **parser);
+/* The same probe left running while the test waits for something else
+ * (give it a --seconds longer than the wait); the caller owns it and ends
+ * it with sgl_e2e_probe_stop, which sends SIGUSR1 (the probe's window ends
+ * there), waits, requires exit 0 and returns its object. "stopped" in it
+ * is true only if the probe was still running then. */
+GSubprocess *sgl_e2e_probe_spawn(const char *builddir, const char *const *args);
+JsonObject *sgl_e2e_probe_stop(GSubprocess *probe, JsonParser **parser);
 
 #endif
