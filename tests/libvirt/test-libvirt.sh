@@ -5,7 +5,8 @@
 # descriptor with only --fd, --virgl and --render-node; each daemon finds
 # its VM, applies its settings and QEMU's D-Bus display and registers the
 # guest agent's port (libvirt's dbus channel); each guest renders
-# with virgl and a client with that VM's ticket sees it on that VM's port.
+# with virgl and a client with that VM's ticket sees it on that VM's port;
+# one guest's sound (libvirt's dbus audio) reaches its client.
 # virsh shutdown and virsh destroy leave no daemon; a killed daemon shows
 # in the VM's log and the VM still powers off; a bad settings file fails
 # virsh start and leaves nothing running. Needs root. Speaks TAP.
@@ -19,7 +20,7 @@
 set -u
 builddir=${SGL_BUILDDIR:?run through make check}
 srcdir=${SGL_SRCDIR:?run through make check}
-echo "1..8"
+echo "1..9"
 
 . "$srcdir/tests/harness/scratch.sh"
 [ "$(id -u)" = 0 ] || { echo "Bail out! needs root (libvirtd, qemu:///system)"; exit 1; }
@@ -38,8 +39,10 @@ num() { sed -n "s/.*\"$1\":\(-\?[0-9.]*\).*/\1/p" <<<"$2"; }
 image=$("$srcdir/tests/guest/build-guest" --gl-program "$builddir/tests/guest/sgl-guest-gl" --quiet) ||
   { echo "Bail out! the test guest did not build"; exit 1; }
 kernel=$(sed -n 's/^kernel=//p' <<<"$image") initrd=$(sed -n 's/^initrd=//p' <<<"$image")
-"$srcdir/tests/guest/make-disk" "$kernel" "$initrd" "$tmp/base.img" \
-  "console=ttyS0 quiet panic=-1 sgl.run=gl sgl.frames=0 sgl.fps=$fps" ||
+cmdline="console=ttyS0 quiet panic=-1 sgl.run=gl sgl.frames=0 sgl.fps=$fps"
+# The first VM also plays a 440 Hz sine on its sound card from boot on.
+"$srcdir/tests/guest/make-disk" "$kernel" "$initrd" "$tmp/base.img" "$cmdline" &&
+  "$srcdir/tests/guest/make-disk" "$kernel" "$initrd" "$tmp/tone.img" "$cmdline sgl.tone=440" ||
   { echo "Bail out! make-disk failed"; exit 1; }
 
 exec 8>"$builddir/.heavy-tests.lock"
@@ -106,7 +109,9 @@ done
 # VM i: its disk, its ticket, its settings, its domain from the documented XML.
 define_vm() { # i
   local n=${names[$1]} port=${ports[$1]}
-  cp --sparse=always "$tmp/base.img" "$tmp/$n.img"
+  local disk=$tmp/base.img
+  [ "$1" = 0 ] && disk=$tmp/tone.img
+  cp --sparse=always "$disk" "$tmp/$n.img"
   printf 'ticket-%s\n' "$1" >"$tmp/$n.ticket"
   chgrp libvirt-qemu "$tmp/$n.ticket" && chmod 640 "$tmp/$n.ticket"
   printf '[spicegl-gpu]\nport=%s\nticket-file=%s\nscanouts=1\nfps=%s\nlog-file=%s\n' \
@@ -188,30 +193,48 @@ else
   echo "not ok 3 - a VM's client got too few frames or a poor picture:$said (want >= $((24 * fps / 10)) in 3 s, >= 40 dB)"
 fi
 
-# 4: one VM's ticket does not open the other.
+# 4: the first VM's sound (libvirt's dbus audio on its display) reaches
+# its client: the sine's frequency, at its level, as Opus.
+n=${names[0]} l=$tmp/logs/${names[0]}.log
+probe=$("$builddir/client-test/spicegl-probe" "spice://127.0.0.1:${ports[0]}" --ticket ticket-0 \
+  --seconds 4 --json 2>"$tmp/sound.err")
+sound=$(sed -n 's/.*"sound":{\([^}]*\)}.*/\1/p' <<<"$probe")
+hz=$(num frequency_hz "$sound") level=$(num level_dbfs "$sound") secs=$(num seconds "$sound")
+codec=$(sed -n 's/.*"codec":"\([a-z0-9]*\)".*/\1/p' <<<"$sound")
+said=$(printf '%.2f Hz at %.1f dBFS for %.1f s (%s)' "${hz:-0}" "${level:--99}" "${secs:-0}" "${codec:-none}")
+if wait_console "$n" tone-start 10 && grep -q "sound: QEMU's voice [0-9]* plays to SPICE clients (48000 Hz stereo)" "$l" &&
+  [ "$codec" = opus ] &&
+  awk -v hz="${hz:-0}" -v db="${level:--99}" -v s="${secs:-0}" 'BEGIN { exit !(hz >= 438 && hz <= 442 && db > -20 && s >= 2) }'; then
+  echo "ok 4 - libvirt's dbus audio: the guest's 440 Hz sine reaches its VM's client through spicegl-gpu: $said"
+else
+  echo "not ok 4 - the guest's tone did not reach its client as it should: $said (want 438-442 Hz above -20 dBFS for 2 s, as Opus)"
+  show "$l" "$tmp/sound.err"
+fi
+
+# 5: one VM's ticket does not open the other.
 if "$builddir/client-test/spicegl-probe" "spice://127.0.0.1:${ports[0]}" --ticket ticket-1 --seconds 2 --json \
   >"$tmp/refused.json" 2>&1; then
-  echo "not ok 4 - the second VM's ticket opened the first VM"
+  echo "not ok 5 - the second VM's ticket opened the first VM"
 elif grep -q '"error":"authentication failed"' "$tmp/refused.json"; then
-  echo "ok 4 - the second VM's ticket is refused by the first VM's daemon"
+  echo "ok 5 - the second VM's ticket is refused by the first VM's daemon"
 else
-  echo "not ok 4 - the wrong ticket failed for another reason"
+  echo "not ok 5 - the wrong ticket failed for another reason"
   show "$tmp/refused.json"
 fi
 
-# 5: virsh shutdown: the guest powers off (ACPI), the daemon exits.
+# 6: virsh shutdown: the guest powers off (ACPI), the daemon exits.
 n=${names[0]}
 vsh shutdown "$n" >/dev/null
 if [ -n "$d0" ] && wait_state "$n" "shut off" 90 && grep -q "@@SGL power-button" "$tmp/$n.console" &&
   ! kill -0 "$d0" 2>/dev/null && grep -q "QEMU went away" "$tmp/logs/$n.log" &&
   ! grep -qE "sandbox: denied|rejected:" "$tmp/logs/$n.log"; then
-  echo "ok 5 - virsh shutdown: the guest powered off and its daemon exited cleanly"
+  echo "ok 6 - virsh shutdown: the guest powered off and its daemon exited cleanly"
 else
-  echo "not ok 5 - virsh shutdown: state $(vsh domstate "$n"), daemon $d0 $(kill -0 "$d0" 2>/dev/null && echo still runs)"
+  echo "not ok 6 - virsh shutdown: state $(vsh domstate "$n"), daemon $d0 $(kill -0 "$d0" 2>/dev/null && echo still runs)"
   show "$tmp/logs/$n.log"
 fi
 
-# 6: the daemon dies: the VM's log says the GPU went away, and the VM
+# 7: the daemon dies: the VM's log says the GPU went away, and the VM
 # still powers off (it does not hang).
 n=${names[1]}
 killed=0
@@ -219,30 +242,30 @@ killed=0
 sleep 2
 vsh shutdown "$n" >/dev/null
 if [ "$killed" = 1 ] && wait_state "$n" "shut off" 60 && grep -q "Unexpected end-of-file before all data were read" "$(vm_log "$n")"; then
-  echo "ok 6 - spicegl-gpu killed: the VM's log says its GPU connection ended, and virsh shutdown still powers it off"
+  echo "ok 7 - spicegl-gpu killed: the VM's log says its GPU connection ended, and virsh shutdown still powers it off"
 else
-  echo "not ok 6 - after the daemon was killed: state $(vsh domstate "$n")"
+  echo "not ok 7 - after the daemon was killed: state $(vsh domstate "$n")"
   show "$(vm_log "$n")"
 fi
 
-# 7: virsh destroy stops the daemon with the VM.
+# 8: virsh destroy stops the daemon with the VM.
 vsh start "$n" >"$tmp/$n.start2" 2>&1
 d1=$(daemon_pid "$n")
 if wait_console "$n" gl-start "$boot_s" && [ -n "$d1" ] && kill -0 "$d1" && vsh destroy "$n" >/dev/null &&
   wait_state "$n" "shut off" 30 && sleep 1 && ! kill -0 "$d1" 2>/dev/null; then
-  echo "ok 7 - virsh destroy: the VM and its daemon ($d1) are gone"
+  echo "ok 8 - virsh destroy: the VM and its daemon ($d1) are gone"
 else
-  echo "not ok 7 - virsh destroy left daemon '$d1' or the VM: $(vsh domstate "$n")"
+  echo "not ok 8 - virsh destroy left daemon '$d1' or the VM: $(vsh domstate "$n")"
   show "$tmp/$n.start2"
 fi
 
-# 8: a bad settings file: virsh start fails, nothing stays.
+# 9: a bad settings file: virsh start fails, nothing stays.
 n=${names[0]}
 printf '[spicegl-gpu]\nport=%s\ntickte-file=%s\n' "${ports[0]}" "$tmp/$n.ticket" >"$confdir/$n.conf"
 if vsh start "$n" >"$tmp/$n.bad" 2>&1; then
-  echo "not ok 8 - a VM with a bad settings file started"
+  echo "not ok 9 - a VM with a bad settings file started"
 elif wait_state "$n" "shut off" 30 && [ -z "$(pgrep -f "^$binary|^$tmp/spicegl-gpu")" ]; then
-  echo "ok 8 - a bad settings file (a misspelt key) fails virsh start, and no daemon stays: $(grep -o 'error: .*' "$tmp/$n.bad" | head -n 1 | cut -c1-100)"
+  echo "ok 9 - a bad settings file (a misspelt key) fails virsh start, and no daemon stays: $(grep -o 'error: .*' "$tmp/$n.bad" | head -n 1 | cut -c1-100)"
 else
-  echo "not ok 8 - after a bad settings file: state $(vsh domstate "$n"), daemons $(pgrep -f "$tmp/spicegl-gpu")"
+  echo "not ok 9 - after a bad settings file: state $(vsh domstate "$n"), daemons $(pgrep -f "$tmp/spicegl-gpu")"
 fi
