@@ -698,7 +698,7 @@ int main(int argc, char **argv)
     gint first_within = 15;
     gdouble mic_hz = 0;
     gboolean json = FALSE, gl = FALSE, input = FALSE, audio = FALSE, until_closed = FALSE,
-             no_markers = FALSE;
+             no_markers = FALSE, no_audio = FALSE;
     GOptionEntry entries[] = {
         {"unix", 0, 0, G_OPTION_ARG_FILENAME, &unix_path, "Connect to this unix socket", "PATH"},
         {"ticket", 0, 0, G_OPTION_ARG_STRING, &ticket, "SPICE password", "TEXT"},
@@ -724,6 +724,8 @@ int main(int argc, char **argv)
         {"gl", 0, 0, G_OPTION_ARG_NONE, &gl, "Ask for GL scanouts (unix socket only)", NULL},
         {"audio", 0, 0, G_OPTION_ARG_NONE, &audio,
          "Play the server's audio (as remote-viewer does), e.g. its --audio-clock", NULL},
+        {"no-audio", 0, 0, G_OPTION_ARG_NONE, &no_audio,
+         "Open no sound channel (a client without audio: spice-gtk's enable-audio off)", NULL},
         {"mic", 0, 0, G_OPTION_ARG_DOUBLE, &mic_hz,
          "Send a sine of HZ (at -6 dBFS) whenever the server records", "HZ"},
         {"input", 0, 0, G_OPTION_ARG_NONE, &input,
@@ -811,6 +813,10 @@ int main(int argc, char **argv)
                         "from this host's own microphone)\n");
         return 2;
     }
+    if (no_audio && (audio || mic_hz > 0)) {
+        fprintf(stderr, "spicegl-probe: --no-audio goes without --audio and --mic\n");
+        return 2;
+    }
     if (display_id < 0 || display_id > 3 || (n_sizes && (unsigned)display_id >= n_sizes)) {
         fprintf(stderr, "spicegl-probe: --display is 0..3, and one --resize asks for\n");
         return 2;
@@ -846,6 +852,8 @@ int main(int argc, char **argv)
     g_mutex_init(&p.lock);
     if (gl)
         g_object_set(p.session, "gl-scanout", TRUE, NULL);
+    if (no_audio)
+        g_object_set(p.session, "enable-audio", FALSE, NULL);
     if (audio && !spice_audio_get(p.session, NULL))
         g_warning("no audio backend: the playback channel stays off");
     if (unix_path)

@@ -4,8 +4,8 @@
  * The VM's sound (qemu-audio.h: validated 48 kHz stereo S16 frames) is
  * cut into the buffers spice-server asks for (480 frames, 10 ms, when
  * clients take Opus) and sent to the clients of this server; its volume
- * and mute go with it. spice-server serves one playback client at a time:
- * the latest to connect.
+ * and mute go with it. spice-server offers the playback channel only to a
+ * client that connects while no other is connected: the first keeps it.
  *
  * The media clock (--audio-clock): spice-server <= 0.15 starts a client's
  * clock 400 ms behind; with a playback channel running, spice-gtk follows

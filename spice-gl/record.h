@@ -4,8 +4,8 @@
  * server asks its record client to send; the client's samples (decoded
  * from Opus by spice-server when the client sends Opus) wait in
  * spice-server's buffer until the VM reads them. The VM's capture volume
- * and mute go to the client. spice-server serves one record client at a
- * time: the latest to connect.
+ * and mute go to the client. spice-server offers the record channel only to
+ * a client that connects while no other is connected: the first keeps it.
  *
  * Main context only; destroy after spice_server_destroy(). */
 #ifndef SGL_RECORD_H
