@@ -230,9 +230,10 @@ static void test_sound_with_several_clients(void **state)
     assert_true(secs >= 7.0);
     /* No break in the tone; in arrival, the second client's link (on
      * the same main loop) may delay a packet or two a little past the
-     * 20 ms a lone client is held to, well within a client's buffer. */
+     * 20 ms a lone client is held to (seen: 28 ms), well within a client's
+     * buffer. */
     bool instrumented = sgl_test_sanitizers();
-    if (breaks > (instrumented ? 8 : 0) || gap > (instrumented ? 400.0 : 60.0))
+    if (breaks > (instrumented ? 8 : 0) || gap > (instrumented ? 400.0 : 100.0))
         fail_msg("the second client broke the first's sound: %d discontinuities, a gap of %.1f "
                  "ms",
                  breaks, gap);
