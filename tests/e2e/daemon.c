@@ -28,16 +28,30 @@ char *sgl_e2e_daemon_log(const struct sgl_e2e_daemon *d)
     return text ? text : g_strdup("");
 }
 
-gboolean sgl_e2e_daemon_log_wait(const struct sgl_e2e_daemon *d, const char *text, int timeout_ms)
+unsigned sgl_e2e_daemon_log_count(const struct sgl_e2e_daemon *d, const char *text)
+{
+    g_autofree char *log = sgl_e2e_daemon_log(d);
+    unsigned n = 0;
+    for (const char *p = log; (p = strstr(p, text)); p += strlen(text))
+        n++;
+    return n;
+}
+
+gboolean sgl_e2e_daemon_log_wait_count(const struct sgl_e2e_daemon *d, const char *text, unsigned n,
+                                       int timeout_ms)
 {
     gint64 end = g_get_monotonic_time() + timeout_ms * 1000ll;
     do {
-        g_autofree char *log = sgl_e2e_daemon_log(d);
-        if (strstr(log, text))
+        if (sgl_e2e_daemon_log_count(d, text) >= n)
             return TRUE;
         g_usleep(100 * 1000);
     } while (g_get_monotonic_time() < end);
     return FALSE;
+}
+
+gboolean sgl_e2e_daemon_log_wait(const struct sgl_e2e_daemon *d, const char *text, int timeout_ms)
+{
+    return sgl_e2e_daemon_log_wait_count(d, text, 1, timeout_ms);
 }
 
 static void daemon_free_cb(void *data)

@@ -40,6 +40,11 @@ struct sgl_e2e_daemon *sgl_e2e_daemon_start(struct sgl_e2e *e, const char *name,
                                             const struct sgl_e2e_daemon_options *options);
 char *sgl_e2e_daemon_log(const struct sgl_e2e_daemon *d);
 gboolean sgl_e2e_daemon_log_wait(const struct sgl_e2e_daemon *d, const char *text, int timeout_ms);
+/* How many times the log says text; whether it says it n times within
+ * timeout_ms. */
+unsigned sgl_e2e_daemon_log_count(const struct sgl_e2e_daemon *d, const char *text);
+gboolean sgl_e2e_daemon_log_wait_count(const struct sgl_e2e_daemon *d, const char *text, unsigned n,
+                                       int timeout_ms);
 /* Waits for the daemon to exit by itself: its exit status, 128+signal, or -1. */
 int sgl_e2e_daemon_wait(struct sgl_e2e_daemon *d, int timeout_ms);
 /* Its pid, or 0 once it has exited. */

@@ -183,29 +183,6 @@ static void expect_clipboard(struct sgl_vm *vm, guint from, JsonObject *o, const
                  answer);
 }
 
-/* How many times the daemon's log says what. */
-static unsigned log_count(const struct sgl_e2e_daemon *d, const char *what)
-{
-    g_autofree char *log = sgl_e2e_daemon_log(d);
-    unsigned n = 0;
-    for (const char *p = log; (p = strstr(p, what)); p += strlen(what))
-        n++;
-    return n;
-}
-
-/* Whether the log says what at least n times within timeout_ms. */
-static bool log_count_reaches(const struct sgl_e2e_daemon *d, const char *what, unsigned n,
-                              int timeout_ms)
-{
-    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-    while (log_count(d, what) < n) {
-        if (g_get_monotonic_time() > deadline)
-            return false;
-        g_usleep(100 * 1000);
-    }
-    return true;
-}
-
 /* An image both ways: the client's PNG (png, a picture it took) reaches the
  * guest's X clipboard whole, and the image the guest then puts there
  * reaches the client whole. */
@@ -363,13 +340,14 @@ static void expect_agent(struct sgl_e2e *e, struct sgl_e2e_daemon *d, struct sgl
      * port close and open once more than before (it opened at boot). */
     const char *closed = "the guest's agent closed its port",
                *opened = "the guest's agent opened its port";
-    unsigned closed_before = log_count(d, closed), opened_before = log_count(d, opened);
+    unsigned closed_before = sgl_e2e_daemon_log_count(d, closed),
+             opened_before = sgl_e2e_daemon_log_count(d, opened);
     g_autoptr(JsonParser) restart_parser = NULL;
     sgl_e2e_probe_run(e, d, 12, (const char *const[]){"--clipboard=sgl-client:restart-agent", NULL},
                       &restart_parser);
     sgl_e2e_expect(vm, "agent-restarted", 30000);
-    if (!log_count_reaches(d, closed, closed_before + 1, 10000) ||
-        !log_count_reaches(d, opened, opened_before + 1, 20000))
+    if (!sgl_e2e_daemon_log_wait_count(d, closed, closed_before + 1, 10000) ||
+        !sgl_e2e_daemon_log_wait_count(d, opened, opened_before + 1, 20000))
         fail_msg("the daemon did not see the guest's agent go and come back:\n%s",
                  sgl_e2e_daemon_log(d));
     /* Bytes no agent writes on the guest's port, between two agents: the
