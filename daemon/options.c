@@ -110,8 +110,9 @@ static GOptionEntry *option_entries(struct spicegl_options *o, struct raw *r)
         {"single-client", 0, 0, G_OPTION_ARG_NONE, &r->single_client,
          "A new client replaces the connected one (spice-server's default)", NULL},
         {"audio-clock", 0, 0, G_OPTION_ARG_NONE, &r->audio_clock,
-         "Stream silence so clients' media clocks follow audio: ~50 ms instead of ~420 ms for "
-         "appsink clients (Wayland, headless), ~+25 ms for remote-viewer's X11 overlay",
+         "Stream silence so clients' media clocks follow their audio output: ~120 ms instead of "
+         "~385 ms through remote-viewer's appsink (Wayland), ~160 instead of ~22 through its X11 "
+         "overlay",
          NULL},
         {"encoder", 0, 0, G_OPTION_ARG_STRING, &o->encoder_name,
          "auto (default), x264, gst or gst:<element>", "NAME"},

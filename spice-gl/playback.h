@@ -9,12 +9,12 @@
  *
  * The media clock (--audio-clock): spice-server <= 0.15 starts a client's
  * clock 400 ms behind; with a playback channel running, spice-gtk follows
- * its audio clock instead, and clients on its appsink path (Wayland,
- * DISABLE_GSTVIDEOOVERLAY, headless spice-client-glib) show frames ~50 ms
- * after they arrive instead of ~420. With the clock on, silence is sent
- * whenever the VM plays nothing, so the channel never stops. It costs
- * remote-viewer's X11 overlay path some latency (docs/benchmarks.md), so
- * it is an option.
+ * its audio clock instead, and remote-viewer on its appsink path (Wayland,
+ * DISABLE_GSTVIDEOOVERLAY) shows frames ~120 ms after they arrive instead
+ * of ~385, in step with its audio output. With the clock on, silence is
+ * sent whenever the VM plays nothing, so the channel never stops. It costs
+ * remote-viewer's X11 overlay path ~140 ms (docs/spice-display.md), so it
+ * is an option.
  *
  * Main context only; destroy after spice_server_destroy(). */
 #ifndef SGL_PLAYBACK_H
