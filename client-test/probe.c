@@ -72,6 +72,7 @@ struct probe {
     bool until_closed; /* --until-closed: the server ending the session ends the window */
     bool server_closed;
     bool stopped;         /* SIGUSR1 ended the window before --seconds did */
+    bool webdav_channel;  /* the server offered folder sharing's channel */
     guint64 settle_bytes; /* read on the display channel before --settle ended */
     guint64 closed_bytes; /* read on the display channel, if the server closed it */
     /* measurements */
@@ -622,6 +623,8 @@ static void on_channel_new(SpiceSession *s, SpiceChannel *channel, gpointer data
             probe_sound_attach(p->sound, SPICE_PLAYBACK_CHANNEL(channel));
         if (SPICE_IS_RECORD_CHANNEL(channel) && p->mic)
             probe_mic_attach(p->mic, SPICE_RECORD_CHANNEL(channel));
+        if (SPICE_IS_WEBDAV_CHANNEL(channel))
+            p->webdav_channel = true;
         gint id;
         g_object_get(channel, "channel-id", &id, NULL);
         if (SPICE_IS_CURSOR_CHANNEL(channel) && id == p->display_id) {
@@ -692,7 +695,7 @@ int main(int argc, char **argv)
 {
     g_autofree char *unix_path = NULL, *ticket = NULL, *screenshot = NULL, *resize = NULL,
                     *last_screenshot = NULL, *clipboard = NULL, *send_file = NULL,
-                    *clipboard_png = NULL;
+                    *clipboard_png = NULL, *share_dir = NULL;
     gint64 cancel_after = 0;
     gint seconds = 5, settle = 0, psnr_every = 1, display_id = 0, warmup_ms = 0;
     gint first_within = 15;
@@ -746,6 +749,9 @@ int main(int argc, char **argv)
          "PATH"},
         {"send-file", 0, 0, G_OPTION_ARG_FILENAME, &send_file,
          "Send this file to the guest's agent once it is there (as a drag and drop)", "PATH"},
+        {"share-dir", 0, 0, G_OPTION_ARG_FILENAME, &share_dir,
+         "Share this folder with the guest, read-only (spice-gtk's folder sharing, over WebDAV)",
+         "PATH"},
         {"cancel-after", 0, 0, G_OPTION_ARG_INT64, &cancel_after,
          "Cancel --send-file's transfer once this many bytes went", "BYTES"},
         {"resize", 0, 0, G_OPTION_ARG_STRING, &resize,
@@ -854,6 +860,8 @@ int main(int argc, char **argv)
         g_object_set(p.session, "gl-scanout", TRUE, NULL);
     if (no_audio)
         g_object_set(p.session, "enable-audio", FALSE, NULL);
+    if (share_dir)
+        g_object_set(p.session, "shared-dir", share_dir, "share-dir-ro", TRUE, NULL);
     if (audio && !spice_audio_get(p.session, NULL))
         g_warning("no audio backend: the playback channel stays off");
     if (unix_path)
@@ -937,6 +945,8 @@ int main(int argc, char **argv)
         json_builder_add_boolean_value(b, p.server_closed);
         json_builder_set_member_name(b, "stopped");
         json_builder_add_boolean_value(b, p.stopped);
+        json_builder_set_member_name(b, "webdav_channel");
+        json_builder_add_boolean_value(b, p.webdav_channel);
         /* 1: server mode (the client grabs the pointer), 2: client mode;
          * at the end, and when --input was sent. */
         gint mouse_mode = 0;

@@ -10,6 +10,8 @@
 #include "control.h"
 #include "options.h"
 
+struct sgl_port;
+
 /* A display stream's rates over the last second (commands.c samples). */
 struct spicegl_rate {
     uint64_t encoded, bytes;
@@ -31,10 +33,12 @@ struct spicegl_daemon {
     /* Remotes per server: one per output, remotes[server * outputs + k]
      * streams output k as the server's display k. */
     uint32_t outputs;
-    struct qemu_control *qemu;       /* --qmp: input and display sizes to QEMU */
-    struct qemu_audio *audio;        /* with qemu: the VM's sound, to playbacks and from records */
-    struct qemu_chardev *agent_port; /* with qemu: the guest agent's port */
-    struct sgl_agent_mux *agent;     /* with qemu: it, shared by the servers' agent devices */
+    struct qemu_control *qemu;        /* --qmp: input and display sizes to QEMU */
+    struct qemu_audio *audio;         /* with qemu: the VM's sound, to playbacks and from records */
+    struct qemu_chardev *agent_port;  /* with qemu: the guest agent's port */
+    struct sgl_agent_mux *agent;      /* with qemu: it, shared by the servers' agent devices */
+    struct qemu_chardev *webdav_port; /* with qemu: folder sharing's port */
+    struct sgl_port *webdav;          /* it, on the first server */
     bool qemu_connected;
 
     /* --control */

@@ -18,6 +18,7 @@
 #include "spice-gl/playback.h"
 #include "spice-gl/record.h"
 #include "spice-gl/agent-mux.h"
+#include "spice-gl/port.h"
 #include "spice-gl/input.h"
 #include "spice-gl/local.h"
 #include "spice-gl/pointer.h"
@@ -209,6 +210,52 @@ static void on_agent_port_writable(void *user)
 
 static const struct qemu_chardev_callbacks agent_port_callbacks = {
     on_agent_port_opened, on_agent_port_received, on_agent_port_writable};
+
+/* Folder sharing's port, relayed to the first server's clients. */
+static size_t on_webdav_to_guest(const uint8_t *bytes, size_t n, void *user)
+{
+    struct spicegl_daemon *d = user;
+    return qemu_chardev_write(d->webdav_port, bytes, n);
+}
+
+static void on_webdav_hold_guest(bool hold, void *user)
+{
+    struct spicegl_daemon *d = user;
+    qemu_chardev_hold(d->webdav_port, hold);
+}
+
+static void on_webdav_reset_guest(void *user)
+{
+    struct spicegl_daemon *d = user;
+    qemu_chardev_reset(d->webdav_port);
+}
+
+static const struct sgl_port_callbacks webdav_callbacks = {on_webdav_to_guest, on_webdav_hold_guest,
+                                                           on_webdav_reset_guest};
+
+static void on_webdav_port_opened(bool open, void *user)
+{
+    struct spicegl_daemon *d = user;
+    if (d->webdav)
+        sgl_port_guest_opened(d->webdav, open);
+}
+
+static void on_webdav_port_received(const uint8_t *bytes, size_t n, void *user)
+{
+    struct spicegl_daemon *d = user;
+    if (d->webdav)
+        sgl_port_guest_received(d->webdav, bytes, n);
+}
+
+static void on_webdav_port_writable(void *user)
+{
+    struct spicegl_daemon *d = user;
+    if (d->webdav)
+        sgl_port_guest_writable(d->webdav);
+}
+
+static const struct qemu_chardev_callbacks webdav_port_callbacks = {
+    on_webdav_port_opened, on_webdav_port_received, on_webdav_port_writable};
 
 static const struct sgl_input_callbacks input_callbacks = {on_key, on_pointer_rel, on_pointer_abs,
                                                            on_buttons, on_monitors};
@@ -402,6 +449,13 @@ static bool add_server(struct spicegl_daemon *d, bool use_unix, GError **error)
         }
         g_ptr_array_add(d->records, rec);
     }
+    /* Folder sharing: one stream of bytes to the guest, so one server's
+     * clients (the first server's: TCP when it listens). */
+    if (d->webdav_port && !d->webdav) {
+        d->webdav = sgl_port_create(s, "org.spice-space.webdav.0", &webdav_callbacks, d, error);
+        if (!d->webdav)
+            return false;
+    }
     struct sgl_input *in = sgl_input_create(s, &input_callbacks, d, d->agent, error);
     if (!in)
         return false;
@@ -494,7 +548,11 @@ struct spicegl_daemon *spicegl_daemon_create(const struct spicegl_options *optio
     if (options->qmp || options->dbus_address) {
         d->agent = sgl_agent_mux_create(&agent_callbacks, d, 1u << VD_AGENT_CAP_MONITORS_CONFIG);
         d->agent_port = qemu_chardev_create(
-            options->agent_chardev ? options->agent_chardev : "vdagent", &agent_port_callbacks, d);
+            "agent port", options->agent_chardev ? options->agent_chardev : "vdagent",
+            "com.redhat.spice.0", &agent_port_callbacks, d);
+        d->webdav_port = qemu_chardev_create(
+            "folder sharing port", options->webdav_chardev ? options->webdav_chardev : "webdav",
+            "org.spice-space.webdav.0", &webdav_port_callbacks, d);
     }
     if ((options->listen_tcp && !add_server(d, false, error)) ||
         (options->listen_unix && !add_server(d, true, error)))
@@ -503,7 +561,8 @@ struct spicegl_daemon *spicegl_daemon_create(const struct spicegl_options *optio
         d->qemu = qemu_control_create(options->qmp, options->dbus_address, on_absolute, d);
         d->audio = qemu_audio_create(&audio_callbacks, d);
         qemu_control_set_audio(d->qemu, d->audio);
-        qemu_control_set_agent_port(d->qemu, d->agent_port);
+        qemu_control_add_port(d->qemu, d->agent_port);
+        qemu_control_add_port(d->qemu, d->webdav_port);
     }
     d->started_us = g_get_monotonic_time();
     d->ticket = g_strdup(options->ticket);
@@ -560,6 +619,9 @@ void spicegl_daemon_destroy(struct spicegl_daemon *d)
     g_clear_pointer(&d->qemu, qemu_control_destroy);
     g_clear_pointer(&d->audio, qemu_audio_destroy);
     g_clear_pointer(&d->agent_port, qemu_chardev_destroy);
+    /* The port leaves its server before the chardev it writes to goes. */
+    g_clear_pointer(&d->webdav, sgl_port_destroy);
+    g_clear_pointer(&d->webdav_port, qemu_chardev_destroy);
     for (guint i = 0; i < d->servers->len; i++)
         spice_server_vm_stop(g_ptr_array_index(d->servers, i));
     g_ptr_array_unref(d->remotes);

@@ -342,6 +342,7 @@ void spicegl_options_finish(struct spicegl_options *o)
     g_free(o->dbus_address);
     g_free(o->render_node);
     g_free(o->agent_chardev);
+    g_free(o->webdav_chardev);
     g_free(o->user);
     g_free(o->addr);
     g_free(o->unix_path);
@@ -464,6 +465,16 @@ bool spicegl_options_apply_vm(struct spicegl_options *o, int argc, char **argv,
                                             "on D-Bus (its id is part of an object path: letters, "
                                             "digits and '_'); the guest's agent stays off",
                                             name ? name : "?", vm->agent_chardev));
+    }
+    if (vm->webdav_chardev) {
+        if (agent_chardev_ok(vm->webdav_chardev))
+            o->webdav_chardev = g_strdup(vm->webdav_chardev);
+        else
+            g_ptr_array_add(said,
+                            g_strdup_printf("VM '%s': folder sharing's chardev '%s' cannot be "
+                                            "reached on D-Bus (its id is part of an object path: "
+                                            "letters, digits and '_'); folder sharing stays off",
+                                            name ? name : "?", vm->webdav_chardev));
     }
     if (!o->qmp && !o->dbus_address && vm->display_address) {
         if (!g_dbus_is_address(vm->display_address))

@@ -40,6 +40,7 @@ struct spicegl_options {
     char *dbus_address;   /* NULL, or the bus QEMU's D-Bus display is on; not with qmp */
     char *render_node;    /* NULL, or the DRM render node to render on (libvirt passes it) */
     char *agent_chardev;  /* id of the D-Bus chardev of the guest agent's port */
+    char *webdav_chardev; /* id of the D-Bus chardev of folder sharing's port */
 
     bool sandbox; /* no_new_privs and seccomp once started */
     char *user;   /* NULL, or drop to this user once started */

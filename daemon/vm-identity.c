@@ -83,6 +83,10 @@ void spicegl_vm_identity_parse_cmdline(struct spicegl_vm_identity *id, const cha
                 g_str_equal(port, "com.redhat.spice.0")) {
                 g_free(id->agent_chardev);
                 id->agent_chardev = opt_value(next, "backend", "id");
+            } else if (backend && g_str_equal(backend, "dbus") && port &&
+                       g_str_equal(port, "org.spice-space.webdav.0")) {
+                g_free(id->webdav_chardev);
+                id->webdav_chardev = opt_value(next, "backend", "id");
             }
         }
     }
@@ -260,5 +264,6 @@ void spicegl_vm_identity_finish(struct spicegl_vm_identity *id)
     g_free(id->name);
     g_free(id->display_address);
     g_free(id->agent_chardev);
+    g_free(id->webdav_chardev);
     *id = (struct spicegl_vm_identity){0};
 }

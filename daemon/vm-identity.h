@@ -24,6 +24,7 @@ struct spicegl_vm_identity {
     char *display_address; /* NULL, or the bus of QEMU's D-Bus display */
     char *agent_chardev;   /* NULL, or the id of the D-Bus chardev of the agent's port
                             * (-chardev dbus,id=ID,name=com.redhat.spice.0) */
+    char *webdav_chardev;  /* NULL, or folder sharing's (name=org.spice-space.webdav.0) */
 };
 
 /* Turns on sender credentials on fd. Call at once after start, before

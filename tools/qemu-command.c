@@ -97,6 +97,12 @@ void spicegl_vm_add_gpu_args(GPtrArray *argv, const char *machine, uint64_t memo
     add(argv, "virtio-serial-pci");
     add(argv, "-device");
     add(argv, "virtserialport,chardev=vdagent,name=com.redhat.spice.0");
+    /* Folder sharing's port, for the guest's spice-webdavd: relayed the
+     * same way to the clients' shared folders. */
+    add(argv, "-chardev");
+    add(argv, "dbus,id=webdav,name=org.spice-space.webdav.0");
+    add(argv, "-device");
+    add(argv, "virtserialport,chardev=webdav,name=org.spice-space.webdav.0");
 }
 
 char **spicegl_vm_qemu_argv(const struct spicegl_vm_options *o,

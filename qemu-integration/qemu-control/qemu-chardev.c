@@ -19,6 +19,7 @@ struct qemu_chardev {
     const struct qemu_chardev_callbacks *cb;
     void *data;
     char *id, *path;
+    char *what, *name; /* for the log: "agent port", and the port's name */
     GDBusConnection *display;
     char *bus_name;
     GCancellable *cancel;
@@ -75,7 +76,7 @@ static gboolean on_in(int fd, GIOCondition cond, gpointer data)
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return G_SOURCE_CONTINUE;
-    g_message("agent port %s: QEMU closed it (%s); registering again", ch->id,
+    g_message("%s %s: QEMU closed it (%s); registering again", ch->what, ch->id,
               n == 0 ? "end of stream" : g_strerror(errno));
     ch->in_watch = 0;
     renew(ch);
@@ -119,9 +120,9 @@ static void on_registered(GObject *source, GAsyncResult *res, gpointer data)
     if (v) {
         ch->fd = fd;
         if (ch->retries)
-            g_message("agent port %s: registered again", ch->id);
+            g_message("%s %s: registered again", ch->what, ch->id);
         else if (!ch->said_registered)
-            g_message("agent port %s: registered on QEMU's D-Bus display", ch->id);
+            g_message("%s %s: registered on QEMU's D-Bus display", ch->what, ch->id);
         ch->said_registered = true;
         ch->retries = 0;
         watch_in(ch);
@@ -138,17 +139,17 @@ static void on_registered(GObject *source, GAsyncResult *res, gpointer data)
         ch->retry = g_timeout_add(RETRY_MS, on_retry, ch);
         return;
     }
-    g_message("agent port %s: off: QEMU offers no such port on its D-Bus display (%s); the "
-              "guest's agent needs -chardev dbus,id=%s,name=com.redhat.spice.0, -device "
-              "virtio-serial-pci and -device virtserialport,chardev=%s,name=com.redhat.spice.0",
-              ch->id, error->message, ch->id, ch->id);
+    g_message("%s %s: off: QEMU offers no such port on its D-Bus display (%s); it needs "
+              "-chardev dbus,id=%s,name=%s, -device virtio-serial-pci and -device "
+              "virtserialport,chardev=%s,name=%s",
+              ch->what, ch->id, error->message, ch->id, ch->name, ch->id, ch->name);
 }
 
 static void register_port(struct qemu_chardev *ch)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
-        g_warning("agent port %s: off: socketpair: %s", ch->id, g_strerror(errno));
+        g_warning("%s %s: off: socketpair: %s", ch->what, ch->id, g_strerror(errno));
         return;
     }
     ch->registering = true;
@@ -185,7 +186,7 @@ static void on_proxy(GObject *source, GAsyncResult *res, gpointer data)
         return;
     struct qemu_chardev *ch = data;
     if (!proxy) {
-        g_message("agent port %s: its state is unknown (%s)", ch->id, error->message);
+        g_message("%s %s: its state is unknown (%s)", ch->what, ch->id, error->message);
         return;
     }
     ch->proxy = proxy;
@@ -240,7 +241,7 @@ size_t qemu_chardev_write(struct qemu_chardev *ch, const uint8_t *bytes, size_t 
         return 0;
     ssize_t w = send(ch->fd, bytes, n, MSG_NOSIGNAL);
     if (w < 0 && errno != EAGAIN && errno != EINTR) {
-        g_message("agent port %s: write: %s; registering again", ch->id, g_strerror(errno));
+        g_message("%s %s: write: %s; registering again", ch->what, ch->id, g_strerror(errno));
         renew(ch);
         return 0;
     }
@@ -259,10 +260,12 @@ void qemu_chardev_hold(struct qemu_chardev *ch, bool hold)
         watch_in(ch);
 }
 
-struct qemu_chardev *qemu_chardev_create(const char *id, const struct qemu_chardev_callbacks *cb,
-                                         void *data)
+struct qemu_chardev *qemu_chardev_create(const char *what, const char *id, const char *name,
+                                         const struct qemu_chardev_callbacks *cb, void *data)
 {
     struct qemu_chardev *ch = g_new0(struct qemu_chardev, 1);
+    ch->what = g_strdup(what);
+    ch->name = g_strdup(name);
     ch->cb = cb;
     ch->data = data;
     ch->id = g_strdup(id);
@@ -280,6 +283,8 @@ void qemu_chardev_destroy(struct qemu_chardev *ch)
     ch->open = false;
     qemu_chardev_detach(ch);
     g_free(ch->id);
+    g_free(ch->what);
+    g_free(ch->name);
     g_free(ch->path);
     g_free(ch);
 }

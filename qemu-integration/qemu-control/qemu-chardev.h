@@ -36,9 +36,10 @@ struct qemu_chardev_callbacks {
 struct qemu_chardev;
 
 /* id: the -chardev id (letters, digits, '_' only: it is part of an object
- * path). cb is borrowed. Nothing is registered until attached. */
-struct qemu_chardev *qemu_chardev_create(const char *id, const struct qemu_chardev_callbacks *cb,
-                                         void *data);
+ * path); what ("agent port") and name (the port's, com.redhat.spice.0)
+ * are for the log. cb is borrowed. Nothing is registered until attached. */
+struct qemu_chardev *qemu_chardev_create(const char *what, const char *id, const char *name,
+                                         const struct qemu_chardev_callbacks *cb, void *data);
 /* Accepts NULL. */
 void qemu_chardev_destroy(struct qemu_chardev *ch);
 

@@ -36,8 +36,9 @@ struct qemu_control {
     guint timeout, retry;
     int64_t qmp_deadline_us;
     bool started, connecting, refused_logged;
-    struct qemu_audio *audio;        /* borrowed; NULL: no sound */
-    struct qemu_chardev *agent_port; /* borrowed; NULL: none */
+    struct qemu_audio *audio;                           /* borrowed; NULL: no sound */
+    struct qemu_chardev *ports[QEMU_CONTROL_MAX_PORTS]; /* borrowed */
+    unsigned n_ports;
     uint32_t buttons;
     /* The VM's Mouse: whether QEMU routes positions to an absolute device. */
     void (*absolute)(bool absolute, void *user);
@@ -179,8 +180,8 @@ static void on_closed(GDBusConnection *bus, gboolean remote, GError *error, gpoi
     g_message("display: QEMU's D-Bus display connection closed");
     if (c->audio)
         qemu_audio_detach(c->audio);
-    if (c->agent_port)
-        qemu_chardev_detach(c->agent_port);
+    for (unsigned i = 0; i < c->n_ports; i++)
+        qemu_chardev_detach(c->ports[i]);
     if (c->name_watch)
         g_bus_unwatch_name(c->name_watch);
     c->name_watch = 0;
@@ -231,8 +232,8 @@ static void on_name_appeared(GDBusConnection *bus, const char *name, const char 
     apply_sizes(c);
     if (c->audio)
         qemu_audio_attach(c->audio, c->bus, QEMU_BUS_NAME);
-    if (c->agent_port)
-        qemu_chardev_attach(c->agent_port, c->bus, QEMU_BUS_NAME);
+    for (unsigned i = 0; i < c->n_ports; i++)
+        qemu_chardev_attach(c->ports[i], c->bus, QEMU_BUS_NAME);
     watch_mouse(c, QEMU_BUS_NAME);
 }
 
@@ -244,8 +245,8 @@ static void on_name_vanished(GDBusConnection *bus, const char *name, gpointer da
     c->named = false;
     if (c->audio)
         qemu_audio_detach(c->audio);
-    if (c->agent_port)
-        qemu_chardev_detach(c->agent_port);
+    for (unsigned i = 0; i < c->n_ports; i++)
+        qemu_chardev_detach(c->ports[i]);
     forget_mouse(c);
 }
 
@@ -304,8 +305,8 @@ static void on_connected(GObject *source, GAsyncResult *res, gpointer data)
     apply_sizes(c);
     if (c->audio)
         qemu_audio_attach(c->audio, c->bus, NULL);
-    if (c->agent_port)
-        qemu_chardev_attach(c->agent_port, c->bus, NULL);
+    for (unsigned i = 0; i < c->n_ports; i++)
+        qemu_chardev_attach(c->ports[i], c->bus, NULL);
     watch_mouse(c, NULL);
 }
 
@@ -422,9 +423,10 @@ void qemu_control_destroy(struct qemu_control *c)
     g_free(c);
 }
 
-void qemu_control_set_agent_port(struct qemu_control *c, struct qemu_chardev *port)
+void qemu_control_add_port(struct qemu_control *c, struct qemu_chardev *port)
 {
-    c->agent_port = port;
+    g_return_if_fail(c->n_ports < QEMU_CONTROL_MAX_PORTS);
+    c->ports[c->n_ports++] = port;
 }
 
 void qemu_control_set_audio(struct qemu_control *c, struct qemu_audio *audio)

@@ -49,11 +49,12 @@ void qemu_control_start(struct qemu_control *c);
 struct qemu_audio;
 void qemu_control_set_audio(struct qemu_control *c, struct qemu_audio *audio);
 
-/* The guest agent's port (qemu-chardev.h): registered with QEMU's display
- * each time it is attached, detached when it goes. Borrowed; set before
- * start, destroyed after c. */
+/* A guest port (qemu-chardev.h: the agent's, folder sharing's): registered
+ * with QEMU's display each time it is attached, detached when it goes.
+ * Borrowed; added before start, destroyed after c. */
+#define QEMU_CONTROL_MAX_PORTS 4
 struct qemu_chardev;
-void qemu_control_set_agent_port(struct qemu_control *c, struct qemu_chardev *port);
+void qemu_control_add_port(struct qemu_control *c, struct qemu_chardev *port);
 
 /* Whether the QMP connection is still open (tests, stats). */
 bool qemu_control_holds_qmp(const struct qemu_control *c);

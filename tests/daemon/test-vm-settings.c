@@ -45,7 +45,8 @@ static void test_cmdline(void **state)
     spicegl_vm_identity_finish(&id);
 
     /* libvirt's <channel type='dbus'> for the agent's port: its chardev,
-     * not another dbus chardev's or another backend's. */
+     * not another dbus chardev's or another backend's; and folder
+     * sharing's. */
     spicegl_vm_identity_parse_cmdline(
         &id, CMDLINE("qemu\0-chardev\0socket,id=charmonitor,fd=28,server=on,wait=off\0"
                      "-chardev\0dbus,id=charchannel0,name=org.spice-space.webdav.0\0"
@@ -53,6 +54,7 @@ static void test_cmdline(void **state)
                      "-chardev\0dbus,id=charchannel1,name=com.redhat.spice.0\0"
                      "-display\0dbus,addr=unix:path=/run/b.sock\0"));
     assert_string_equal(id.agent_chardev, "charchannel1");
+    assert_string_equal(id.webdav_chardev, "charchannel0");
     assert_string_equal(id.display_address, "unix:path=/run/b.sock");
     spicegl_vm_identity_finish(&id);
 }

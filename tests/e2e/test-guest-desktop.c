@@ -280,6 +280,50 @@ static void expect_cancelled_transfer(struct sgl_e2e *e, struct sgl_e2e_daemon *
                   sgl_e2e_num(t, "cancelled_ms") / 1000, waited_s, names);
 }
 
+/* Folder sharing: the client shares a folder (read-only, as remote-viewer's
+ * "Share folder" does), and the guest reads a file in it through its
+ * spice-webdavd, the WebDAV requests and answers going through the daemon's
+ * relay of the port org.spice-space.webdav.0; the file arrives whole. The
+ * client stays until the guest has read it. */
+static void expect_shared_folder(struct sgl_e2e *e, struct sgl_e2e_daemon *d, struct sgl_vm *vm)
+{
+    const size_t size = 1u << 20;
+    g_autofree char *dir = g_strdup_printf("%s/tests/e2e/shared", e->builddir);
+    g_autofree char *file = g_build_filename(dir, "sgl-shared.bin", NULL);
+    g_mkdir_with_parents(dir, 0755);
+    g_autofree guint8 *bytes = g_malloc(size);
+    GRand *rand = g_rand_new_with_seed(21);
+    for (size_t i = 0; i < size; i++)
+        bytes[i] = (guint8)g_rand_int(rand);
+    g_rand_free(rand);
+    assert_true(g_file_set_contents(file, (const char *)bytes, (gssize)size, NULL));
+    g_autofree char *sha = g_compute_checksum_for_data(G_CHECKSUM_SHA256, bytes, size);
+    g_autofree char *share_opt = g_strdup_printf("--share-dir=%s", dir);
+    guint from = sgl_vm_position(vm);
+    g_autoptr(GSubprocess) probe = sgl_e2e_probe_spawn_on(
+        e, d, 120,
+        (const char *const[]){share_opt, "--clipboard=sgl-client:webdav-get:sgl-shared.bin", NULL});
+    g_autoptr(GError) error = NULL;
+    gint64 start = g_get_monotonic_time();
+    const struct sgl_console_event *got = sgl_vm_wait_from(vm, from, "webdav", 90000, &error);
+    double took_s = (g_get_monotonic_time() - start) / 1e6;
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = sgl_e2e_probe_stop(probe, &parser);
+    if (!json_object_get_boolean_member(o, "webdav_channel"))
+        fail_msg("the daemon offered the client no folder-sharing channel");
+    if (!got) {
+        g_autoptr(GError) no_error = NULL;
+        const struct sgl_console_event *bad =
+            sgl_vm_wait_from(vm, from, "webdav-error", 0, &no_error);
+        fail_msg("the guest did not read the shared file: %s", bad ? bad->line : error->message);
+    }
+    sgl_e2e_expect_field(got, "name", "sgl-shared.bin");
+    sgl_e2e_expect_field(got, "sha256", sha);
+    print_message("# folder sharing: the guest read %s bytes of the client's shared folder "
+                  "through spice-webdavd, whole (sha256), %.1f s after the client connected\n",
+                  sgl_console_event_get(got, "size"), took_s);
+}
+
 /* The guest's spice-vdagent through the daemon: one client offers text on
  * the clipboard, sends a file and asks for 1024x768 at once; the guest reads
  * the text (xclip asks X, X the agent, the agent the client) and answers
@@ -387,6 +431,7 @@ static void test_desktop_reaches_client(void **state)
         sgl_e2e_expect(vm, "desktop-ready", 2 * SGL_E2E_BOOT_MS);
     sgl_e2e_expect_contains(ready, "renderer", "virgl");
     sgl_e2e_expect_field(ready, "screen", "1280x800");
+    sgl_e2e_expect_field(ready, "webdav", "yes");
     const struct sgl_console_event *gears = sgl_e2e_expect(vm, "gears", 30000);
     print_message("# the guest's desktop: %s; glxgears %s frames in 5 s\n",
                   sgl_console_event_get(ready, "renderer"), sgl_console_event_get(gears, "frames"));
@@ -437,6 +482,7 @@ static void test_desktop_reaches_client(void **state)
         fail_msg("a second client saw %.0f pictures and a cursor %.0f wide",
                  sgl_e2e_num(again, "pictures"), sgl_e2e_num(again, "cursor_width"));
     expect_agent(e, d, vm);
+    expect_shared_folder(e, d, vm);
     sgl_e2e_daemon_expect_clean_log(d);
 }
 
