@@ -167,13 +167,14 @@ for i in 0 1; do
   grep -q "VM '$n' (QEMU pid [0-9]*): settings from $confdir/$n.conf" "$l" &&
     grep -q "listening on spice://127.0.0.1:${ports[$i]} (ticket required)" "$l" &&
     grep -q "attached to QEMU's D-Bus display (.* on the bus unix:path=/run/libvirt/qemu/dbus/[0-9]*-$n-dbus.sock)" "$l" &&
-    grep -q "agent port charchannel0: registered on QEMU's D-Bus display" "$l" ||
+    grep -q "agent port charchannel0: registered on QEMU's D-Bus display" "$l" &&
+    grep -q "folder sharing port charchannel1: registered on QEMU's D-Bus display" "$l" ||
     { ok=0; show "$l"; }
 done
 if [ "$ok" = 1 ]; then
-  echo "ok 2 - each daemon names its VM, applies its settings file (port ${ports[0]} / ${ports[1]}, ticket, log), attaches to the VM's D-Bus display without QMP, and holds the guest agent's port (libvirt's dbus channel)"
+  echo "ok 2 - each daemon names its VM, applies its settings file (port ${ports[0]} / ${ports[1]}, ticket, log), attaches to the VM's D-Bus display without QMP, and holds the guest agent's and folder sharing's ports (libvirt's dbus channels)"
 else
-  echo "not ok 2 - a daemon's log lacks its VM, settings, display or agent port"
+  echo "not ok 2 - a daemon's log lacks its VM, settings, display, agent or folder-sharing port"
 fi
 
 # 3: a client with each VM's ticket sees that VM on that VM's port.
