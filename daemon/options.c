@@ -178,6 +178,23 @@ static bool agent_chardev_ok(const char *id)
     return true;
 }
 
+/* A port's chardev id from QEMU's command line (NULL: none) into *dest,
+ * or what the port lacks into said. */
+static void take_chardev(char **dest, const char *id, const char *vm_name, const char *what,
+                         GPtrArray *said)
+{
+    if (!id)
+        return;
+    if (agent_chardev_ok(id)) {
+        *dest = g_strdup(id);
+        return;
+    }
+    g_ptr_array_add(said, g_strdup_printf("VM '%s': the chardev '%s' of %s cannot be reached on "
+                                          "D-Bus (its id is part of an object path: letters, "
+                                          "digits and '_'); %s stays off",
+                                          vm_name ? vm_name : "?", id, what, what));
+}
+
 /* The frame source and the GPU's settings. */
 static bool check_source(struct spicegl_options *o, struct raw *r, GError **error)
 {
@@ -454,28 +471,11 @@ bool spicegl_options_apply_vm(struct spicegl_options *o, int argc, char **argv,
         g_ptr_array_add(said, g_strdup_printf("VM '%s' (QEMU pid %d): settings from %s", name,
                                               (int)vm->pid, path));
     }
-    /* The agent's port is optional: an id QEMU cannot export on D-Bus
-     * leaves the guest's agent off, not the VM without its GPU. */
-    if (!o->agent_chardev && vm->agent_chardev) {
-        if (agent_chardev_ok(vm->agent_chardev))
-            o->agent_chardev = g_strdup(vm->agent_chardev);
-        else
-            g_ptr_array_add(said,
-                            g_strdup_printf("VM '%s': the agent's chardev '%s' cannot be reached "
-                                            "on D-Bus (its id is part of an object path: letters, "
-                                            "digits and '_'); the guest's agent stays off",
-                                            name ? name : "?", vm->agent_chardev));
-    }
-    if (vm->webdav_chardev) {
-        if (agent_chardev_ok(vm->webdav_chardev))
-            o->webdav_chardev = g_strdup(vm->webdav_chardev);
-        else
-            g_ptr_array_add(said,
-                            g_strdup_printf("VM '%s': folder sharing's chardev '%s' cannot be "
-                                            "reached on D-Bus (its id is part of an object path: "
-                                            "letters, digits and '_'); folder sharing stays off",
-                                            name ? name : "?", vm->webdav_chardev));
-    }
+    /* The ports are optional: an id QEMU cannot export on D-Bus leaves the
+     * port off, not the VM without its GPU. */
+    if (!o->agent_chardev)
+        take_chardev(&o->agent_chardev, vm->agent_chardev, name, "the guest's agent", said);
+    take_chardev(&o->webdav_chardev, vm->webdav_chardev, name, "folder sharing", said);
     if (!o->qmp && !o->dbus_address && vm->display_address) {
         if (!g_dbus_is_address(vm->display_address))
             return bad(error, "QEMU (pid %d) serves its display on '%s', not a D-Bus address",

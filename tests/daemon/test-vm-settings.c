@@ -134,7 +134,8 @@ static void test_settings(void **state)
     assert_null(apply(dir, "vm2", NULL, "charua-agent", &o, said));
     assert_null(o.agent_chardev);
     assert_int_equal(said->len, 2);
-    assert_non_null(strstr(g_ptr_array_index(said, 1), "the agent's chardev 'charua-agent'"));
+    assert_non_null(
+        strstr(g_ptr_array_index(said, 1), "the chardev 'charua-agent' of the guest's agent"));
     spicegl_options_finish(&o);
 
     static const struct {

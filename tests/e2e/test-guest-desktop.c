@@ -214,6 +214,18 @@ static void expect_clipboard_image(struct sgl_e2e *e, struct sgl_e2e_daemon *d, 
                   (size_t)size, json_object_get_int_member(back, "size"));
 }
 
+/* size bytes from a seeded generator written to path (the test fails if it
+ * cannot); their SHA-256 in hex, the caller's. */
+static char *write_random_file(const char *path, size_t size, guint32 seed)
+{
+    g_autofree guint8 *bytes = g_malloc(size);
+    GRand *rand = g_rand_new_with_seed(seed);
+    for (size_t i = 0; i < size; i++)
+        bytes[i] = (guint8)g_rand_int(rand);
+    g_rand_free(rand);
+    assert_true(g_file_set_contents(path, (const char *)bytes, (gssize)size, NULL));
+    return g_compute_checksum_for_data(G_CHECKSUM_SHA256, bytes, size);
+}
 /* A transfer the client cancels part-way ends with nothing of it in the
  * guest's download folder (the agent removes the file it was writing),
  * while the finished one stays. */
@@ -225,12 +237,7 @@ static void expect_cancelled_transfer(struct sgl_e2e *e, struct sgl_e2e_daemon *
      * guest's pace, which under TCG is seconds. */
     const size_t total = 16u << 20, cancel_after = 256u << 10;
     g_autofree char *file = g_strdup_printf("%s/tests/e2e/agent-cancelled.bin", e->builddir);
-    g_autofree guint8 *bytes = g_malloc(total);
-    GRand *rand = g_rand_new_with_seed(20);
-    for (size_t i = 0; i < total; i++)
-        bytes[i] = (guint8)g_rand_int(rand);
-    g_rand_free(rand);
-    assert_true(g_file_set_contents(file, (const char *)bytes, (gssize)total, NULL));
+    g_free(write_random_file(file, total, 20));
     g_autofree char *file_opt = g_strdup_printf("--send-file=%s", file);
     g_autofree char *cancel_opt = g_strdup_printf("--cancel-after=%zu", cancel_after);
     /* Removed on the cancel itself, while the client is still there: the
@@ -291,13 +298,7 @@ static void expect_shared_folder(struct sgl_e2e *e, struct sgl_e2e_daemon *d, st
     g_autofree char *dir = g_strdup_printf("%s/tests/e2e/shared", e->builddir);
     g_autofree char *file = g_build_filename(dir, "sgl-shared.bin", NULL);
     g_mkdir_with_parents(dir, 0755);
-    g_autofree guint8 *bytes = g_malloc(size);
-    GRand *rand = g_rand_new_with_seed(21);
-    for (size_t i = 0; i < size; i++)
-        bytes[i] = (guint8)g_rand_int(rand);
-    g_rand_free(rand);
-    assert_true(g_file_set_contents(file, (const char *)bytes, (gssize)size, NULL));
-    g_autofree char *sha = g_compute_checksum_for_data(G_CHECKSUM_SHA256, bytes, size);
+    g_autofree char *sha = write_random_file(file, size, 21);
     g_autofree char *share_opt = g_strdup_printf("--share-dir=%s", dir);
     guint from = sgl_vm_position(vm);
     g_autoptr(GSubprocess) probe = sgl_e2e_probe_spawn_on(
@@ -339,15 +340,7 @@ static void expect_agent(struct sgl_e2e *e, struct sgl_e2e_daemon *d, struct sgl
     /* UTF-8 beyond ASCII, as users copy it. */
     const char *text = "sgl-client:gr\u00fc\u00dfe \u2713 42";
     g_autofree char *file = g_strdup_printf("%s/tests/e2e/agent-file.bin", e->builddir);
-    guint8 *bytes = g_malloc(SGL_E2E_AGENT_FILE_BYTES);
-    GRand *rand = g_rand_new_with_seed(19);
-    for (size_t i = 0; i < SGL_E2E_AGENT_FILE_BYTES; i++)
-        bytes[i] = (guint8)g_rand_int(rand);
-    g_rand_free(rand);
-    assert_true(g_file_set_contents(file, (const char *)bytes, SGL_E2E_AGENT_FILE_BYTES, NULL));
-    g_autofree char *sha =
-        g_compute_checksum_for_data(G_CHECKSUM_SHA256, bytes, SGL_E2E_AGENT_FILE_BYTES);
-    g_free(bytes);
+    g_autofree char *sha = write_random_file(file, SGL_E2E_AGENT_FILE_BYTES, 19);
     g_autofree char *resized = g_strdup_printf("%s/tests/e2e/desktop-agent.png", e->builddir);
     g_autofree char *clip_opt = g_strdup_printf("--clipboard=%s", text);
     g_autofree char *file_opt = g_strdup_printf("--send-file=%s", file);
