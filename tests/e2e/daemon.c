@@ -265,33 +265,25 @@ double sgl_e2e_num(JsonObject *o, const char *key)
     return json_node_get_double(n);
 }
 
-/* The probe's arguments on the daemon's TCP port: args[0..2] owned here. */
-static void probe_args(const struct sgl_e2e_daemon *d, int seconds, const char *const *extra,
-                       char *args[10])
+/* The probe's arguments on the daemon's TCP port, NULL-terminated. */
+static GPtrArray *probe_args(const struct sgl_e2e_daemon *d, int seconds, const char *const *extra)
 {
-    args[0] = g_strdup_printf("spice://127.0.0.1:%u", d->port);
-    args[1] = g_strdup("--seconds");
-    args[2] = g_strdup_printf("%d", seconds);
-    int n = 3;
-    for (; extra && *extra && n < 9; extra++)
-        args[n++] = (char *)*extra;
-    args[n] = NULL;
-}
-
-static void probe_args_finish(char *args[10])
-{
-    for (int i = 0; i < 3; i++)
-        g_free(args[i]);
+    GPtrArray *args = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(args, g_strdup_printf("spice://127.0.0.1:%u", d->port));
+    g_ptr_array_add(args, g_strdup("--seconds"));
+    g_ptr_array_add(args, g_strdup_printf("%d", seconds));
+    for (; extra && *extra; extra++)
+        g_ptr_array_add(args, g_strdup(*extra));
+    g_ptr_array_add(args, NULL);
+    return args;
 }
 
 JsonObject *sgl_e2e_probe_run(const struct sgl_e2e *e, const struct sgl_e2e_daemon *d, int seconds,
                               const char *const *extra, JsonParser **parser)
 {
-    char *args[10];
-    probe_args(d, seconds, extra, args);
+    g_autoptr(GPtrArray) args = probe_args(d, seconds, extra);
     int status;
-    JsonObject *o = sgl_e2e_probe(e->builddir, (const char *const *)args, &status, parser);
-    probe_args_finish(args);
+    JsonObject *o = sgl_e2e_probe(e->builddir, (const char *const *)args->pdata, &status, parser);
     assert_int_equal(status, 0);
     return o;
 }
@@ -299,11 +291,8 @@ JsonObject *sgl_e2e_probe_run(const struct sgl_e2e *e, const struct sgl_e2e_daem
 GSubprocess *sgl_e2e_probe_spawn_on(const struct sgl_e2e *e, const struct sgl_e2e_daemon *d,
                                     int seconds, const char *const *extra)
 {
-    char *args[10];
-    probe_args(d, seconds, extra, args);
-    GSubprocess *probe = sgl_e2e_probe_spawn(e->builddir, (const char *const *)args);
-    probe_args_finish(args);
-    return probe;
+    g_autoptr(GPtrArray) args = probe_args(d, seconds, extra);
+    return sgl_e2e_probe_spawn(e->builddir, (const char *const *)args->pdata);
 }
 
 JsonObject *sgl_e2e_expect_guest_frames_on(const struct sgl_e2e *e, const struct sgl_e2e_daemon *d,

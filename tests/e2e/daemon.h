@@ -58,7 +58,7 @@ struct sgl_vm *sgl_e2e_daemon_boot(struct sgl_e2e *e, const struct sgl_e2e_daemo
                                    const char *name, const char *guest_args, const char *qmp);
 
 /* spicegl-probe on the daemon's TCP port for seconds, with extra options
- * (NULL-terminated, 6 at most); it must exit 0. JSON owned by *parser. */
+ * (NULL-terminated); it must exit 0. JSON owned by *parser. */
 JsonObject *sgl_e2e_probe_run(const struct sgl_e2e *e, const struct sgl_e2e_daemon *d, int seconds,
                               const char *const *extra, JsonParser **parser);
 /* The same, left running (sgl_e2e_probe_spawn): the caller ends it with

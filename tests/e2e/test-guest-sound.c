@@ -120,6 +120,13 @@ static void test_guest_records_client(void **state)
     sgl_e2e_daemon_expect_clean_log(d);
 }
 
+/* A probe's "sound" member: NULL when it received none. */
+static JsonObject *heard(JsonObject *probe)
+{
+    JsonNode *node = json_object_get_member(probe, "sound");
+    return node && !JSON_NODE_HOLDS_NULL(node) ? json_node_get_object(node) : NULL;
+}
+
 /* Then the guest's 440 Hz reaches a client: the right frequency (within
  * 2 Hz), at the sine's level, as Opus, with no discontinuity in the tone
  * and no gap in arrival over 20 ms after the first 200 ms; the daemon
@@ -146,11 +153,9 @@ static void test_tone_reaches_client(void **state)
     if (!sgl_e2e_daemon_log_wait(d, "sound: the VM started playing", 20000))
         fail_msg("the daemon never heard the VM play; its log:\n%s", sgl_e2e_daemon_log(d));
     g_autoptr(JsonParser) parser = NULL;
-    JsonObject *o = sgl_e2e_probe_run(e, d, 4, NULL, &parser);
-    JsonNode *node = json_object_get_member(o, "sound");
-    if (!node || JSON_NODE_HOLDS_NULL(node))
+    JsonObject *s = heard(sgl_e2e_probe_run(e, d, 4, NULL, &parser));
+    if (!s)
         fail_msg("the probe received no sound");
-    JsonObject *s = json_node_get_object(node);
     double hz = sgl_e2e_num(s, "frequency_hz"), level = sgl_e2e_num(s, "level_dbfs");
     double gap = sgl_e2e_num(s, "max_gap_ms"), secs = sgl_e2e_num(s, "seconds");
     int breaks = (int)sgl_e2e_num(s, "discontinuities");
@@ -185,13 +190,6 @@ static void test_tone_reaches_client(void **state)
     if (!strstr(stats, "(0 rejected), dropped 0 (jitter buffer full)"))
         fail_msg("the daemon lost sound: %.200s", stats);
     sgl_e2e_daemon_expect_clean_log(d);
-}
-
-/* A probe's "sound" member: NULL when it received none. */
-static JsonObject *heard(JsonObject *probe)
-{
-    JsonNode *node = json_object_get_member(probe, "sound");
-    return node && !JSON_NODE_HOLDS_NULL(node) ? json_node_get_object(node) : NULL;
 }
 
 /* Several clients on one server (the daemon lets several watch at once):
