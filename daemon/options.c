@@ -179,11 +179,11 @@ static bool agent_chardev_ok(const char *id)
 }
 
 /* A port's chardev id from QEMU's command line (NULL: none) into *dest,
- * or what the port lacks into said. */
+ * unless the options gave one, or what the port lacks into said. */
 static void take_chardev(char **dest, const char *id, const char *vm_name, const char *what,
                          GPtrArray *said)
 {
-    if (!id)
+    if (!id || *dest)
         return;
     if (agent_chardev_ok(id)) {
         *dest = g_strdup(id);
@@ -473,8 +473,7 @@ bool spicegl_options_apply_vm(struct spicegl_options *o, int argc, char **argv,
     }
     /* The ports are optional: an id QEMU cannot export on D-Bus leaves the
      * port off, not the VM without its GPU. */
-    if (!o->agent_chardev)
-        take_chardev(&o->agent_chardev, vm->agent_chardev, name, "the guest's agent", said);
+    take_chardev(&o->agent_chardev, vm->agent_chardev, name, "the guest's agent", said);
     take_chardev(&o->webdav_chardev, vm->webdav_chardev, name, "folder sharing", said);
     if (!o->qmp && !o->dbus_address && vm->display_address) {
         if (!g_dbus_is_address(vm->display_address))

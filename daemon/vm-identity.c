@@ -79,14 +79,15 @@ void spicegl_vm_identity_parse_cmdline(struct spicegl_vm_identity *id, const cha
         } else if (g_str_equal(a, "-chardev") || g_str_equal(a, "--chardev")) {
             g_autofree char *backend = opt_value(next, "backend", "backend");
             g_autofree char *port = opt_value(next, "backend", "name");
-            if (backend && g_str_equal(backend, "dbus") && port &&
-                g_str_equal(port, "com.redhat.spice.0")) {
-                g_free(id->agent_chardev);
-                id->agent_chardev = opt_value(next, "backend", "id");
-            } else if (backend && g_str_equal(backend, "dbus") && port &&
-                       g_str_equal(port, "org.spice-space.webdav.0")) {
-                g_free(id->webdav_chardev);
-                id->webdav_chardev = opt_value(next, "backend", "id");
+            /* The D-Bus chardevs of the ports the daemon relays. */
+            char **dest = NULL;
+            if (backend && g_str_equal(backend, "dbus") && port)
+                dest = g_str_equal(port, "com.redhat.spice.0")         ? &id->agent_chardev
+                       : g_str_equal(port, "org.spice-space.webdav.0") ? &id->webdav_chardev
+                                                                       : NULL;
+            if (dest) {
+                g_free(*dest);
+                *dest = opt_value(next, "backend", "id");
             }
         }
     }
