@@ -80,6 +80,15 @@ glass_run() { # [daemon option] -> glass JSON
   stop_daemon
 }
 
+# One run: its JSON line, and its p50 into the variable named var.
+glass_row() { # path var [daemon option]
+  local path=$1 var=$2 glass
+  shift 2
+  glass=$(glass_run "$@")
+  echo "720p30 glass to glass (remote-viewer, $path)${1:+, $1}: $glass"
+  printf -v "$var" '%s' "$(round "$(field glass_p50_ms "$glass")" 1)"
+}
+
 glass_p50=NA glass_ac_p50=NA glass_appsink_p50=NA glass_appsink_ac_p50=NA
 if command -v Xvfb >/dev/null && command -v remote-viewer >/dev/null; then
   display=""
@@ -88,19 +97,11 @@ if command -v Xvfb >/dev/null && command -v remote-viewer >/dev/null; then
   done
   Xvfb "$display" -screen 0 1920x1200x24 -nolisten tcp >"$tmp/xvfb.log" 2>&1 &
   pids+=($!)
-  glass=$(glass_run)
-  echo "720p30 glass to glass (remote-viewer, X overlay): $glass"
-  glass_p50=$(round "$(field glass_p50_ms "$glass")" 1)
-  glass=$(glass_run --audio-clock)
-  echo "720p30 glass to glass (remote-viewer, X overlay), --audio-clock: $glass"
-  glass_ac_p50=$(round "$(field glass_p50_ms "$glass")" 1)
+  glass_row "X overlay" glass_p50
+  glass_row "X overlay" glass_ac_p50 --audio-clock
   rv_env=(DISABLE_GSTVIDEOOVERLAY=1)
-  glass=$(glass_run)
-  echo "720p30 glass to glass (remote-viewer, appsink): $glass"
-  glass_appsink_p50=$(round "$(field glass_p50_ms "$glass")" 1)
-  glass=$(glass_run --audio-clock)
-  echo "720p30 glass to glass (remote-viewer, appsink), --audio-clock: $glass"
-  glass_appsink_ac_p50=$(round "$(field glass_p50_ms "$glass")" 1)
+  glass_row appsink glass_appsink_p50
+  glass_row appsink glass_appsink_ac_p50 --audio-clock
 fi
 
 echo "bench-stream: fps_720=$(round "$(field fps "$p720")" 1)" \
