@@ -236,6 +236,7 @@ static const struct sgl_port_callbacks webdav_callbacks = {on_webdav_to_guest, o
 static void on_webdav_port_opened(bool open, void *user)
 {
     struct spicegl_daemon *d = user;
+    g_message("folder sharing: the guest's port is %s", open ? "open" : "closed");
     if (d->webdav)
         sgl_port_guest_opened(d->webdav, open);
 }

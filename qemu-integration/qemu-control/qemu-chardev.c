@@ -14,6 +14,13 @@
  * notices the close on its next poll): tries, RETRY_MS apart. */
 #define RETRY_MS 100
 #define RETRIES  50
+/* A reset keeps QEMU's side closed this long before registering again. A
+ * close and reopen in one instant can pass unseen: a guest program whose
+ * read has not run yet finds the port open again and goes on with a stream
+ * the daemon has dropped (spice-webdavd keeps the connections of a client
+ * that left), or notices late, while the next client's requests are under
+ * way, and drops those. Closed this long, every guest sees it. */
+#define RESET_CLOSED_MS 1000
 
 struct qemu_chardev {
     const struct qemu_chardev_callbacks *cb;
@@ -29,6 +36,7 @@ struct qemu_chardev {
     guint in_watch, out_watch, retry;
     int retries;
     bool hold, open, registering;
+    bool reset_pending;   /* reset while registering */
     bool said_registered; /* the first registration is logged */
 };
 
@@ -117,6 +125,13 @@ static void on_registered(GObject *source, GAsyncResult *res, gpointer data)
     int fd = ch->pending_fd;
     ch->pending_fd = -1;
     ch->registering = false;
+    if (v && ch->reset_pending) {
+        ch->reset_pending = false;
+        close(fd);
+        ch->retry = g_timeout_add(RESET_CLOSED_MS, on_retry, ch);
+        return;
+    }
+    ch->reset_pending = false;
     if (v) {
         ch->fd = fd;
         if (ch->retries)
@@ -204,6 +219,7 @@ void qemu_chardev_detach(struct qemu_chardev *ch)
         close(ch->pending_fd);
     ch->pending_fd = -1;
     ch->registering = false;
+    ch->reset_pending = false;
     close_fd(ch);
     if (ch->proxy)
         g_signal_handlers_disconnect_by_data(ch->proxy, ch);
@@ -227,7 +243,17 @@ void qemu_chardev_attach(struct qemu_chardev *ch, GDBusConnection *display, cons
 
 void qemu_chardev_reset(struct qemu_chardev *ch)
 {
-    renew(ch);
+    close_fd(ch);
+    set_open(ch, false);
+    if (!ch->display)
+        return;
+    if (ch->registering) { /* the socket on its way is dropped too */
+        ch->reset_pending = true;
+        return;
+    }
+    g_clear_handle_id(&ch->retry, g_source_remove);
+    ch->retries = 0;
+    ch->retry = g_timeout_add(RESET_CLOSED_MS, on_retry, ch);
 }
 
 bool qemu_chardev_is_open(const struct qemu_chardev *ch)

@@ -49,9 +49,10 @@ void qemu_chardev_attach(struct qemu_chardev *ch, GDBusConnection *display, cons
 /* QEMU's display went away: the port counts as closed. */
 void qemu_chardev_detach(struct qemu_chardev *ch);
 
-/* Drops the socket and registers a fresh one (what was in it is lost): the
- * port counts as closed until then, and as open again if the guest kept its
- * end open. */
+/* Drops the socket and, a second later, registers a fresh one (what was in
+ * it is lost): the guest sees QEMU's side closed for that second, long
+ * enough for its program to notice and start over. The port counts as
+ * closed until then, and as open again if the guest kept its end open. */
 void qemu_chardev_reset(struct qemu_chardev *ch);
 
 /* Whether the guest has its end open. */
