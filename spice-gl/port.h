@@ -14,10 +14,10 @@
  * try again.
  *
  * When the client's channel closes (it left), the guest's side is reset
- * (cb->reset_guest: the port closes, for long enough that the guest sees
- * it, and opens again, as QEMU's spiceport chardev closes on a client's
- * disconnect), so the guest drops that client's requests, and what was
- * buffered for it is dropped.
+ * (cb->reset_guest: the port closes, as QEMU's spiceport chardev does on a
+ * client's disconnect, and opens again once the guest has seen it), so the
+ * guest drops that client's requests, and what was buffered for it is
+ * dropped.
  *
  * The port belongs to its creator; destroy it before the server.
  * Main context only; the callbacks run there. */

@@ -14,13 +14,15 @@
  * notices the close on its next poll): tries, RETRY_MS apart. */
 #define RETRY_MS 100
 #define RETRIES  50
-/* A reset keeps QEMU's side closed this long before registering again. A
- * close and reopen in one instant can pass unseen: a guest program whose
- * read has not run yet finds the port open again and goes on with a stream
- * the daemon has dropped (spice-webdavd keeps the connections of a client
- * that left), or notices late, while the next client's requests are under
- * way, and drops those. Closed this long, every guest sees it. */
-#define RESET_CLOSED_MS 1000
+/* A reset keeps QEMU's side closed until the guest's program has let go
+ * of its end (FEOpened false): it saw the close and dropped what it held.
+ * A close and reopen in one instant can pass unseen, or be seen late, while
+ * the next client's requests are under way (spice-webdavd then drops
+ * those). A guest whose program keeps its end open regardless gets the
+ * port back after RESET_MAX_MS; one with no program on it after
+ * RESET_IDLE_MS. */
+#define RESET_MAX_MS  10000
+#define RESET_IDLE_MS 1000
 
 struct qemu_chardev {
     const struct qemu_chardev_callbacks *cb;
@@ -37,6 +39,7 @@ struct qemu_chardev {
     int retries;
     bool hold, open, registering;
     bool reset_pending;   /* reset while registering */
+    bool resetting;       /* closed until the guest lets go of its end */
     bool said_registered; /* the first registration is logged */
 };
 
@@ -113,6 +116,41 @@ static gboolean on_retry(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* The guest's side as QEMU last said: its program has the port open. */
+static bool guest_holds(const struct qemu_chardev *ch)
+{
+    g_autoptr(GVariant) v =
+        ch->proxy ? g_dbus_proxy_get_cached_property(ch->proxy, "FEOpened") : NULL;
+    return v && g_variant_is_of_type(v, G_VARIANT_TYPE_BOOLEAN) && g_variant_get_boolean(v);
+}
+
+static void end_reset(struct qemu_chardev *ch)
+{
+    g_clear_handle_id(&ch->retry, g_source_remove);
+    ch->resetting = false;
+    ch->retries = 0;
+    register_port(ch);
+}
+
+static gboolean on_reset_over(gpointer data)
+{
+    struct qemu_chardev *ch = data;
+    ch->retry = 0;
+    if (guest_holds(ch))
+        g_message("%s %s: the guest kept the port open %d s after a reset; registering again",
+                  ch->what, ch->id, RESET_MAX_MS / 1000);
+    end_reset(ch);
+    return G_SOURCE_REMOVE;
+}
+
+/* QEMU's side is closed; it opens again once the guest lets go. */
+static void reset_wait(struct qemu_chardev *ch)
+{
+    g_clear_handle_id(&ch->retry, g_source_remove);
+    ch->resetting = true;
+    ch->retry = g_timeout_add(guest_holds(ch) ? RESET_MAX_MS : RESET_IDLE_MS, on_reset_over, ch);
+}
+
 /* ch is alive when this runs uncancelled: cancelling comes first. */
 static void on_registered(GObject *source, GAsyncResult *res, gpointer data)
 {
@@ -128,7 +166,7 @@ static void on_registered(GObject *source, GAsyncResult *res, gpointer data)
     if (v && ch->reset_pending) {
         ch->reset_pending = false;
         close(fd);
-        ch->retry = g_timeout_add(RESET_CLOSED_MS, on_retry, ch);
+        reset_wait(ch);
         return;
     }
     ch->reset_pending = false;
@@ -177,10 +215,12 @@ static void register_port(struct qemu_chardev *ch)
 
 static void read_fe_opened(struct qemu_chardev *ch)
 {
-    g_autoptr(GVariant) v = g_dbus_proxy_get_cached_property(ch->proxy, "FEOpened");
+    if (ch->resetting && !guest_holds(ch)) { /* it let go: the reset is seen */
+        end_reset(ch);
+        return;
+    }
     /* Open for us: the guest's end, and ours registered. */
-    bool open = v && g_variant_is_of_type(v, G_VARIANT_TYPE_BOOLEAN) && g_variant_get_boolean(v) &&
-                ch->fd >= 0;
+    bool open = guest_holds(ch) && ch->fd >= 0;
     bool was = ch->open;
     set_open(ch, open);
     if (was && !open)
@@ -220,6 +260,7 @@ void qemu_chardev_detach(struct qemu_chardev *ch)
     ch->pending_fd = -1;
     ch->registering = false;
     ch->reset_pending = false;
+    ch->resetting = false;
     close_fd(ch);
     if (ch->proxy)
         g_signal_handlers_disconnect_by_data(ch->proxy, ch);
@@ -247,13 +288,10 @@ void qemu_chardev_reset(struct qemu_chardev *ch)
     set_open(ch, false);
     if (!ch->display)
         return;
-    if (ch->registering) { /* the socket on its way is dropped too */
+    if (ch->registering) /* the socket on its way is dropped too */
         ch->reset_pending = true;
-        return;
-    }
-    g_clear_handle_id(&ch->retry, g_source_remove);
-    ch->retries = 0;
-    ch->retry = g_timeout_add(RESET_CLOSED_MS, on_retry, ch);
+    else
+        reset_wait(ch);
 }
 
 bool qemu_chardev_is_open(const struct qemu_chardev *ch)

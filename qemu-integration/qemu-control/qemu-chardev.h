@@ -49,10 +49,10 @@ void qemu_chardev_attach(struct qemu_chardev *ch, GDBusConnection *display, cons
 /* QEMU's display went away: the port counts as closed. */
 void qemu_chardev_detach(struct qemu_chardev *ch);
 
-/* Drops the socket and, a second later, registers a fresh one (what was in
- * it is lost): the guest sees QEMU's side closed for that second, long
- * enough for its program to notice and start over. The port counts as
- * closed until then, and as open again if the guest kept its end open. */
+/* Drops the socket (what was in it is lost) and registers a fresh one once
+ * the guest's program has closed its end, having seen QEMU's side close
+ * (at most 10 s; 1 s when no program has it open). The port counts as
+ * closed until then. */
 void qemu_chardev_reset(struct qemu_chardev *ch);
 
 /* Whether the guest has its end open. */

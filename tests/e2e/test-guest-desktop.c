@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 #include <glib.h>
+#include <glib/gstdio.h>
 
 #include "tests/e2e/daemon.h"
 #include "tests/test-util.h"
@@ -287,21 +288,75 @@ static void expect_cancelled_transfer(struct sgl_e2e *e, struct sgl_e2e_daemon *
                   sgl_e2e_num(t, "cancelled_ms") / 1000, waited_s, names);
 }
 
+static gint compare_names(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The names in dir, sorted (as phodav lists them), space-separated. */
+static char *folder_names(const char *dir)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    g_autoptr(GPtrArray) names = g_ptr_array_new();
+    for (const char *n; d && (n = g_dir_read_name(d));)
+        g_ptr_array_add(names, (char *)n);
+    g_ptr_array_sort(names, compare_names);
+    g_ptr_array_add(names, NULL);
+    return g_strjoinv(" ", (char **)names->pdata);
+}
+
+/* Waits until the guest's spice-webdavd has seen the last client leave.
+ * The daemon resets the guest's side of the port when a client leaves and
+ * opens it again once spice-webdavd has let go of its end (it starts over);
+ * a request made in the guest before that can reach the spice-webdavd that
+ * is about to start over, and be cut off. Settled: every client that had
+ * the webdav channel has been seen leaving, and the port is open again. */
+static void wait_shared_folder_settled(struct sgl_e2e_daemon *d)
+{
+    const char *came = "spice channel type 11 id 0 initialized",
+               *left = "spice channel type 11 id 0 disconnected",
+               *opened = "folder sharing: the guest's port is open",
+               *closed = "folder sharing: the guest's port is closed";
+    gint64 end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    for (;;) {
+        unsigned c = sgl_e2e_daemon_log_count(d, came), l = sgl_e2e_daemon_log_count(d, left),
+                 o = sgl_e2e_daemon_log_count(d, opened), x = sgl_e2e_daemon_log_count(d, closed);
+        if (c == l && o == x + 1)
+            return;
+        if (g_get_monotonic_time() > end)
+            fail_msg("the folder-sharing port did not settle in 30 s: %u clients came, %u left; "
+                     "it opened %u times and closed %u:\n%s",
+                     c, l, o, x, sgl_e2e_daemon_log(d));
+        g_usleep(100 * 1000);
+    }
+}
+
 /* Folder sharing: the client shares a folder (read-only, as remote-viewer's
- * "Share folder" does), and the guest reads a file in it through its
- * spice-webdavd, the WebDAV requests and answers going through the daemon's
- * relay of the port org.spice-space.webdav.0; the file arrives whole. The
- * client stays until the guest has read it. */
+ * "Share folder" does), and the guest lists it and reads a file in it
+ * through its spice-webdavd, the WebDAV requests and answers going through
+ * the daemon's relay of the port org.spice-space.webdav.0; the listing
+ * names what the folder holds and the file arrives whole. The client stays
+ * until the guest has read it. first: the folder is emptied before. */
 static void expect_shared_folder(struct sgl_e2e *e, struct sgl_e2e_daemon *d, struct sgl_vm *vm,
-                                 const char *name)
+                                 const char *name, unsigned seed, bool first)
 {
     const size_t size = 1u << 20;
     g_autofree char *dir = g_strdup_printf("%s/tests/e2e/shared", e->builddir);
     g_autofree char *file = g_build_filename(dir, name, NULL);
+    if (first) {
+        g_autofree char *old = folder_names(dir);
+        g_auto(GStrv) olds = g_strsplit(old, " ", -1);
+        for (char **n = olds; *n; n++) {
+            g_autofree char *path = g_build_filename(dir, *n, NULL);
+            g_unlink(path);
+        }
+    }
     g_mkdir_with_parents(dir, 0755);
-    g_autofree char *sha = write_random_file(file, size, 21);
+    g_autofree char *sha = write_random_file(file, size, seed);
+    g_autofree char *names = folder_names(dir);
     g_autofree char *share_opt = g_strdup_printf("--share-dir=%s", dir);
     g_autofree char *get_opt = g_strdup_printf("--clipboard=sgl-client:webdav-get:%s", name);
+    wait_shared_folder_settled(d);
     guint from = sgl_vm_position(vm);
     g_autoptr(GSubprocess) probe =
         sgl_e2e_probe_spawn_on(e, d, 120, (const char *const[]){share_opt, get_opt, NULL});
@@ -320,10 +375,19 @@ static void expect_shared_folder(struct sgl_e2e *e, struct sgl_e2e_daemon *d, st
         fail_msg("the guest did not read the shared file: %s", bad ? bad->line : error->message);
     }
     sgl_e2e_expect_field(got, "name", name);
+    /* The folder's names, among which spice-gtk's own .spice-clipboard/. */
+    g_auto(GStrv) want = g_strsplit(names, " ", -1);
+    g_autofree char *listed = g_strdup_printf(" %s ", sgl_console_event_get(got, "listed"));
+    for (char **n = want; *n; n++) {
+        g_autofree char *word = g_strdup_printf(" %s ", *n);
+        if (!strstr(listed, word))
+            fail_msg("the guest's listing of the shared folder,%slacks %s", listed, *n);
+    }
     sgl_e2e_expect_field(got, "sha256", sha);
-    print_message("# folder sharing: the guest read %s bytes of the client's shared folder "
-                  "through spice-webdavd, whole (sha256), %.1f s after the client connected\n",
-                  sgl_console_event_get(got, "size"), took_s);
+    print_message("# folder sharing: the guest listed the client's shared folder (%s) and read "
+                  "%s bytes of it through spice-webdavd, whole (sha256), %.1f s after the client "
+                  "connected\n",
+                  names, sgl_console_event_get(got, "size"), took_s);
 }
 
 /* The guest's spice-vdagent through the daemon: one client offers text on
@@ -476,10 +540,10 @@ static void test_desktop_reaches_client(void **state)
         fail_msg("a second client saw %.0f pictures and a cursor %.0f wide",
                  sgl_e2e_num(again, "pictures"), sgl_e2e_num(again, "cursor_width"));
     expect_agent(e, d, vm);
-    /* Twice: the second client comes as the first leaves, while the
-     * guest's side of the port is reset for the one that left. */
-    expect_shared_folder(e, d, vm, "sgl-shared.bin");
-    expect_shared_folder(e, d, vm, "sgl-shared-again.bin");
+    /* Twice: the second client comes once the guest's side of the port,
+     * reset when the first left, is open again. */
+    expect_shared_folder(e, d, vm, "sgl-shared.bin", 21, true);
+    expect_shared_folder(e, d, vm, "sgl-shared-again.bin", 22, false);
     sgl_e2e_daemon_expect_clean_log(d);
 }
 
