@@ -503,6 +503,8 @@ static void test_desktop_reaches_client(void **state)
     g_autoptr(JsonParser) parser = NULL;
     JsonObject *o =
         sgl_e2e_probe_run(e, d, seconds, (const char *const[]){first_opt, last_opt, NULL}, &parser);
+    /* A desktop that stopped drawing: a command the daemon refused says why. */
+    sgl_e2e_daemon_expect_clean_log(d);
     double pictures = sgl_e2e_num(o, "pictures");
     print_message("# the probe: %.0f pictures in %d s; cursor %.0fx%.0f (%.0f opaque pixels)\n",
                   pictures, seconds, sgl_e2e_num(o, "cursor_width"),
@@ -526,7 +528,7 @@ static void test_desktop_reaches_client(void **state)
     if (l.xterm[0] < 240 || l.xterm[1] < 240 || l.xterm[2] < 240)
         fail_msg("no white xterm at +100+250 (%s)", first);
     if (l.red < 5000 || l.green < 1000 || l.blue < 1000)
-        fail_msg("glxgears' window lacks its gears (%s)", first);
+        fail_msg("glxgears' window lacks its gears (%s; last picture %s)", first, last);
     if (l.xterm_changed > 0.001)
         fail_msg("the xterm changed between %s and %s", first, last);
 
