@@ -28,13 +28,18 @@ char *sgl_e2e_daemon_log(const struct sgl_e2e_daemon *d)
     return text ? text : g_strdup("");
 }
 
-unsigned sgl_e2e_daemon_log_count(const struct sgl_e2e_daemon *d, const char *text)
+unsigned sgl_e2e_log_count(const char *log, const char *text)
 {
-    g_autofree char *log = sgl_e2e_daemon_log(d);
     unsigned n = 0;
     for (const char *p = log; (p = strstr(p, text)); p += strlen(text))
         n++;
     return n;
+}
+
+unsigned sgl_e2e_daemon_log_count(const struct sgl_e2e_daemon *d, const char *text)
+{
+    g_autofree char *log = sgl_e2e_daemon_log(d);
+    return sgl_e2e_log_count(log, text);
 }
 
 gboolean sgl_e2e_daemon_log_wait_count(const struct sgl_e2e_daemon *d, const char *text, unsigned n,

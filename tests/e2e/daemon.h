@@ -40,6 +40,8 @@ struct sgl_e2e_daemon *sgl_e2e_daemon_start(struct sgl_e2e *e, const char *name,
                                             const struct sgl_e2e_daemon_options *options);
 char *sgl_e2e_daemon_log(const struct sgl_e2e_daemon *d);
 gboolean sgl_e2e_daemon_log_wait(const struct sgl_e2e_daemon *d, const char *text, int timeout_ms);
+/* How many times log (one read of it) says text. */
+unsigned sgl_e2e_log_count(const char *log, const char *text);
 /* How many times the log says text; whether it says it n times within
  * timeout_ms. */
 unsigned sgl_e2e_daemon_log_count(const struct sgl_e2e_daemon *d, const char *text);

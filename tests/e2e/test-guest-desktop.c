@@ -293,16 +293,16 @@ static gint compare_names(gconstpointer a, gconstpointer b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The names in dir, sorted (as phodav lists them), space-separated. */
-static char *folder_names(const char *dir)
+/* The names in dir, sorted (as phodav lists them). */
+static GStrv folder_names(const char *dir)
 {
     g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    g_autoptr(GPtrArray) names = g_ptr_array_new();
+    GPtrArray *names = g_ptr_array_new();
     for (const char *n; d && (n = g_dir_read_name(d));)
-        g_ptr_array_add(names, (char *)n);
+        g_ptr_array_add(names, g_strdup(n));
     g_ptr_array_sort(names, compare_names);
     g_ptr_array_add(names, NULL);
-    return g_strjoinv(" ", (char **)names->pdata);
+    return (GStrv)g_ptr_array_free(names, FALSE);
 }
 
 /* Waits until the guest's spice-webdavd has seen the last client leave.
@@ -319,14 +319,15 @@ static void wait_shared_folder_settled(struct sgl_e2e_daemon *d)
                *closed = "folder sharing: the guest's port is closed";
     gint64 end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
     for (;;) {
-        unsigned c = sgl_e2e_daemon_log_count(d, came), l = sgl_e2e_daemon_log_count(d, left),
-                 o = sgl_e2e_daemon_log_count(d, opened), x = sgl_e2e_daemon_log_count(d, closed);
+        g_autofree char *log = sgl_e2e_daemon_log(d);
+        unsigned c = sgl_e2e_log_count(log, came), l = sgl_e2e_log_count(log, left),
+                 o = sgl_e2e_log_count(log, opened), x = sgl_e2e_log_count(log, closed);
         if (c == l && o == x + 1)
             return;
         if (g_get_monotonic_time() > end)
             fail_msg("the folder-sharing port did not settle in 30 s: %u clients came, %u left; "
                      "it opened %u times and closed %u:\n%s",
-                     c, l, o, x, sgl_e2e_daemon_log(d));
+                     c, l, o, x, log);
         g_usleep(100 * 1000);
     }
 }
@@ -344,8 +345,7 @@ static void expect_shared_folder(struct sgl_e2e *e, struct sgl_e2e_daemon *d, st
     g_autofree char *dir = g_strdup_printf("%s/tests/e2e/shared", e->builddir);
     g_autofree char *file = g_build_filename(dir, name, NULL);
     if (first) {
-        g_autofree char *old = folder_names(dir);
-        g_auto(GStrv) olds = g_strsplit(old, " ", -1);
+        g_auto(GStrv) olds = folder_names(dir);
         for (char **n = olds; *n; n++) {
             g_autofree char *path = g_build_filename(dir, *n, NULL);
             g_unlink(path);
@@ -353,7 +353,8 @@ static void expect_shared_folder(struct sgl_e2e *e, struct sgl_e2e_daemon *d, st
     }
     g_mkdir_with_parents(dir, 0755);
     g_autofree char *sha = write_random_file(file, size, seed);
-    g_autofree char *names = folder_names(dir);
+    g_auto(GStrv) want = folder_names(dir);
+    g_autofree char *names = g_strjoinv(" ", want);
     g_autofree char *share_opt = g_strdup_printf("--share-dir=%s", dir);
     g_autofree char *get_opt = g_strdup_printf("--clipboard=sgl-client:webdav-get:%s", name);
     wait_shared_folder_settled(d);
@@ -376,7 +377,6 @@ static void expect_shared_folder(struct sgl_e2e *e, struct sgl_e2e_daemon *d, st
     }
     sgl_e2e_expect_field(got, "name", name);
     /* The folder's names, among which spice-gtk's own .spice-clipboard/. */
-    g_auto(GStrv) want = g_strsplit(names, " ", -1);
     g_autofree char *listed = g_strdup_printf(" %s ", sgl_console_event_get(got, "listed"));
     for (char **n = want; *n; n++) {
         g_autofree char *word = g_strdup_printf(" %s ", *n);
