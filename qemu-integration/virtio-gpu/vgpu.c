@@ -34,6 +34,14 @@ static uint32_t cmd_capset(struct vgpu *g, const struct vgpu_cmd *cmd, struct vg
 
 static uint32_t execute(struct vgpu *g, const struct vgpu_cmd *cmd, struct vgpu_response *r)
 {
+    /* virglrenderer leaves the GL context of the last guest context it ran
+     * current, and only SUBMIT_3D and transfers switch. Creating, attaching
+     * or freeing a resource in that context would change the texture and
+     * buffer bindings behind the guest's back; its next draw then fails
+     * (GL_INVALID_OPERATION) and the context is dead. Every other command
+     * runs in the renderer's own context, as QEMU's virtio-gpu does it. */
+    if (cmd->hdr.type != VIRTIO_GPU_CMD_SUBMIT_3D)
+        virgl_renderer_force_ctx_0();
     switch (cmd->hdr.type) {
     case VIRTIO_GPU_CMD_GET_DISPLAY_INFO:
         vgpu_cmd_display_info(g, cmd, r);
@@ -290,6 +298,7 @@ void vgpu_reset(struct vgpu *g)
     }
     GHashTableIter it;
     gpointer value;
+    virgl_renderer_force_ctx_0();
     g_hash_table_iter_init(&it, g->resources);
     while (g_hash_table_iter_next(&it, NULL, &value)) {
         struct vgpu_resource *res = value;
@@ -450,7 +459,10 @@ void vgpu_destroy(struct vgpu *g)
         g_source_destroy(g->qemu_flush);
         g_source_unref(g->qemu_flush);
     }
-    /* Resources and contexts before the renderer that holds them. */
+    /* Resources and contexts before the renderer that holds them, in the
+     * renderer's own GL context (see execute). */
+    if (g->renderer)
+        virgl_renderer_force_ctx_0();
     if (g->resources)
         g_hash_table_destroy(g->resources);
     if (g->contexts)

@@ -12,7 +12,9 @@
  * - a reboot drops 3D contexts even when the guest made no resources;
  * - rejected commands are logged at a bounded rate;
  * - QEMU's console socket never makes the GPU thread wait for QEMU;
- * - 3D transfers to array layers and cube faces are taken. */
+ * - 3D transfers to array layers and cube faces are taken;
+ * - the host's own GL work (resources) never runs in a guest's GL context,
+ *   whose state it would change behind the guest's back. */
 #include "config.h"
 
 #include <setjmp.h>
@@ -20,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <EGL/egl.h>
 #include <cmocka.h>
 #include <linux/virtio_gpu.h>
 #include <linux/virtio_ring.h>
@@ -486,6 +489,38 @@ static void test_contexts_dropped_on_reboot(void **state)
     gpu_fixture_free(f);
 }
 
+/* virglrenderer leaves the GL context of the command stream it ran last
+ * current. Creating or freeing a resource in it would move that context's
+ * texture and buffer bindings without the guest knowing; its next draw then
+ * fails with GL_INVALID_OPERATION and virglrenderer gives the context up
+ * for good (a desktop that stops drawing). Each resource command, right
+ * after a command stream, must run in the renderer's own context. */
+static void test_resources_outside_guest_contexts(void **state)
+{
+    struct fixture *f = gpu_fixture(256u << 20, 1);
+    assert_int_equal(ctx_create(f->gpu, 5), VIRTIO_GPU_RESP_OK_NODATA);
+    struct {
+        struct virtio_gpu_cmd_submit s;
+        uint32_t nop;
+    } sub = {.s = {.hdr = {.type = VIRTIO_GPU_CMD_SUBMIT_3D, .ctx_id = 5}, .size = 4}};
+    assert_int_equal(vu_test_gpu_cmd(f->gpu, &sub, sizeof(sub)), VIRTIO_GPU_RESP_OK_NODATA);
+    EGLContext guest = eglGetCurrentContext();
+    assert_true(guest != EGL_NO_CONTEXT);
+
+    assert_int_equal(vu_test_create_2d(f->gpu, 1, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
+    EGLContext host = eglGetCurrentContext();
+    assert_true(host != EGL_NO_CONTEXT);
+    assert_true(host != guest);
+
+    assert_int_equal(vu_test_gpu_cmd(f->gpu, &sub, sizeof(sub)), VIRTIO_GPU_RESP_OK_NODATA);
+    assert_true(eglGetCurrentContext() == guest);
+    struct virtio_gpu_resource_unref unref = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_UNREF,
+                                              .resource_id = 1};
+    assert_int_equal(vu_test_gpu_cmd(f->gpu, &unref, sizeof(unref)), VIRTIO_GPU_RESP_OK_NODATA);
+    assert_true(eglGetCurrentContext() == host);
+    gpu_fixture_free(f);
+}
+
 /* ---- the log, and 3D transfers -------------------------------------------- */
 
 static void test_rejections_rate_limited(void **state)
@@ -662,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_contexts_charged),
         cmocka_unit_test(test_scanout_buffers_charged),
         cmocka_unit_test(test_contexts_dropped_on_reboot),
+        cmocka_unit_test(test_resources_outside_guest_contexts),
         cmocka_unit_test(test_rejections_rate_limited),
         cmocka_unit_test(test_transfer_to_layers),
         cmocka_unit_test(test_qemu_console_never_waits),
