@@ -19,6 +19,8 @@ struct spicegl_rate {
     double fps, kbps;
 };
 
+struct spicegl_usb_redir;
+
 struct spicegl_daemon {
     const struct spicegl_options *options;
     GMainLoop *loop;
@@ -39,6 +41,7 @@ struct spicegl_daemon {
     struct sgl_agent_mux *agent;      /* with qemu: it, shared by the servers' agent devices */
     struct qemu_chardev *webdav_port; /* with qemu: folder sharing's port */
     struct sgl_port *webdav;          /* it, on the first server */
+    struct spicegl_usb_redir *usb_redir; /* with qemu and --usb-redir: on the first server */
     bool qemu_connected;
 
     /* --control */

@@ -25,6 +25,7 @@
 #include "spice-gl/remote.h"
 #include "spice-gl/server.h"
 #include "synthetic.h"
+#include "usb-redir.h"
 #include "daemon-private.h"
 
 /* ---- from the frame source ---------------------------------------------- */
@@ -224,14 +225,16 @@ static void on_webdav_hold_guest(bool hold, void *user)
     qemu_chardev_hold(d->webdav_port, hold);
 }
 
-static void on_webdav_reset_guest(void *user)
+/* A client left: the guest's spice-webdavd drops its requests. */
+static void on_webdav_client(bool connected, void *user)
 {
     struct spicegl_daemon *d = user;
-    qemu_chardev_reset(d->webdav_port);
+    if (!connected)
+        qemu_chardev_reset(d->webdav_port);
 }
 
 static const struct sgl_port_callbacks webdav_callbacks = {on_webdav_to_guest, on_webdav_hold_guest,
-                                                           on_webdav_reset_guest};
+                                                           on_webdav_client};
 
 static void on_webdav_port_opened(bool open, void *user)
 {
@@ -457,6 +460,9 @@ static bool add_server(struct spicegl_daemon *d, bool use_unix, GError **error)
         if (!d->webdav)
             return false;
     }
+    /* USB redirection: one device's bytes, so one server's clients too. */
+    if (d->usb_redir && !spicegl_usb_redir_add_server(d->usb_redir, s, error))
+        return false;
     struct sgl_input *in = sgl_input_create(s, &input_callbacks, d, d->agent, error);
     if (!in)
         return false;
@@ -548,12 +554,16 @@ struct spicegl_daemon *spicegl_daemon_create(const struct spicegl_options *optio
     /* The guest's agent, relayed to the servers' agent devices. */
     if (options->qmp || options->dbus_address) {
         d->agent = sgl_agent_mux_create(&agent_callbacks, d, 1u << VD_AGENT_CAP_MONITORS_CONFIG);
-        d->agent_port = qemu_chardev_create(
-            "agent port", options->agent_chardev ? options->agent_chardev : "vdagent",
-            "com.redhat.spice.0", &agent_port_callbacks, d);
-        d->webdav_port = qemu_chardev_create(
-            "folder sharing port", options->webdav_chardev ? options->webdav_chardev : "webdav",
-            "org.spice-space.webdav.0", &webdav_port_callbacks, d);
+        d->agent_port =
+            qemu_chardev_create(QEMU_CHARDEV_PORT, "agent port",
+                                options->agent_chardev ? options->agent_chardev : "vdagent",
+                                "com.redhat.spice.0", &agent_port_callbacks, d);
+        d->webdav_port =
+            qemu_chardev_create(QEMU_CHARDEV_PORT, "folder sharing port",
+                                options->webdav_chardev ? options->webdav_chardev : "webdav",
+                                "org.spice-space.webdav.0", &webdav_port_callbacks, d);
+        if (options->usb_redir)
+            d->usb_redir = spicegl_usb_redir_create(options->usb_redir);
     }
     if ((options->listen_tcp && !add_server(d, false, error)) ||
         (options->listen_unix && !add_server(d, true, error)))
@@ -564,6 +574,8 @@ struct spicegl_daemon *spicegl_daemon_create(const struct spicegl_options *optio
         qemu_control_set_audio(d->qemu, d->audio);
         qemu_control_add_port(d->qemu, d->agent_port);
         qemu_control_add_port(d->qemu, d->webdav_port);
+        if (d->usb_redir)
+            spicegl_usb_redir_add_to_qemu(d->usb_redir, d->qemu);
     }
     d->started_us = g_get_monotonic_time();
     d->ticket = g_strdup(options->ticket);
@@ -623,6 +635,7 @@ void spicegl_daemon_destroy(struct spicegl_daemon *d)
     /* The port leaves its server before the chardev it writes to goes. */
     g_clear_pointer(&d->webdav, sgl_port_destroy);
     g_clear_pointer(&d->webdav_port, qemu_chardev_destroy);
+    g_clear_pointer(&d->usb_redir, spicegl_usb_redir_destroy);
     for (guint i = 0; i < d->servers->len; i++)
         spice_server_vm_stop(g_ptr_array_index(d->servers, i));
     g_ptr_array_unref(d->remotes);

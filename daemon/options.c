@@ -17,7 +17,7 @@
 struct raw {
     char *synthetic, *size, *qemu_console, *sandbox, *unix_gl, *ticket_file;
     gint gpu_fd, gpu_fps, gpu_memory_mb, scanouts, port, tls_port, ticket_lifetime, bitrate,
-        stats_interval, refine_after, refine_qp;
+        stats_interval, refine_after, refine_qp, usb_redir;
     gboolean print_capabilities, print_version, insecure, no_tcp, single_client, synthetic_memfd,
         audio_clock, virgl;
 };
@@ -67,6 +67,12 @@ static GOptionEntry *option_entries(struct spicegl_options *o, struct raw *r)
          "Or: QEMU's D-Bus display is on this message bus (-display dbus,addr=ADDRESS; "
          "libvirt's <graphics type='dbus'/>), e.g. unix:path=/run/vm1/bus.sock; no QMP is used",
          "ADDRESS"},
+        {"usb-redir", 0, 0, G_OPTION_ARG_INT, &r->usb_redir,
+         "USB devices clients can redirect at once (default 0, at most " G_STRINGIFY(
+             SPICEGL_MAX_USB_REDIR) "): QEMU needs -device qemu-xhci and, for each, "
+                                    "-chardev dbus,id=usbredirK,name=org.qemu.usbredir and -device "
+                                    "usb-redir,chardev=usbredirK (K from 0)",
+         "N"},
         {"agent-chardev", 0, 0, G_OPTION_ARG_STRING, &o->agent_chardev,
          "The id of QEMU's D-Bus chardev for the guest agent's port (-chardev "
          "dbus,id=ID,name=com.redhat.spice.0; default vdagent, or what QEMU's command line "
@@ -220,6 +226,12 @@ static bool check_source(struct spicegl_options *o, struct raw *r, GError **erro
                    "--agent-chardev wants the chardev's id: letters, digits and '_' (got "
                    "'%s')",
                    o->agent_chardev);
+    if (r->usb_redir < 0 || r->usb_redir > SPICEGL_MAX_USB_REDIR)
+        return bad(error, "--usb-redir is 0..%d (got %d)", SPICEGL_MAX_USB_REDIR, r->usb_redir);
+    if (r->usb_redir && !o->qmp && !o->dbus_address)
+        return bad(error, "--usb-redir relays QEMU's usb-redir devices through its D-Bus "
+                          "display: give --qmp or --dbus-address too");
+    o->usb_redir = (uint32_t)r->usb_redir;
     o->source = gpu ? SPICEGL_SOURCE_GPU : SPICEGL_SOURCE_SYNTHETIC;
     o->gpu_fd = r->gpu_fd;
     o->fps = (uint32_t)r->gpu_fps;

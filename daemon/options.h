@@ -22,6 +22,9 @@ enum spicegl_source_kind {
     SPICEGL_SOURCE_SYNTHETIC, /* --synthetic: the built-in animated source */
 };
 
+/* usb-redir devices a daemon relays at most. */
+#define SPICEGL_MAX_USB_REDIR 8
+
 struct spicegl_options {
     bool print_capabilities; /* print the vhost-user capabilities and exit */
     bool print_version;      /* print the version and exit */
@@ -41,6 +44,7 @@ struct spicegl_options {
     char *render_node;    /* NULL, or the DRM render node to render on (libvirt passes it) */
     char *agent_chardev;  /* id of the D-Bus chardev of the guest agent's port */
     char *webdav_chardev; /* id of the D-Bus chardev of folder sharing's port */
+    uint32_t usb_redir;   /* usb-redir devices relayed: D-Bus chardevs usbredir0.. */
 
     bool sandbox; /* no_new_privs and seccomp once started */
     char *user;   /* NULL, or drop to this user once started */

@@ -78,10 +78,9 @@ static int port_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
 static void port_state(SpiceCharDeviceInstance *sin, int connected)
 {
     struct sgl_port *p = from_sin(sin);
-    if (connected)
-        return;
-    drop_buffered(p);
-    p->cb.reset_guest(p->data);
+    if (!connected)
+        drop_buffered(p);
+    p->cb.client(connected != 0, p->data);
 }
 
 static void port_event(SpiceCharDeviceInstance *sin, uint8_t event)
@@ -101,23 +100,36 @@ static const SpiceCharDeviceInterface interface = {
     .event = port_event,
 };
 
-struct sgl_port *sgl_port_create(SpiceServer *server, const char *name,
-                                 const struct sgl_port_callbacks *cb, void *data, GError **error)
+static struct sgl_port *create(SpiceServer *server, const char *subtype, const char *name,
+                               const struct sgl_port_callbacks *cb, void *data, GError **error)
 {
     struct sgl_port *p = g_new0(struct sgl_port, 1);
     p->sin.base.sif = &interface.base;
-    p->sin.subtype = "port";
+    p->sin.subtype = subtype;
     p->sin.portname = name;
     p->cb = *cb;
     p->data = data;
     p->held = g_byte_array_new();
     if (spice_server_add_interface(server, &p->sin.base) != 0) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "spice-server refused the port %s", name);
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "spice-server refused the %s %s", subtype,
+                    name ? name : "channel");
         sgl_port_destroy(p);
         return NULL;
     }
     p->attached = true;
     return p;
+}
+
+struct sgl_port *sgl_port_create(SpiceServer *server, const char *name,
+                                 const struct sgl_port_callbacks *cb, void *data, GError **error)
+{
+    return create(server, "port", name, cb, data, error);
+}
+
+struct sgl_port *sgl_port_create_usbredir(SpiceServer *server, const struct sgl_port_callbacks *cb,
+                                          void *data, GError **error)
+{
+    return create(server, "usbredir", NULL, cb, data, error);
 }
 
 void sgl_port_destroy(struct sgl_port *p)
@@ -134,7 +146,8 @@ void sgl_port_guest_opened(struct sgl_port *p, bool open)
 {
     if (!open)
         drop_buffered(p);
-    spice_server_port_event(&p->sin, open ? SPICE_PORT_EVENT_OPENED : SPICE_PORT_EVENT_CLOSED);
+    if (p->sin.portname)
+        spice_server_port_event(&p->sin, open ? SPICE_PORT_EVENT_OPENED : SPICE_PORT_EVENT_CLOSED);
 }
 
 void sgl_port_guest_received(struct sgl_port *p, const uint8_t *bytes, size_t n)

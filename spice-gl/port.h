@@ -1,5 +1,7 @@
-/* A guest port relayed, byte for byte, to one SPICE server's clients as a
- * SPICE port (a char device of subtype "port"). The one in use is folder
+/* A guest's char device relayed, byte for byte, to one SPICE server's
+ * clients: a guest port as a SPICE port (a char device of subtype "port"),
+ * or a USB redirection device as a usbredir channel (subtype "usbredir",
+ * spice-server's spicevmc). The port in use is folder
  * sharing's org.spice-space.webdav.0, which spice-server serves as its
  * webdav channel: the guest's spice-webdavd and the client's WebDAV server
  * (phodav, in spice-gtk) speak their own protocol through it, which the
@@ -13,11 +15,14 @@
  * the guest's side does not take yet; sgl_port_guest_writable() makes it
  * try again.
  *
- * When the client's channel closes (it left), the guest's side is reset
- * (cb->reset_guest: the port closes, as QEMU's spiceport chardev does on a
- * client's disconnect, and opens again once the guest has seen it), so the
- * guest drops that client's requests, and what was buffered for it is
- * dropped.
+ * cb->client says when a client's channel connects and leaves, and what was
+ * buffered for a client that left is dropped. For a port, the caller resets
+ * the guest's side when it leaves (the port closes, as QEMU's spiceport
+ * chardev does on a client's disconnect, and opens again once the guest has
+ * seen it), so the guest drops that client's requests. For a usbredir
+ * channel, the caller opens QEMU's side when it connects and closes it when
+ * it leaves, as QEMU's spicevmc chardev does: QEMU's usb-redir device
+ * attaches and detaches the client's USB device on those.
  *
  * The port belongs to its creator; destroy it before the server.
  * Main context only; the callbacks run there. */
@@ -39,8 +44,8 @@ struct sgl_port_callbacks {
     size_t (*to_guest)(const uint8_t *bytes, size_t n, void *data);
     /* Stop (true) or resume (false) taking the guest's bytes. */
     void (*hold_guest)(bool hold, void *data);
-    /* The client left: drop what the guest's side holds for it. */
-    void (*reset_guest)(void *data);
+    /* A client's channel connected (true) or left (false). */
+    void (*client)(bool connected, void *data);
 };
 
 struct sgl_port;
@@ -49,10 +54,15 @@ struct sgl_port;
  * cb is copied. Adds the char device to server. */
 struct sgl_port *sgl_port_create(SpiceServer *server, const char *name,
                                  const struct sgl_port_callbacks *cb, void *data, GError **error);
+/* A usbredir channel (one per USB device a client can redirect at a
+ * time); otherwise as sgl_port_create. */
+struct sgl_port *sgl_port_create_usbredir(SpiceServer *server, const struct sgl_port_callbacks *cb,
+                                          void *data, GError **error);
 /* Accepts NULL. */
 void sgl_port_destroy(struct sgl_port *p);
 
-/* The guest opened (true) or closed (false) its end: told to the client. */
+/* The guest opened (true) or closed (false) its end: told to the client
+ * (a port), or dropped what was held for the client (either). */
 void sgl_port_guest_opened(struct sgl_port *p, bool open);
 /* n bytes from the guest. The caller holds the guest while the port says
  * so (hold_guest), so n never takes the buffer far past its bound. */

@@ -25,6 +25,7 @@
 #define RESET_IDLE_MS 1000
 
 struct qemu_chardev {
+    enum qemu_chardev_kind kind;
     const struct qemu_chardev_callbacks *cb;
     void *data;
     char *id, *path;
@@ -41,9 +42,17 @@ struct qemu_chardev {
     bool reset_pending;   /* reset while registering */
     bool resetting;       /* closed until the guest lets go of its end */
     bool said_registered; /* the first registration is logged */
+    bool wanted;          /* QEMU_CHARDEV_USB_REDIR: registered while true */
 };
 
 static void register_port(struct qemu_chardev *ch);
+
+/* A port is registered whenever attached; a usb-redir device while the
+ * daemon wants it. */
+static bool wants_registration(const struct qemu_chardev *ch)
+{
+    return ch->display && (ch->kind == QEMU_CHARDEV_PORT || ch->wanted);
+}
 
 static void set_open(struct qemu_chardev *ch, bool open)
 {
@@ -70,7 +79,7 @@ static void renew(struct qemu_chardev *ch)
 {
     close_fd(ch);
     set_open(ch, false); /* again once the new socket is registered */
-    if (ch->display && !ch->registering && !ch->retry) {
+    if (wants_registration(ch) && !ch->registering && !ch->retry) {
         ch->retries = 0;
         register_port(ch);
     }
@@ -112,7 +121,8 @@ static gboolean on_retry(gpointer data)
 {
     struct qemu_chardev *ch = data;
     ch->retry = 0;
-    register_port(ch);
+    if (wants_registration(ch))
+        register_port(ch);
     return G_SOURCE_REMOVE;
 }
 
@@ -170,6 +180,10 @@ static void on_registered(GObject *source, GAsyncResult *res, gpointer data)
         return;
     }
     ch->reset_pending = false;
+    if (v && !wants_registration(ch)) { /* let go while QEMU answered */
+        close(fd);
+        return;
+    }
     if (v) {
         ch->fd = fd;
         if (ch->retries)
@@ -179,7 +193,9 @@ static void on_registered(GObject *source, GAsyncResult *res, gpointer data)
         ch->said_registered = true;
         ch->retries = 0;
         watch_in(ch);
-        if (ch->proxy)
+        if (ch->kind == QEMU_CHARDEV_USB_REDIR)
+            set_open(ch, true);
+        else if (ch->proxy)
             read_fe_opened(ch); /* a guest that kept its end open */
         return;
     }
@@ -192,10 +208,16 @@ static void on_registered(GObject *source, GAsyncResult *res, gpointer data)
         ch->retry = g_timeout_add(RETRY_MS, on_retry, ch);
         return;
     }
-    g_message("%s %s: off: QEMU offers no such port on its D-Bus display (%s); it needs "
-              "-chardev dbus,id=%s,name=%s, -device virtio-serial-pci and -device "
-              "virtserialport,chardev=%s,name=%s",
-              ch->what, ch->id, error->message, ch->id, ch->name, ch->id, ch->name);
+    if (ch->kind == QEMU_CHARDEV_USB_REDIR)
+        g_message("%s %s: off: QEMU offers no such device on its D-Bus display (%s); it needs "
+                  "-chardev dbus,id=%s,name=%s, a USB controller (-device qemu-xhci) and "
+                  "-device usb-redir,chardev=%s",
+                  ch->what, ch->id, error->message, ch->id, ch->name, ch->id);
+    else
+        g_message("%s %s: off: QEMU offers no such port on its D-Bus display (%s); it needs "
+                  "-chardev dbus,id=%s,name=%s, -device virtio-serial-pci and -device "
+                  "virtserialport,chardev=%s,name=%s",
+                  ch->what, ch->id, error->message, ch->id, ch->name, ch->id, ch->name);
 }
 
 static void register_port(struct qemu_chardev *ch)
@@ -215,6 +237,8 @@ static void register_port(struct qemu_chardev *ch)
 
 static void read_fe_opened(struct qemu_chardev *ch)
 {
+    if (ch->kind == QEMU_CHARDEV_USB_REDIR) /* no guest program opens it */
+        return;
     if (ch->resetting && !guest_holds(ch)) { /* it let go: the reset is seen */
         end_reset(ch);
         return;
@@ -277,9 +301,28 @@ void qemu_chardev_attach(struct qemu_chardev *ch, GDBusConnection *display, cons
     ch->bus_name = g_strdup(bus_name);
     ch->cancel = g_cancellable_new();
     ch->retries = 0;
-    g_dbus_proxy_new(display, G_DBUS_PROXY_FLAGS_NONE, NULL, bus_name, ch->path, CHARDEV_IFACE,
-                     ch->cancel, on_proxy, ch);
-    register_port(ch);
+    if (ch->kind == QEMU_CHARDEV_PORT)
+        g_dbus_proxy_new(display, G_DBUS_PROXY_FLAGS_NONE, NULL, bus_name, ch->path, CHARDEV_IFACE,
+                         ch->cancel, on_proxy, ch);
+    if (wants_registration(ch))
+        register_port(ch);
+}
+
+void qemu_chardev_connect(struct qemu_chardev *ch, bool connect)
+{
+    if (ch->kind != QEMU_CHARDEV_USB_REDIR || ch->wanted == connect)
+        return;
+    ch->wanted = connect;
+    if (connect) {
+        if (ch->display && !ch->registering && !ch->retry && ch->fd < 0) {
+            ch->retries = 0;
+            register_port(ch);
+        }
+        return;
+    }
+    g_clear_handle_id(&ch->retry, g_source_remove);
+    close_fd(ch); /* QEMU detaches the device; a registration under way is closed on arrival */
+    set_open(ch, false);
 }
 
 void qemu_chardev_reset(struct qemu_chardev *ch)
@@ -324,10 +367,12 @@ void qemu_chardev_hold(struct qemu_chardev *ch, bool hold)
         watch_in(ch);
 }
 
-struct qemu_chardev *qemu_chardev_create(const char *what, const char *id, const char *name,
+struct qemu_chardev *qemu_chardev_create(enum qemu_chardev_kind kind, const char *what,
+                                         const char *id, const char *name,
                                          const struct qemu_chardev_callbacks *cb, void *data)
 {
     struct qemu_chardev *ch = g_new0(struct qemu_chardev, 1);
+    ch->kind = kind;
     ch->what = g_strdup(what);
     ch->name = g_strdup(name);
     ch->cb = cb;

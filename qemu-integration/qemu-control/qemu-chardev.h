@@ -1,4 +1,7 @@
-/* A guest port that QEMU's D-Bus display hands out: QEMU started with
+/* A character device that QEMU's D-Bus display hands out: a guest port
+ * (QEMU_CHARDEV_PORT) or a USB redirection device (QEMU_CHARDEV_USB_REDIR).
+ *
+ * A guest port: QEMU started with
  * -chardev dbus,id=ID,name=NAME and a port on it (-device virtserialport,
  * chardev=ID,name=NAME) exports org.qemu.Display1.Chardev at
  * /org/qemu/Display1/Chardev_ID. Once attached to the display, the daemon
@@ -9,6 +12,12 @@
  * When the guest closes the port, whatever the daemon wrote that the guest
  * did not read is stale: the socket is closed and a fresh one registered, so
  * the guest's next opening starts on a clean stream.
+ *
+ * A USB redirection device (-chardev dbus,id=ID,name=org.qemu.usbredir and
+ * -device usb-redir,chardev=ID) is registered only while the daemon wants
+ * it (qemu_chardev_connect): QEMU's usb-redir device attaches the client's
+ * USB device when its chardev opens, and detaches it when it closes. It
+ * counts as open while registered.
  *
  * Bytes are moved, not interpreted: the caller validates what arrives.
  * Main context only; the callbacks run there. */
@@ -33,12 +42,18 @@ struct qemu_chardev_callbacks {
     void (*writable)(void *data);
 };
 
+enum qemu_chardev_kind {
+    QEMU_CHARDEV_PORT,      /* a virtio-serial port: registered while attached */
+    QEMU_CHARDEV_USB_REDIR, /* a usb-redir device: registered while connected */
+};
+
 struct qemu_chardev;
 
 /* id: the -chardev id (letters, digits, '_' only: it is part of an object
  * path); what ("agent port") and name (the port's, com.redhat.spice.0)
  * are for the log. cb is borrowed. Nothing is registered until attached. */
-struct qemu_chardev *qemu_chardev_create(const char *what, const char *id, const char *name,
+struct qemu_chardev *qemu_chardev_create(enum qemu_chardev_kind kind, const char *what,
+                                         const char *id, const char *name,
                                          const struct qemu_chardev_callbacks *cb, void *data);
 /* Accepts NULL. */
 void qemu_chardev_destroy(struct qemu_chardev *ch);
@@ -55,7 +70,11 @@ void qemu_chardev_detach(struct qemu_chardev *ch);
  * closed until then. */
 void qemu_chardev_reset(struct qemu_chardev *ch);
 
-/* Whether the guest has its end open. */
+/* QEMU_CHARDEV_USB_REDIR: registers (true) or closes (false) QEMU's side;
+ * while attached, a registration that QEMU drops is renewed until false. */
+void qemu_chardev_connect(struct qemu_chardev *ch, bool connect);
+
+/* Whether the guest has its end open (a usb-redir device: registered). */
 bool qemu_chardev_is_open(const struct qemu_chardev *ch);
 
 /* Writes what the socket takes now, 0..n bytes (0 when the port is not

@@ -49,10 +49,11 @@ void qemu_control_start(struct qemu_control *c);
 struct qemu_audio;
 void qemu_control_set_audio(struct qemu_control *c, struct qemu_audio *audio);
 
-/* A guest port (qemu-chardev.h: the agent's, folder sharing's): registered
- * with QEMU's display each time it is attached, detached when it goes.
+/* A chardev (qemu-chardev.h: the agent's and folder sharing's ports,
+ * usb-redir devices): attached to QEMU's display each time there is one,
+ * detached when it goes.
  * Borrowed; added before start, destroyed after c. */
-#define QEMU_CONTROL_MAX_PORTS 4
+#define QEMU_CONTROL_MAX_PORTS 10
 struct qemu_chardev;
 void qemu_control_add_port(struct qemu_control *c, struct qemu_chardev *port);
 

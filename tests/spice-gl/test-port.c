@@ -41,13 +41,14 @@ static void hold_guest(bool hold, void *data)
     g->held = hold;
 }
 
-static void reset_guest(void *data)
+static void client(bool connected, void *data)
 {
     struct guest *g = data;
-    g->resets++;
+    if (!connected)
+        g->resets++;
 }
 
-static const struct sgl_port_callbacks callbacks = {to_guest, hold_guest, reset_guest};
+static const struct sgl_port_callbacks callbacks = {to_guest, hold_guest, client};
 
 static void test_guest_held_at_bound(void **state)
 {
