@@ -71,10 +71,11 @@ struct probe {
     bool ending;       /* the probe is disconnecting itself */
     bool until_closed; /* --until-closed: the server ending the session ends the window */
     bool server_closed;
-    bool stopped;         /* SIGUSR1 ended the window before --seconds did */
-    bool webdav_channel;  /* the server offered folder sharing's channel */
-    guint64 settle_bytes; /* read on the display channel before --settle ended */
-    guint64 closed_bytes; /* read on the display channel, if the server closed it */
+    bool stopped;          /* SIGUSR1 ended the window before --seconds did */
+    bool webdav_channel;   /* the server offered folder sharing's channel */
+    int usbredir_channels; /* USB redirection channels the server offered */
+    guint64 settle_bytes;  /* read on the display channel before --settle ended */
+    guint64 closed_bytes;  /* read on the display channel, if the server closed it */
     /* measurements */
     bool have_first;
     uint32_t first, last, frames;
@@ -625,6 +626,8 @@ static void on_channel_new(SpiceSession *s, SpiceChannel *channel, gpointer data
             probe_mic_attach(p->mic, SPICE_RECORD_CHANNEL(channel));
         if (SPICE_IS_WEBDAV_CHANNEL(channel))
             p->webdav_channel = true;
+        if (SPICE_IS_USBREDIR_CHANNEL(channel))
+            p->usbredir_channels++;
         gint id;
         g_object_get(channel, "channel-id", &id, NULL);
         if (SPICE_IS_CURSOR_CHANNEL(channel) && id == p->display_id) {
@@ -695,7 +698,7 @@ int main(int argc, char **argv)
 {
     g_autofree char *unix_path = NULL, *ticket = NULL, *screenshot = NULL, *resize = NULL,
                     *last_screenshot = NULL, *clipboard = NULL, *send_file = NULL,
-                    *clipboard_png = NULL, *share_dir = NULL;
+                    *clipboard_png = NULL, *share_dir = NULL, *share_cd = NULL;
     gint64 cancel_after = 0;
     gint seconds = 5, settle = 0, psnr_every = 1, display_id = 0, warmup_ms = 0;
     gint first_within = 15;
@@ -751,6 +754,10 @@ int main(int argc, char **argv)
          "Send this file to the guest's agent once it is there (as a drag and drop)", "PATH"},
         {"share-dir", 0, 0, G_OPTION_ARG_FILENAME, &share_dir,
          "Share this folder with the guest, read-only (spice-gtk's folder sharing, over WebDAV)",
+         "PATH"},
+        {"share-cd", 0, 0, G_OPTION_ARG_FILENAME, &share_cd,
+         "Redirect an emulated USB CD-ROM holding this file (spice-gtk's shared CD) as soon as "
+         "the server's USB redirection channel is there",
          "PATH"},
         {"cancel-after", 0, 0, G_OPTION_ARG_INT64, &cancel_after,
          "Cancel --send-file's transfer once this many bytes went", "BYTES"},
@@ -862,6 +869,18 @@ int main(int argc, char **argv)
         g_object_set(p.session, "enable-audio", FALSE, NULL);
     if (share_dir)
         g_object_set(p.session, "shared-dir", share_dir, "share-dir-ro", TRUE, NULL);
+    if (share_cd) {
+        /* Redirected on connect: the filter takes every device, and the CD
+         * is the only one the probe's manager has. */
+        SpiceUsbDeviceManager *usb = spice_usb_device_manager_get(p.session, &error);
+        if (usb)
+            g_object_set(usb, "redirect-on-connect", "-1,-1,-1,-1,1", NULL);
+        if (!usb || !spice_usb_device_manager_create_shared_cd_device(usb, share_cd, &error)) {
+            fprintf(stderr, "spicegl-probe: --share-cd %s: %s\n", share_cd,
+                    error ? error->message : "no USB support in spice-gtk");
+            return 2;
+        }
+    }
     if (audio && !spice_audio_get(p.session, NULL))
         g_warning("no audio backend: the playback channel stays off");
     if (unix_path)
@@ -947,6 +966,7 @@ int main(int argc, char **argv)
         json_builder_add_boolean_value(b, p.stopped);
         json_builder_set_member_name(b, "webdav_channel");
         json_builder_add_boolean_value(b, p.webdav_channel);
+        add_number(b, "usbredir_channels", p.usbredir_channels);
         /* 1: server mode (the client grabs the pointer), 2: client mode;
          * at the end, and when --input was sent. */
         gint mouse_mode = 0;

@@ -26,8 +26,10 @@ static int run_hlt(int kvm, int vm, int vcpu, int *err)
     if (mem == MAP_FAILED)
         return *err = errno, PROBE_RUN;
     mem[0] = 0xf4;
-    struct kvm_userspace_memory_region region = {
-        .slot = 0, .guest_phys_addr = 0x1000, .memory_size = 4096, .userspace_addr = (uintptr_t)mem};
+    struct kvm_userspace_memory_region region = {.slot = 0,
+                                                 .guest_phys_addr = 0x1000,
+                                                 .memory_size = 4096,
+                                                 .userspace_addr = (uintptr_t)mem};
     if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
         return *err = errno, PROBE_RUN;
     int size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
@@ -138,17 +140,23 @@ bool spicegl_kvm_probe(int timeout_ms, char **why)
 
 bool spicegl_kvm_probe_qemu(const char *qemu, int timeout_ms, char **why)
 {
-    const char *argv[] = {qemu,  "-accel", "kvm",   "-cpu",     "host", "-machine", "q35",
-                          "-nodefaults", "-no-user-config", "-display", "none", "-S",
-                          "-monitor", "none", "-serial", "none", "-qmp", "stdio", NULL};
+    const char *argv[] = {qemu,       "-accel",      "kvm",
+                          "-cpu",     "host",        "-machine",
+                          "q35",      "-nodefaults", "-no-user-config",
+                          "-display", "none",        "-S",
+                          "-monitor", "none",        "-serial",
+                          "none",     "-qmp",        "stdio",
+                          NULL};
     static const char commands[] = "{\"execute\":\"qmp_capabilities\"}\n"
                                    "{\"execute\":\"query-kvm\"}\n"
                                    "{\"execute\":\"quit\"}\n";
     g_autoptr(GError) error = NULL;
     *why = NULL;
-    g_autoptr(GSubprocess) p = g_subprocess_newv(
-        argv, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE,
-        &error);
+    g_autoptr(GSubprocess) p =
+        g_subprocess_newv(argv,
+                          G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                              G_SUBPROCESS_FLAGS_STDERR_MERGE,
+                          &error);
     if (!p) {
         *why = g_strdup(error->message);
         return false;

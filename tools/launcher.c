@@ -12,10 +12,10 @@
 #include "qemu-command.h"
 #include "qemu-integration/qemu-control/qmp.h"
 
-#define KVM_PROBE_MS        5000
-#define DAEMON_SOCKET_MS    30000 /* spicegl-gpu listening for QEMU */
-#define DAEMON_GRACE_S      10    /* the daemon exits by itself once QEMU is gone */
-#define KILL_GRACE_S        10    /* SIGTERM, then SIGKILL */
+#define KVM_PROBE_MS     5000
+#define DAEMON_SOCKET_MS 30000 /* spicegl-gpu listening for QEMU */
+#define DAEMON_GRACE_S   10    /* the daemon exits by itself once QEMU is gone */
+#define KILL_GRACE_S     10    /* SIGTERM, then SIGKILL */
 
 struct spicegl_vm_launcher {
     const struct spicegl_vm_options *o;
@@ -63,16 +63,14 @@ static bool choose_kvm(const struct spicegl_vm_options *o, const char *qemu, GEr
     if (o->accel == SPICEGL_VM_ACCEL_TCG)
         return false;
     g_autofree char *why = NULL;
-    if (spicegl_kvm_probe(KVM_PROBE_MS, &why) &&
-        spicegl_kvm_probe_qemu(qemu, KVM_PROBE_MS, &why))
+    if (spicegl_kvm_probe(KVM_PROBE_MS, &why) && spicegl_kvm_probe_qemu(qemu, KVM_PROBE_MS, &why))
         return true;
     if (o->accel == SPICEGL_VM_ACCEL_KVM) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                     "--accel kvm, but KVM does not work here (%s): use --accel tcg or auto", why);
         return false;
     }
-    say("KVM does not work here (%s): emulating the CPU with TCG, which is many times slower",
-        why);
+    say("KVM does not work here (%s): emulating the CPU with TCG, which is many times slower", why);
     return false;
 }
 
@@ -82,11 +80,15 @@ static GSubprocess *start_daemon(struct spicegl_vm_launcher *l, const char *bin,
     g_autofree char *port = g_strdup_printf("%u", o->port);
     g_autofree char *size = g_strdup_printf("%ux%u", o->width, o->height);
     g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    const char *fixed[] = {bin,    "--socket-path", l->gpu_socket, "--qmp", l->daemon_qmp,
-                           "--addr", o->addr,       "--port",      port,    "--size",
-                           size};
+    const char *fixed[] = {bin,           "--socket-path", l->gpu_socket, "--qmp",
+                           l->daemon_qmp, "--addr",        o->addr,       "--port",
+                           port,          "--size",        size};
     for (size_t i = 0; i < G_N_ELEMENTS(fixed); i++)
         g_ptr_array_add(argv, (char *)fixed[i]);
+    /* As many usb-redir devices as the QEMU command line has. */
+    g_autofree char *usb_redir = g_strdup_printf("%u", SPICEGL_VM_USB_REDIR);
+    g_ptr_array_add(argv, "--usb-redir");
+    g_ptr_array_add(argv, usb_redir);
     if (o->ticket_file) {
         g_ptr_array_add(argv, "--ticket-file");
         g_ptr_array_add(argv, o->ticket_file);
@@ -107,8 +109,9 @@ static GSubprocess *start_daemon(struct spicegl_vm_launcher *l, const char *bin,
         g_usleep(50 * 1000);
     }
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                g_subprocess_get_identifier(d) ? "spicegl-gpu did not open its socket in %d s"
-                                               : "spicegl-gpu exited at start (its message is above)",
+                g_subprocess_get_identifier(d)
+                    ? "spicegl-gpu did not open its socket in %d s"
+                    : "spicegl-gpu exited at start (its message is above)",
                 DAEMON_SOCKET_MS / 1000);
     g_subprocess_force_exit(d);
     g_subprocess_wait(d, NULL, NULL);

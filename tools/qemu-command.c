@@ -44,7 +44,7 @@ static char *opt_path(const char *path)
 
 void spicegl_vm_add_gpu_args(GPtrArray *argv, const char *machine, uint64_t memory_mb,
                              const char *gpu_socket, unsigned xres, unsigned yres,
-                             const char *display_bus, bool sound, bool tablet)
+                             const char *display_bus, bool sound, bool tablet, unsigned usb_redir)
 {
     add(argv, "-object");
     add(argv, "memory-backend-memfd,id=mem,size=%" PRIu64 "M,share=on", memory_mb);
@@ -103,6 +103,18 @@ void spicegl_vm_add_gpu_args(GPtrArray *argv, const char *machine, uint64_t memo
     add(argv, "dbus,id=webdav,name=org.spice-space.webdav.0");
     add(argv, "-device");
     add(argv, "virtserialport,chardev=webdav,name=org.spice-space.webdav.0");
+    /* USB redirection: devices on the D-Bus chardevs the daemon relays to
+     * its clients' usbredir channels (spicegl-gpu --usb-redir N). */
+    if (usb_redir) {
+        add(argv, "-device");
+        add(argv, "qemu-xhci,id=spicegl-usb");
+    }
+    for (unsigned i = 0; i < usb_redir; i++) {
+        add(argv, "-chardev");
+        add(argv, "dbus,id=usbredir%u,name=org.qemu.usbredir", i);
+        add(argv, "-device");
+        add(argv, "usb-redir,chardev=usbredir%u,bus=spicegl-usb.0", i);
+    }
 }
 
 char **spicegl_vm_qemu_argv(const struct spicegl_vm_options *o,
@@ -125,7 +137,7 @@ char **spicegl_vm_qemu_argv(const struct spicegl_vm_options *o,
     add(argv, "-smp");
     add(argv, "%u", o->cpus);
     spicegl_vm_add_gpu_args(argv, "q35", o->memory_mb, paths->gpu_socket, o->width, o->height, NULL,
-                            o->sound, true);
+                            o->sound, true, SPICEGL_VM_USB_REDIR);
     g_autofree char *daemon_qmp = opt_path(paths->daemon_qmp);
     g_autofree char *control_qmp = opt_path(paths->control_qmp);
     add(argv, "-qmp");

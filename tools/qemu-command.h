@@ -38,10 +38,16 @@ void spicegl_vm_add_arg(GPtrArray *argv, const char *fmt, ...) G_GNUC_PRINTF(2, 
  * an HDA sound card whose sound the display hands to the daemon (48 kHz
  * stereo, SPICE's own format); and SPICE's agent port (com.redhat.spice.0 on a
  * virtio-serial bus) as the display's chardev "vdagent", which the daemon
- * relays to its clients. The test harness builds its VMs with it too. */
+ * relays to its clients, and folder sharing's port as "webdav"; and, with
+ * usb_redir, a USB controller with that many usb-redir devices on the
+ * display's chardevs usbredir0.. (the daemon's --usb-redir). The test
+ * harness builds its VMs with it too. */
+/* USB devices a spicegl-vm client can redirect at once. */
+#define SPICEGL_VM_USB_REDIR 2
+
 void spicegl_vm_add_gpu_args(GPtrArray *argv, const char *machine, uint64_t memory_mb,
                              const char *gpu_socket, unsigned xres, unsigned yres,
-                             const char *display_bus, bool sound, bool tablet);
+                             const char *display_bus, bool sound, bool tablet, unsigned usb_redir);
 
 /* argv for QEMU, NULL-terminated; free with g_strfreev. kvm: the
  * accelerator chosen (the launcher probes for auto). */

@@ -14,6 +14,7 @@
 
 #include "tests/harness/guest-image.h"
 #include "tests/harness/vm.h"
+#include "tools/qemu-command.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -32,8 +33,10 @@ static gboolean check_size(const char *size)
 /* spicegl-gpu as the VM's GPU, serving SPICE on 127.0.0.1:port; returns
  * once its socket is there for QEMU. */
 static GSubprocess *start_spicegl(const char *build, const char *socket, const char *qmp, int port,
-                                  guint w, guint h, int fps, char **extra, GError **error)
+                                  guint w, guint h, int fps, unsigned usb_redir, char **extra,
+                                  GError **error)
 {
+    g_autofree char *usb = g_strdup_printf("%u", usb_redir);
     g_autofree char *f = g_strdup_printf("%d", fps);
     g_autofree char *bin = g_build_filename(build, "daemon", "spicegl-gpu", NULL);
     g_autofree char *p = g_strdup_printf("%d", port);
@@ -43,6 +46,10 @@ static GSubprocess *start_spicegl(const char *build, const char *socket, const c
                            size, "--fps",         f,      "--qmp",  qmp};
     for (size_t i = 0; i < G_N_ELEMENTS(fixed); i++)
         g_ptr_array_add(argv, (char *)fixed[i]);
+    if (usb_redir) {
+        g_ptr_array_add(argv, "--usb-redir");
+        g_ptr_array_add(argv, usb);
+    }
     for (char **a = extra; a && *a; a++)
         g_ptr_array_add(argv, *a);
     g_ptr_array_add(argv, NULL);
@@ -163,6 +170,9 @@ int main(int argc, char **argv)
     bool desktop = g_strv_contains((const char *const *)workloads, "desktop");
     if (fps == -1)
         fps = desktop ? 60 : 30;
+    /* The desktop's image has USB storage: clients can redirect two
+     * devices (remote-viewer's USB device selection, or a shared CD). */
+    unsigned usb_redir = spicegl && desktop ? SPICEGL_VM_USB_REDIR : 0;
     if (!sgl_guest_image_init(&image, src, build, desktop ? "desktop" : "base", &error)) {
         fprintf(stderr, "spicegl-demo: %s\n", error->message);
         return 1;
@@ -185,7 +195,7 @@ int main(int argc, char **argv)
     if (spicegl) {
         /* The stream aims at the rate the guest renders at. */
         daemon = start_spicegl(build, socket, qmp, spice_port ? spice_port : 5900, xres, yres, fps,
-                               daemon_args, &error);
+                               usb_redir, daemon_args, &error);
         if (!daemon) {
             fprintf(stderr, "spicegl-demo: %s\n", error->message);
             sgl_guest_image_finish(&image);
@@ -207,6 +217,7 @@ int main(int argc, char **argv)
         .log_path = log,
         .log_times = log_times,
         .echo = TRUE,
+        .usb_redir = usb_redir,
     };
 
     struct sgl_vm *vm = sgl_vm_create(&config, &error);

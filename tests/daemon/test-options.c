@@ -50,6 +50,11 @@ static const struct bad_case bad_cases[] = {
      "--agent-chardev wants the chardev's id: letters, digits and '_' (got 'vd-agent')"},
     {"--socket-path /tmp/x --agent-chardev chardev/0",
      "--agent-chardev wants the chardev's id: letters, digits and '_' (got 'chardev/0')"},
+    {"--socket-path /tmp/x --qmp /tmp/q --usb-redir 9", "--usb-redir is 0..8 (got 9)"},
+    {"--socket-path /tmp/x --qmp /tmp/q --usb-redir -1", "--usb-redir is 0..8 (got -1)"},
+    {"--socket-path /tmp/x --usb-redir 1",
+     "--usb-redir relays QEMU's usb-redir devices through its D-Bus display: give --qmp or "
+     "--dbus-address too"},
     {"--synthetic 64x64@30 --qemu-console maybe", "--qemu-console is on or off (got 'maybe')"},
     {"--synthetic 64x64@30 --sandbox no", "--sandbox is on or off (got 'no')"},
     {"--synthetic 64x64@30 --record-commands /tmp",

@@ -146,6 +146,7 @@ struct sgl_e2e_daemon *sgl_e2e_daemon_start(struct sgl_e2e *e, const char *name,
     d->socket = g_build_filename(d->dir, "gpu.sock", NULL);
     d->qmp = g_build_filename(d->dir, "qmp.sock", NULL);
     d->no_tablet = options && options->no_tablet;
+    d->usb_redir = o->usb_redir;
     d->log = g_strdup_printf("%s/tests/e2e/%s.daemon.log", e->builddir, name);
     d->port = sgl_test_free_port();
     assert_int_not_equal(d->port, 0);
@@ -177,6 +178,11 @@ struct sgl_e2e_daemon *sgl_e2e_daemon_start(struct sgl_e2e *e, const char *name,
     if (o->no_sandbox) {
         g_ptr_array_add(argv, "--sandbox");
         g_ptr_array_add(argv, "off");
+    }
+    g_autofree char *usb_redir = g_strdup_printf("%u", o->usb_redir);
+    if (o->usb_redir) {
+        g_ptr_array_add(argv, "--usb-redir");
+        g_ptr_array_add(argv, usb_redir);
     }
     for (const char *const *a = o->args; a && *a; a++)
         g_ptr_array_add(argv, (char *)*a);
@@ -258,6 +264,7 @@ struct sgl_vm *sgl_e2e_daemon_boot(struct sgl_e2e *e, const struct sgl_e2e_daemo
         .allow_reset = qmp != NULL,
         .sound = d->sound,
         .no_tablet = d->no_tablet,
+        .usb_redir = d->usb_redir,
     };
     return sgl_e2e_boot(e, name, &config);
 }

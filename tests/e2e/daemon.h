@@ -13,10 +13,11 @@ struct sgl_e2e_daemon {
     GSubprocess *proc;
     char *dir, *socket, *log, *qmp;
     guint16 port;
-    GSubprocess *bus;  /* options.bus: the VM's message bus (dbus-daemon) */
-    char *bus_address; /* and its address; NULL without one */
-    bool sound;        /* options.sound */
-    bool no_tablet;    /* its VM gets no tablet (options) */
+    GSubprocess *bus;   /* options.bus: the VM's message bus (dbus-daemon) */
+    char *bus_address;  /* and its address; NULL without one */
+    bool sound;         /* options.sound */
+    bool no_tablet;     /* its VM gets no tablet (options) */
+    unsigned usb_redir; /* its VM's usb-redir devices (options) */
 };
 
 struct sgl_e2e_daemon_options {
@@ -30,6 +31,7 @@ struct sgl_e2e_daemon_options {
     const char *const *args;    /* more spicegl-gpu options, NULL-terminated */
     bool sound;                 /* the VM it boots has a sound card on QEMU's D-Bus audio */
     bool no_tablet;             /* the VM it serves has no tablet: server mouse mode */
+    unsigned usb_redir;         /* --usb-redir N, and the VM it boots has N usb-redir devices */
 };
 
 /* The guest's GL frame rate in these tests: halved under sanitizers, where

@@ -390,6 +390,44 @@ static void expect_shared_folder(struct sgl_e2e *e, struct sgl_e2e_daemon *d, st
                   names, sgl_console_event_get(got, "size"), took_s);
 }
 
+/* USB redirection: the client redirects an emulated USB CD-ROM holding a
+ * file (spice-gtk's shared CD, as remote-viewer --spice-share-cd does); the
+ * guest's kernel enumerates it on its xHCI controller (usb-storage, sr) and
+ * reads the whole disc, the USB traffic going through the daemon's relay of
+ * the usb-redir device's chardev. When the client leaves, the device goes
+ * from the guest. */
+static void expect_usb_cd(struct sgl_e2e *e, struct sgl_e2e_daemon *d, struct sgl_vm *vm,
+                          unsigned seed)
+{
+    const size_t size = 4u << 20; /* whole 2048-byte sectors */
+    g_autofree char *file = g_strdup_printf("%s/tests/e2e/usb-cd.bin", e->builddir);
+    g_autofree char *sha = write_random_file(file, size, seed);
+    g_autofree char *cd_opt = g_strdup_printf("--share-cd=%s", file);
+    guint from = sgl_vm_position(vm);
+    g_autoptr(GSubprocess) probe =
+        sgl_e2e_probe_spawn_on(e, d, 120, (const char *const[]){cd_opt, "--no-markers", NULL});
+    g_autoptr(GError) error = NULL;
+    gint64 start = g_get_monotonic_time();
+    const struct sgl_console_event *got = sgl_vm_wait_from(vm, from, "usb-cd", 90000, &error);
+    double took_s = (g_get_monotonic_time() - start) / 1e6;
+    g_autoptr(JsonParser) parser = NULL;
+    JsonObject *o = sgl_e2e_probe_stop(probe, &parser);
+    if (sgl_e2e_num(o, "usbredir_channels") < 1)
+        fail_msg("the daemon offered the client no USB redirection channel");
+    if (!got)
+        fail_msg("the guest never saw the client's USB CD-ROM: %s", error->message);
+    g_autofree char *want_size = g_strdup_printf("%zu", size);
+    sgl_e2e_expect_field(got, "size", want_size);
+    sgl_e2e_expect_field(got, "sha256", sha);
+    g_autoptr(GError) gone_error = NULL;
+    if (!sgl_vm_wait_from(vm, from, "usb-cd-gone", 30000, &gone_error))
+        fail_msg("the USB CD-ROM stayed in the guest after its client left: %s",
+                 gone_error->message);
+    print_message("# USB redirection: the guest read the client's %zu-byte USB CD-ROM whole "
+                  "(sha256) %.1f s after the client connected; it went when the client left\n",
+                  size, took_s);
+}
+
 /* The guest's spice-vdagent through the daemon: one client offers text on
  * the clipboard, sends a file and asks for 1024x768 at once; the guest reads
  * the text (xclip asks X, X the agent, the agent the client) and answers
@@ -476,14 +514,14 @@ static void expect_agent(struct sgl_e2e *e, struct sgl_e2e_daemon *d, struct sgl
  * the guest put them; its last picture, 8 s on, has the xterm unchanged,
  * while new pictures keep coming (at least 3 a second: the gears turn; a
  * picture counts when it differs from the one before); X's hardware cursor arrived on the cursor
- * channel, with opaque pixels, and arrives again for a second client; and the daemon rejected
- * nothing. */
+ * channel, with opaque pixels, and arrives again for a second client; the guest's agent, folder
+ * sharing and USB redirection work through the daemon; and the daemon rejected nothing. */
 static void test_desktop_reaches_client(void **state)
 {
     struct sgl_e2e *e = *state;
     SGL_REQUIRE(e->problem == NULL, "%s", e->problem);
-    struct sgl_e2e_daemon *d =
-        sgl_e2e_daemon_start(e, "spicegl-desktop", &(struct sgl_e2e_daemon_options){.qmp = true});
+    struct sgl_e2e_daemon *d = sgl_e2e_daemon_start(
+        e, "spicegl-desktop", &(struct sgl_e2e_daemon_options){.qmp = true, .usb_redir = 1});
     struct sgl_vm *vm = sgl_e2e_daemon_boot(e, d, "spicegl-desktop", "sgl.run=desktop", d->qmp);
     const struct sgl_console_event *ready =
         sgl_e2e_expect(vm, "desktop-ready", 2 * SGL_E2E_BOOT_MS);
@@ -546,6 +584,9 @@ static void test_desktop_reaches_client(void **state)
      * reset when the first left, is open again. */
     expect_shared_folder(e, d, vm, "sgl-shared.bin", 21, true);
     expect_shared_folder(e, d, vm, "sgl-shared-again.bin", 22, false);
+    /* Twice: the device attaches again for the next client. */
+    expect_usb_cd(e, d, vm, 23);
+    expect_usb_cd(e, d, vm, 24);
     sgl_e2e_daemon_expect_clean_log(d);
 }
 

@@ -114,7 +114,8 @@ static GPtrArray *qemu_argv(const struct sgl_vm_config *c)
     }
     if (c->gpu == SGL_VM_GPU_VHOST_USER)
         spicegl_vm_add_gpu_args(argv, NULL, c->memory_mb ? c->memory_mb : 2048, c->gpu_socket,
-                                c->xres, c->yres, c->display_bus, c->sound, !c->no_tablet);
+                                c->xres, c->yres, c->display_bus, c->sound, !c->no_tablet,
+                                c->usb_redir);
     if (c->qmp_socket) {
         add(argv, "-qmp");
         add(argv, "unix:%s,server=on,wait=off", c->qmp_socket);

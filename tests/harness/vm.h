@@ -38,6 +38,7 @@ struct sgl_vm_config {
     const char *const *extra_args; /* NULL-terminated, appended to QEMU's arguments */
     gboolean echo;                 /* copy console lines to stdout */
     gboolean no_tablet;            /* SGL_VM_GPU_VHOST_USER: no virtio-tablet (server mouse mode) */
+    guint usb_redir;               /* SGL_VM_GPU_VHOST_USER: usb-redir devices (usbredir0..) */
 };
 
 struct sgl_vm;
