@@ -563,7 +563,8 @@ struct spicegl_daemon *spicegl_daemon_create(const struct spicegl_options *optio
                                 options->webdav_chardev ? options->webdav_chardev : "webdav",
                                 "org.spice-space.webdav.0", &webdav_port_callbacks, d);
         if (options->usb_redir)
-            d->usb_redir = spicegl_usb_redir_create(options->usb_redir);
+            d->usb_redir = spicegl_usb_redir_create(
+                options->usb_redir, (const char *const *)options->usb_redir_chardevs);
     }
     if ((options->listen_tcp && !add_server(d, false, error)) ||
         (options->listen_unix && !add_server(d, true, error)))

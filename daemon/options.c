@@ -71,7 +71,8 @@ static GOptionEntry *option_entries(struct spicegl_options *o, struct raw *r)
          "USB devices clients can redirect at once (default 0, at most " G_STRINGIFY(
              SPICEGL_MAX_USB_REDIR) "): QEMU needs -device qemu-xhci and, for each, "
                                     "-chardev dbus,id=usbredirK,name=org.qemu.usbredir and -device "
-                                    "usb-redir,chardev=usbredirK (K from 0)",
+                                    "usb-redir,chardev=usbredirK (K from 0); under libvirt, "
+                                    "the VM's own (<redirdev bus='usb' type='dbus'/>)",
          "N"},
         {"agent-chardev", 0, 0, G_OPTION_ARG_STRING, &o->agent_chardev,
          "The id of QEMU's D-Bus chardev for the guest agent's port (-chardev "
@@ -199,6 +200,45 @@ static void take_chardev(char **dest, const char *id, const char *vm_name, const
                                           "D-Bus (its id is part of an object path: letters, "
                                           "digits and '_'); %s stays off",
                                           vm_name ? vm_name : "?", id, what, what));
+}
+
+/* The usb-redir devices on QEMU's command line (libvirt's <redirdev
+ * type='dbus'>, chardevs charredirK), in place of --usb-redir's own ids;
+ * what they lack into said. */
+static void take_usb_redir(struct spicegl_options *o, const GPtrArray *ids, const char *vm_name,
+                           GPtrArray *said)
+{
+    if (!ids || !ids->len)
+        return;
+    const char *vm = vm_name ? vm_name : "?";
+    g_autoptr(GPtrArray) taken = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < ids->len; i++) {
+        const char *id = g_ptr_array_index(ids, i);
+        if (!agent_chardev_ok(id))
+            g_ptr_array_add(said, g_strdup_printf("VM '%s': the chardev '%s' of a usb-redir device "
+                                                  "cannot be reached on D-Bus (its id is part of "
+                                                  "an object path: letters, digits and '_'); that "
+                                                  "device stays off",
+                                                  vm, id));
+        else if (taken->len == SPICEGL_MAX_USB_REDIR)
+            g_ptr_array_add(said, g_strdup_printf("VM '%s': usb-redir device on chardev '%s' "
+                                                  "stays off: at most %d are relayed",
+                                                  vm, id, SPICEGL_MAX_USB_REDIR));
+        else
+            g_ptr_array_add(taken, g_strdup(id));
+    }
+    if (o->usb_redir && o->usb_redir != taken->len)
+        g_ptr_array_add(said, g_strdup_printf("VM '%s': usb-redir=%u gives way to the VM's own "
+                                              "%u usb-redir device(s) on QEMU's command line",
+                                              vm, o->usb_redir, taken->len));
+    o->usb_redir = taken->len;
+    g_ptr_array_add(taken, NULL);
+    g_strfreev(o->usb_redir_chardevs);
+    o->usb_redir_chardevs = (char **)g_ptr_array_free(g_steal_pointer(&taken), FALSE);
+    if (o->usb_redir)
+        g_ptr_array_add(said, g_strdup_printf("VM '%s': USB redirection on %u usb-redir "
+                                              "device(s) (QEMU's command line)",
+                                              vm, o->usb_redir));
 }
 
 /* The frame source and the GPU's settings. */
@@ -372,6 +412,7 @@ void spicegl_options_finish(struct spicegl_options *o)
     g_free(o->render_node);
     g_free(o->agent_chardev);
     g_free(o->webdav_chardev);
+    g_strfreev(o->usb_redir_chardevs);
     g_free(o->user);
     g_free(o->addr);
     g_free(o->unix_path);
@@ -487,6 +528,7 @@ bool spicegl_options_apply_vm(struct spicegl_options *o, int argc, char **argv,
      * port off, not the VM without its GPU. */
     take_chardev(&o->agent_chardev, vm->agent_chardev, name, "the guest's agent", said);
     take_chardev(&o->webdav_chardev, vm->webdav_chardev, name, "folder sharing", said);
+    take_usb_redir(o, vm->usb_redir_chardevs, name, said);
     if (!o->qmp && !o->dbus_address && vm->display_address) {
         if (!g_dbus_is_address(vm->display_address))
             return bad(error, "QEMU (pid %d) serves its display on '%s', not a D-Bus address",

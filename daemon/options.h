@@ -36,15 +36,16 @@ struct spicegl_options {
     uint32_t fps;           /* most frames a second streamed */
     uint32_t scanouts;      /* displays (GPU outputs); 1 for the synthetic source */
     uint64_t gpu_memory_bytes;
-    bool qemu_console;    /* feed QEMU's own console */
-    char *record_dir;     /* NULL, or record the guest's requests there */
-    bool synthetic_memfd; /* synthetic frames in a memfd (the local GL path) */
-    char *qmp;            /* NULL, or QEMU's QMP socket (qemu-control.h) */
-    char *dbus_address;   /* NULL, or the bus QEMU's D-Bus display is on; not with qmp */
-    char *render_node;    /* NULL, or the DRM render node to render on (libvirt passes it) */
-    char *agent_chardev;  /* id of the D-Bus chardev of the guest agent's port */
-    char *webdav_chardev; /* id of the D-Bus chardev of folder sharing's port */
-    uint32_t usb_redir;   /* usb-redir devices relayed: D-Bus chardevs usbredir0.. */
+    bool qemu_console;         /* feed QEMU's own console */
+    char *record_dir;          /* NULL, or record the guest's requests there */
+    bool synthetic_memfd;      /* synthetic frames in a memfd (the local GL path) */
+    char *qmp;                 /* NULL, or QEMU's QMP socket (qemu-control.h) */
+    char *dbus_address;        /* NULL, or the bus QEMU's D-Bus display is on; not with qmp */
+    char *render_node;         /* NULL, or the DRM render node to render on (libvirt passes it) */
+    char *agent_chardev;       /* id of the D-Bus chardev of the guest agent's port */
+    char *webdav_chardev;      /* id of the D-Bus chardev of folder sharing's port */
+    uint32_t usb_redir;        /* usb-redir devices relayed: D-Bus chardevs usbredir0.. */
+    char **usb_redir_chardevs; /* NULL, or usb_redir ids of theirs from QEMU's command line */
 
     bool sandbox; /* no_new_privs and seccomp once started */
     char *user;   /* NULL, or drop to this user once started */

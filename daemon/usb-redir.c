@@ -67,14 +67,14 @@ static void on_writable(void *data)
 
 static const struct qemu_chardev_callbacks qemu_callbacks = {on_opened, on_received, on_writable};
 
-struct spicegl_usb_redir *spicegl_usb_redir_create(uint32_t n)
+struct spicegl_usb_redir *spicegl_usb_redir_create(uint32_t n, const char *const *ids)
 {
     struct spicegl_usb_redir *u = g_new0(struct spicegl_usb_redir, 1);
     u->devices = g_new0(struct device, n);
     u->n = n;
     for (uint32_t i = 0; i < n; i++) {
         struct device *d = &u->devices[i];
-        d->id = g_strdup_printf("usbredir%u", i);
+        d->id = ids ? g_strdup(ids[i]) : g_strdup_printf("usbredir%u", i);
         d->qemu = qemu_chardev_create(QEMU_CHARDEV_USB_REDIR, "USB redirection", d->id,
                                       "org.qemu.usbredir", &qemu_callbacks, d);
     }

@@ -1,6 +1,6 @@
 /* USB redirection: each of the VM's usb-redir devices (QEMU's
- * -chardev dbus,id=usbredirK,name=org.qemu.usbredir with
- * -device usb-redir,chardev=usbredirK) relayed to a usbredir channel of one
+ * -chardev dbus,id=ID,name=org.qemu.usbredir with
+ * -device usb-redir,chardev=ID) relayed to a usbredir channel of one
  * SPICE server. While a client's channel is connected, QEMU's side of the
  * chardev is open and the client's USB device is attached in the guest;
  * when the channel goes, QEMU's side closes and the device is detached, as
@@ -22,8 +22,9 @@
 struct qemu_control;
 struct spicegl_usb_redir;
 
-/* n devices, chardev ids usbredir0..usbredir(n-1). */
-struct spicegl_usb_redir *spicegl_usb_redir_create(uint32_t n);
+/* n devices on the chardevs ids[0..n-1] (copied), or with ids NULL on
+ * usbredir0..usbredir(n-1). */
+struct spicegl_usb_redir *spicegl_usb_redir_create(uint32_t n, const char *const *ids);
 /* Accepts NULL. */
 void spicegl_usb_redir_destroy(struct spicegl_usb_redir *u);
 

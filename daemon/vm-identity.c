@@ -59,6 +59,24 @@ static char *opt_value(const char *arg, const char *implied, const char *key)
     }
 }
 
+/* A D-Bus chardev (its id owned from here) of a port the daemon relays. */
+static void take_dbus_chardev(struct spicegl_vm_identity *id, const char *port, char *chardev)
+{
+    char **dest = g_str_equal(port, "com.redhat.spice.0")         ? &id->agent_chardev
+                  : g_str_equal(port, "org.spice-space.webdav.0") ? &id->webdav_chardev
+                                                                  : NULL;
+    if (dest) {
+        g_free(*dest);
+        *dest = chardev;
+    } else if (chardev && g_str_equal(port, "org.qemu.usbredir")) {
+        if (!id->usb_redir_chardevs)
+            id->usb_redir_chardevs = g_ptr_array_new_with_free_func(g_free);
+        g_ptr_array_add(id->usb_redir_chardevs, chardev);
+    } else {
+        g_free(chardev);
+    }
+}
+
 void spicegl_vm_identity_parse_cmdline(struct spicegl_vm_identity *id, const char *cmdline,
                                        size_t len)
 {
@@ -79,16 +97,8 @@ void spicegl_vm_identity_parse_cmdline(struct spicegl_vm_identity *id, const cha
         } else if (g_str_equal(a, "-chardev") || g_str_equal(a, "--chardev")) {
             g_autofree char *backend = opt_value(next, "backend", "backend");
             g_autofree char *port = opt_value(next, "backend", "name");
-            /* The D-Bus chardevs of the ports the daemon relays. */
-            char **dest = NULL;
             if (backend && g_str_equal(backend, "dbus") && port)
-                dest = g_str_equal(port, "com.redhat.spice.0")         ? &id->agent_chardev
-                       : g_str_equal(port, "org.spice-space.webdav.0") ? &id->webdav_chardev
-                                                                       : NULL;
-            if (dest) {
-                g_free(*dest);
-                *dest = opt_value(next, "backend", "id");
-            }
+                take_dbus_chardev(id, port, opt_value(next, "backend", "id"));
         }
     }
 }
@@ -266,5 +276,7 @@ void spicegl_vm_identity_finish(struct spicegl_vm_identity *id)
     g_free(id->display_address);
     g_free(id->agent_chardev);
     g_free(id->webdav_chardev);
+    if (id->usb_redir_chardevs)
+        g_ptr_array_unref(id->usb_redir_chardevs);
     *id = (struct spicegl_vm_identity){0};
 }

@@ -19,12 +19,14 @@
 #include <glib.h>
 
 struct spicegl_vm_identity {
-    pid_t pid;             /* QEMU, the sender of the first message */
-    char *name;            /* NULL, or the VM's name (-name) */
-    char *display_address; /* NULL, or the bus of QEMU's D-Bus display */
-    char *agent_chardev;   /* NULL, or the id of the D-Bus chardev of the agent's port
-                            * (-chardev dbus,id=ID,name=com.redhat.spice.0) */
-    char *webdav_chardev;  /* NULL, or folder sharing's (name=org.spice-space.webdav.0) */
+    pid_t pid;                     /* QEMU, the sender of the first message */
+    char *name;                    /* NULL, or the VM's name (-name) */
+    char *display_address;         /* NULL, or the bus of QEMU's D-Bus display */
+    char *agent_chardev;           /* NULL, or the id of the D-Bus chardev of the agent's port
+                                    * (-chardev dbus,id=ID,name=com.redhat.spice.0) */
+    char *webdav_chardev;          /* NULL, or folder sharing's (name=org.spice-space.webdav.0) */
+    GPtrArray *usb_redir_chardevs; /* NULL, or the ids of the usb-redir devices' D-Bus
+                                    * chardevs (name=org.qemu.usbredir), in order */
 };
 
 /* Turns on sender credentials on fd. Call at once after start, before
@@ -40,7 +42,7 @@ bool spicegl_vm_identity_listen(int fd, GError **error);
 bool spicegl_vm_identity_init(struct spicegl_vm_identity *id, int fd, GError **error);
 void spicegl_vm_identity_finish(struct spicegl_vm_identity *id);
 
-/* Reads -name, -display dbus,addr= and the agent's -chardev dbus from a NUL-separated command line
+/* Reads -name, -display dbus,addr= and the ports' -chardev dbus from a NUL-separated command line
  * (/proc/PID/cmdline) of len bytes; cmdline[len] must be readable and 0.
  * Exposed for the tests. */
 void spicegl_vm_identity_parse_cmdline(struct spicegl_vm_identity *id, const char *cmdline,

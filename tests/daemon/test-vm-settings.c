@@ -56,7 +56,63 @@ static void test_cmdline(void **state)
     assert_string_equal(id.agent_chardev, "charchannel1");
     assert_string_equal(id.webdav_chardev, "charchannel0");
     assert_string_equal(id.display_address, "unix:path=/run/b.sock");
+    assert_null(id.usb_redir_chardevs);
     spicegl_vm_identity_finish(&id);
+
+    /* libvirt's <redirdev bus='usb' type='dbus'/>: each usb-redir device's
+     * chardev, in order; a socket chardev's is not the daemon's. */
+    spicegl_vm_identity_parse_cmdline(
+        &id, CMDLINE("qemu\0-chardev\0dbus,id=charredir0,name=org.qemu.usbredir\0"
+                     "-device\0{\"driver\":\"usb-redir\",\"chardev\":\"charredir0\"}\0"
+                     "-chardev\0socket,id=charredir1,path=/s,name=org.qemu.usbredir\0"
+                     "-chardev\0dbus,id=charredir2,name=org.qemu.usbredir\0"));
+    assert_non_null(id.usb_redir_chardevs);
+    assert_int_equal(id.usb_redir_chardevs->len, 2);
+    assert_string_equal(g_ptr_array_index(id.usb_redir_chardevs, 0), "charredir0");
+    assert_string_equal(g_ptr_array_index(id.usb_redir_chardevs, 1), "charredir2");
+    spicegl_vm_identity_finish(&id);
+    assert_null(id.usb_redir_chardevs);
+}
+
+/* The VM's usb-redir devices (QEMU's command line) replace --usb-redir's
+ * usbredirK: those QEMU can export on D-Bus, at most
+ * SPICEGL_MAX_USB_REDIR, each one left off said so. */
+static void test_usb_redir_from_qemu(void **state)
+{
+    (void)state;
+    g_autofree char *dir = g_dir_make_tmp("sgl-vm-XXXXXX", NULL);
+    char program[] = "spicegl-gpu"; /* argv[0]: not run */
+    g_autofree char *dir_arg = g_strdup_printf("--vm-config-dir=%s", dir);
+    char *argv[] = {program, "--fd=3", "--virgl", dir_arg, NULL};
+    struct spicegl_options o;
+    g_autoptr(GError) error = NULL;
+    assert_true(spicegl_options_parse(&o, 4, argv, &error));
+    struct spicegl_vm_identity vm = {.pid = 42,
+                                     .name = g_strdup("vm3"),
+                                     .display_address = g_strdup("unix:path=/run/vm3.sock"),
+                                     .usb_redir_chardevs = g_ptr_array_new_with_free_func(g_free)};
+    g_ptr_array_add(vm.usb_redir_chardevs, g_strdup("charredir0"));
+    g_ptr_array_add(vm.usb_redir_chardevs, g_strdup("charua-usb"));
+    for (int i = 1; i <= SPICEGL_MAX_USB_REDIR; i++)
+        g_ptr_array_add(vm.usb_redir_chardevs, g_strdup_printf("charredir%d", i));
+    g_autoptr(GPtrArray) said = g_ptr_array_new_with_free_func(g_free);
+    assert_true(spicegl_options_apply_vm(&o, 4, argv, &vm, said, &error));
+    assert_int_equal(o.usb_redir, SPICEGL_MAX_USB_REDIR);
+    assert_int_equal(g_strv_length(o.usb_redir_chardevs), SPICEGL_MAX_USB_REDIR);
+    assert_string_equal(o.usb_redir_chardevs[0], "charredir0");
+    assert_string_equal(o.usb_redir_chardevs[1], "charredir1");
+    assert_string_equal(o.usb_redir_chardevs[SPICEGL_MAX_USB_REDIR - 1], "charredir7");
+    g_autoptr(GString) all = g_string_new(NULL);
+    for (guint i = 0; i < said->len; i++)
+        g_string_append_printf(all, "%s\n", (char *)g_ptr_array_index(said, i));
+    if (!strstr(all->str, "the chardev 'charua-usb' of a usb-redir device cannot be reached on "
+                          "D-Bus") ||
+        !strstr(all->str, "usb-redir device on chardev 'charredir8' stays off: at most 8") ||
+        !strstr(all->str, "USB redirection on 8 usb-redir device(s)"))
+        fail_msg("what the daemon said:\n%s", all->str);
+    spicegl_vm_identity_finish(&vm);
+    spicegl_options_finish(&o);
+    g_rmdir(dir);
 }
 
 struct fixture {
@@ -251,9 +307,9 @@ static void test_identify_closed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cmdline),         cmocka_unit_test(test_settings),
-        cmocka_unit_test(test_identify_sender), cmocka_unit_test(test_identify_holder),
-        cmocka_unit_test(test_identify_closed),
+        cmocka_unit_test(test_cmdline),         cmocka_unit_test(test_usb_redir_from_qemu),
+        cmocka_unit_test(test_settings),        cmocka_unit_test(test_identify_sender),
+        cmocka_unit_test(test_identify_holder), cmocka_unit_test(test_identify_closed),
     };
     return cmocka_run_group_tests_name("vm-settings", tests, NULL, NULL);
 }

@@ -6,7 +6,8 @@
 # its VM, applies its settings and QEMU's D-Bus display and registers the
 # guest agent's port (libvirt's dbus channel); each guest renders
 # with virgl and a client with that VM's ticket sees it on that VM's port;
-# one guest's sound (libvirt's dbus audio) reaches its client.
+# one guest's sound (libvirt's dbus audio) reaches its client; a client's
+# USB CD-ROM reaches the other (libvirt's dbus redirdevs).
 # virsh shutdown and virsh destroy leave no daemon; a killed daemon shows
 # in the VM's log and the VM still powers off; a bad settings file fails
 # virsh start and leaves nothing running. Needs root. Speaks TAP.
@@ -20,7 +21,7 @@
 set -u
 builddir=${SGL_BUILDDIR:?run through make check}
 srcdir=${SGL_SRCDIR:?run through make check}
-echo "1..9"
+echo "1..10"
 
 . "$srcdir/tests/harness/scratch.sh"
 [ "$(id -u)" = 0 ] || { echo "Bail out! needs root (libvirtd, qemu:///system)"; exit 1; }
@@ -212,30 +213,54 @@ else
   show "$l" "$tmp/sound.err"
 fi
 
-# 5: one VM's ticket does not open the other.
+# 5: USB redirection (libvirt's <redirdev bus='usb' type='dbus'/>): the
+# daemon relays the VM's own usb-redir devices; a client's shared CD-ROM
+# reaches the second guest whole and goes when the client leaves.
+n=${names[1]} l=$tmp/logs/${names[1]}.log
+head -c $((1 << 20)) /dev/urandom >"$tmp/cd.bin"
+want=$(sha256sum "$tmp/cd.bin" | cut -d' ' -f1)
+"$builddir/client-test/spicegl-probe" "spice://127.0.0.1:${ports[1]}" --ticket ticket-1 --seconds 120 \
+  --share-cd="$tmp/cd.bin" --no-markers --json >"$tmp/usb.json" 2>"$tmp/usb.err" &
+probe_pid=$!
+got=none t0=$(date +%s)
+wait_console "$n" usb-cd 90 &&
+  got=$(sed -n 's/.*@@SGL usb-cd \(size=[0-9]* sha256=[0-9a-f]*\).*/\1/p' "$tmp/$n.console" | head -n 1)
+took=$(($(date +%s) - t0))
+kill -USR1 "$probe_pid" 2>/dev/null
+wait "$probe_pid"
+if [ "$got" = "size=1048576 sha256=$want" ] && wait_console "$n" usb-cd-gone 30 &&
+  grep -q "VM '$n': USB redirection on 2 usb-redir device(s) (QEMU's command line)" "$l" &&
+  grep -q "USB redirection charredir0: a client's channel connected; QEMU's side opens" "$l"; then
+  echo "ok 5 - libvirt's dbus redirdevs: the daemon relays charredir0 and charredir1; a client's 1 MiB USB CD-ROM reached the guest whole (sha256) in ${took} s and went when the client left"
+else
+  echo "not ok 5 - USB redirection under libvirt: the guest read '$got' (want size=1048576 sha256=$want)"
+  show "$l" "$tmp/usb.err" "$tmp/usb.json"
+fi
+
+# 6: one VM's ticket does not open the other.
 if "$builddir/client-test/spicegl-probe" "spice://127.0.0.1:${ports[0]}" --ticket ticket-1 --seconds 2 --json \
   >"$tmp/refused.json" 2>&1; then
-  echo "not ok 5 - the second VM's ticket opened the first VM"
+  echo "not ok 6 - the second VM's ticket opened the first VM"
 elif grep -q '"error":"authentication failed"' "$tmp/refused.json"; then
-  echo "ok 5 - the second VM's ticket is refused by the first VM's daemon"
+  echo "ok 6 - the second VM's ticket is refused by the first VM's daemon"
 else
-  echo "not ok 5 - the wrong ticket failed for another reason"
+  echo "not ok 6 - the wrong ticket failed for another reason"
   show "$tmp/refused.json"
 fi
 
-# 6: virsh shutdown: the guest powers off (ACPI), the daemon exits.
+# 7: virsh shutdown: the guest powers off (ACPI), the daemon exits.
 n=${names[0]}
 vsh shutdown "$n" >/dev/null
 if [ -n "$d0" ] && wait_state "$n" "shut off" 90 && grep -q "@@SGL power-button" "$tmp/$n.console" &&
   ! kill -0 "$d0" 2>/dev/null && grep -q "QEMU went away" "$tmp/logs/$n.log" &&
   ! grep -qE "sandbox: denied|rejected:" "$tmp/logs/$n.log"; then
-  echo "ok 6 - virsh shutdown: the guest powered off and its daemon exited cleanly"
+  echo "ok 7 - virsh shutdown: the guest powered off and its daemon exited cleanly"
 else
-  echo "not ok 6 - virsh shutdown: state $(vsh domstate "$n"), daemon $d0 $(kill -0 "$d0" 2>/dev/null && echo still runs)"
+  echo "not ok 7 - virsh shutdown: state $(vsh domstate "$n"), daemon $d0 $(kill -0 "$d0" 2>/dev/null && echo still runs)"
   show "$tmp/logs/$n.log"
 fi
 
-# 7: the daemon dies: the VM's log says the GPU went away, and the VM
+# 8: the daemon dies: the VM's log says the GPU went away, and the VM
 # still powers off (it does not hang).
 n=${names[1]}
 killed=0
@@ -243,30 +268,30 @@ killed=0
 sleep 2
 vsh shutdown "$n" >/dev/null
 if [ "$killed" = 1 ] && wait_state "$n" "shut off" 60 && grep -q "Unexpected end-of-file before all data were read" "$(vm_log "$n")"; then
-  echo "ok 7 - spicegl-gpu killed: the VM's log says its GPU connection ended, and virsh shutdown still powers it off"
+  echo "ok 8 - spicegl-gpu killed: the VM's log says its GPU connection ended, and virsh shutdown still powers it off"
 else
-  echo "not ok 7 - after the daemon was killed: state $(vsh domstate "$n")"
+  echo "not ok 8 - after the daemon was killed: state $(vsh domstate "$n")"
   show "$(vm_log "$n")"
 fi
 
-# 8: virsh destroy stops the daemon with the VM.
+# 9: virsh destroy stops the daemon with the VM.
 vsh start "$n" >"$tmp/$n.start2" 2>&1
 d1=$(daemon_pid "$n")
 if wait_console "$n" gl-start "$boot_s" && [ -n "$d1" ] && kill -0 "$d1" && vsh destroy "$n" >/dev/null &&
   wait_state "$n" "shut off" 30 && sleep 1 && ! kill -0 "$d1" 2>/dev/null; then
-  echo "ok 8 - virsh destroy: the VM and its daemon ($d1) are gone"
+  echo "ok 9 - virsh destroy: the VM and its daemon ($d1) are gone"
 else
-  echo "not ok 8 - virsh destroy left daemon '$d1' or the VM: $(vsh domstate "$n")"
+  echo "not ok 9 - virsh destroy left daemon '$d1' or the VM: $(vsh domstate "$n")"
   show "$tmp/$n.start2"
 fi
 
-# 9: a bad settings file: virsh start fails, nothing stays.
+# 10: a bad settings file: virsh start fails, nothing stays.
 n=${names[0]}
 printf '[spicegl-gpu]\nport=%s\ntickte-file=%s\n' "${ports[0]}" "$tmp/$n.ticket" >"$confdir/$n.conf"
 if vsh start "$n" >"$tmp/$n.bad" 2>&1; then
-  echo "not ok 9 - a VM with a bad settings file started"
+  echo "not ok 10 - a VM with a bad settings file started"
 elif wait_state "$n" "shut off" 30 && [ -z "$(pgrep -f "^$binary|^$tmp/spicegl-gpu")" ]; then
-  echo "ok 9 - a bad settings file (a misspelt key) fails virsh start, and no daemon stays: $(grep -o 'error: .*' "$tmp/$n.bad" | head -n 1 | cut -c1-100)"
+  echo "ok 10 - a bad settings file (a misspelt key) fails virsh start, and no daemon stays: $(grep -o 'error: .*' "$tmp/$n.bad" | head -n 1 | cut -c1-100)"
 else
-  echo "not ok 9 - after a bad settings file: state $(vsh domstate "$n"), daemons $(pgrep -f "$tmp/spicegl-gpu")"
+  echo "not ok 10 - after a bad settings file: state $(vsh domstate "$n"), daemons $(pgrep -f "$tmp/spicegl-gpu")"
 fi
