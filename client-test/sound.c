@@ -9,11 +9,20 @@
 
 /* At most this much audio is kept: 2 min of 48 kHz. */
 #define MAX_FRAMES (48000 * 120)
+/* At most this many volume and mute changes are kept. */
+#define MAX_LEVEL_CHANGES 64
 
 struct packet {
     int64_t at_us;   /* arrival */
     uint64_t offset; /* its first frame's index */
     uint32_t frames;
+};
+
+/* The volume and mute the server set, as a change left them. */
+struct level_change {
+    int64_t at_us;
+    int volume; /* the first channel's, 0..65535; -1 before the server set one */
+    bool mute;
 };
 
 struct probe_sound {
@@ -23,6 +32,8 @@ struct probe_sound {
     uint32_t starts, stops;
     GArray *mono;    /* float, the channels' sum */
     GArray *packets; /* struct packet */
+    GArray *levels;  /* struct level_change */
+    int64_t attached_us;
     int64_t start_us;
     guint64 bytes_at_start;
 };
@@ -73,6 +84,7 @@ struct probe_sound *probe_sound_create(void)
     struct probe_sound *s = g_new0(struct probe_sound, 1);
     s->mono = g_array_new(FALSE, FALSE, sizeof(float));
     s->packets = g_array_new(FALSE, FALSE, sizeof(struct packet));
+    s->levels = g_array_new(FALSE, FALSE, sizeof(struct level_change));
     return s;
 }
 
@@ -85,7 +97,32 @@ void probe_sound_destroy(struct probe_sound *s)
     g_clear_object(&s->channel);
     g_array_unref(s->mono);
     g_array_unref(s->packets);
+    g_array_unref(s->levels);
     g_free(s);
+}
+
+/* The channel's volume and mute as they are now. */
+static struct level_change current_level(SpicePlaybackChannel *ch)
+{
+    gboolean mute = FALSE;
+    guint nch = 0;
+    gpointer vol = NULL;
+    g_object_get(ch, "mute", &mute, "nchannels", &nch, "volume", &vol, NULL);
+    return (struct level_change){g_get_monotonic_time(),
+                                 vol && nch ? ((const guint16 *)vol)[0] : -1, mute};
+}
+
+/* A volume or mute message from the server (spice-gtk notifies each). */
+static void on_level(GObject *ch, GParamSpec *pspec, gpointer data)
+{
+    struct probe_sound *s = data;
+    struct level_change c = current_level(SPICE_PLAYBACK_CHANNEL(ch));
+    const struct level_change *last =
+        s->levels->len ? &g_array_index(s->levels, struct level_change, s->levels->len - 1) : NULL;
+    if ((last && last->volume == c.volume && last->mute == c.mute) ||
+        s->levels->len >= MAX_LEVEL_CHANGES)
+        return;
+    g_array_append_val(s->levels, c);
 }
 
 void probe_sound_attach(struct probe_sound *s, SpicePlaybackChannel *channel)
@@ -96,6 +133,9 @@ void probe_sound_attach(struct probe_sound *s, SpicePlaybackChannel *channel)
     g_signal_connect(channel, "playback-start", G_CALLBACK(on_start), s);
     g_signal_connect(channel, "playback-stop", G_CALLBACK(on_stop), s);
     g_signal_connect(channel, "playback-data", G_CALLBACK(on_data), s);
+    g_signal_connect(channel, "notify::volume", G_CALLBACK(on_level), s);
+    g_signal_connect(channel, "notify::mute", G_CALLBACK(on_level), s);
+    s->attached_us = g_get_monotonic_time();
 }
 
 /* Rising zero crossings after skip, at fractional sample positions. */
@@ -199,13 +239,25 @@ void probe_sound_report(struct probe_sound *s, JsonBuilder *b)
     json_builder_set_member_name(b, "max_gap_ms");
     json_builder_add_double_value(b, max_gap_ms);
 
-    gboolean mute = FALSE;
-    guint nch = 0;
-    gpointer vol = NULL;
-    g_object_get(s->channel, "mute", &mute, "nchannels", &nch, "volume", &vol, NULL);
+    struct level_change now = current_level(s->channel);
     json_builder_set_member_name(b, "mute");
-    json_builder_add_boolean_value(b, mute);
+    json_builder_add_boolean_value(b, now.mute);
     json_builder_set_member_name(b, "volume");
-    json_builder_add_int_value(b, vol && nch ? ((const guint16 *)vol)[0] : -1);
+    json_builder_add_int_value(b, now.volume);
+    /* Each change, s from the channel's start. */
+    json_builder_set_member_name(b, "level_changes");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < s->levels->len; i++) {
+        const struct level_change *c = &g_array_index(s->levels, struct level_change, i);
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "at_s");
+        json_builder_add_double_value(b, (c->at_us - s->attached_us) / 1e6);
+        json_builder_set_member_name(b, "volume");
+        json_builder_add_int_value(b, c->volume);
+        json_builder_set_member_name(b, "mute");
+        json_builder_add_boolean_value(b, c->mute);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
     json_builder_end_object(b);
 }
