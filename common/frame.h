@@ -41,7 +41,8 @@ struct sgl_frame {
     bool damage_all;
     const struct sgl_rect *damage;
     uint32_t n_damage;
-    int64_t pts_us;
+    int64_t pts_us; /* when the producer had it (g_get_monotonic_time; the remote path
+                     * measures its latency from here) */
 };
 
 #endif

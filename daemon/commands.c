@@ -164,6 +164,8 @@ static void add_stream_figures(struct spicegl_daemon *d, guint index, JsonObject
                                   pictures ? (double)st.encoder.wait_us / 1000 / pictures : 0);
     json_object_set_double_member(o, "encode_ms",
                                   pictures ? (double)st.encoder.encode_us / 1000 / pictures : 0);
+    json_object_set_double_member(o, "latency_p50_ms", st.latency_p50_us / 1000.0);
+    json_object_set_double_member(o, "latency_p95_ms", st.latency_p95_us / 1000.0);
 }
 
 static JsonObject *cmd_clients(struct spicegl_daemon *d, const struct sgl_control_request *r,

@@ -295,12 +295,13 @@ static gboolean log_stats(gpointer user)
                   ", dropped %" G_GUINT64_FORMAT " (back-pressure) + %" G_GUINT64_FORMAT
                   " (pacing) + %" G_GUINT64_FORMAT " (encoder busy) + %" G_GUINT64_FORMAT
                   " (no client), unchanged %" G_GUINT64_FORMAT
-                  ", %u of %u kbit/s, %" G_GUINT64_FORMAT
-                  " bytes, refine passes %" G_GUINT64_FORMAT,
+                  ", %u of %u kbit/s, %" G_GUINT64_FORMAT " bytes, refine passes %" G_GUINT64_FORMAT
+                  ", frame to server p50 %.1f ms p95 %.1f ms (last %u)",
                   i, frames, st.encoder.submitted, st.encoder.encoded, st.sent,
                   st.encoder.dropped_pressure, st.encoder.dropped_rate, st.encoder.dropped_busy,
                   st.encoder.dropped_paused, st.encoder.unchanged, st.encoder.bitrate_kbps,
-                  st.encoder.target_kbps, st.encoder.bytes, st.encoder.refined);
+                  st.encoder.target_kbps, st.encoder.bytes, st.encoder.refined,
+                  st.latency_p50_us / 1000.0, st.latency_p95_us / 1000.0, st.latency_samples);
     }
     for (guint i = 0; i < d->locals->len; i++) {
         struct sgl_local_stats st;

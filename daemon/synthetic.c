@@ -152,7 +152,7 @@ static gboolean produce(gpointer data)
                           .damage_all = s->frame == 0,
                           .damage = damage,
                           .n_damage = n,
-                          .pts_us = (int64_t)m.timestamp_us};
+                          .pts_us = g_get_monotonic_time()};
     s->cb.frame(s->user, 0, &f);
     move_cursor(s);
     s->frame++;

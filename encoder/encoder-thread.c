@@ -386,6 +386,7 @@ static gpointer run(gpointer data)
             t->stats.errors++;
         }
         g_mutex_unlock(&t->lock);
+        au.refined = refine;
         /* Outside the lock: a consumer may call au_done from here. */
         if (r == SGL_ENCODE_OK && t->cb.access_unit)
             t->cb.access_unit(&au, t->user);

@@ -65,6 +65,7 @@ struct sgl_encoder_au {
     size_t size;
     int64_t pts_us;
     bool keyframe;
+    bool refined; /* a refine pass over an unchanged picture (encoder-thread.h), not a new one */
     /* The coded size a decoder outputs: the frame's, rounded up to even and
      * to at least 16 (4:2:0 cannot code odd sizes; some encoders refuse less
      * than a macroblock). The padding repeats the frame's last column/row. */

@@ -4,9 +4,16 @@
 
 #include "common/invoke.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include <spice/enums.h>
 
 #include "stream-device.h"
+
+/* The server's share of latency is taken over the last this many new
+ * pictures sent. */
+#define LATENCY_SAMPLES 256
 
 /* One encoder thread per codec a client set may ask for. */
 struct path {
@@ -19,12 +26,15 @@ struct sgl_remote {
     GMainContext *context;
     struct sgl_stream_device *device;
     struct sgl_encoder_config config;
-    struct path h264, mjpeg; /* mjpeg.thread made on first need */
-    gint codec;              /* atomic: the codec streamed now, 0 when stopped */
-    gint full_frame;         /* atomic: the next submitted frame counts as all damaged */
-    struct path *in_flight;  /* whose access unit the server is reading */
-    GMutex submit_lock;      /* codec and parked, against submitters */
-    struct path *parked;     /* stopped: the path that takes frames, paused */
+    struct path h264, mjpeg;  /* mjpeg.thread made on first need */
+    gint codec;               /* atomic: the codec streamed now, 0 when stopped */
+    gint full_frame;          /* atomic: the next submitted frame counts as all damaged */
+    struct path *in_flight;   /* whose access unit the server is reading */
+    int64_t in_flight_pts_us; /* its picture's time, 0 for a refine pass */
+    int64_t latency_us[LATENCY_SAMPLES]; /* picture's time -> taken by the server */
+    uint32_t latency_n, latency_next;
+    GMutex submit_lock;  /* codec and parked, against submitters */
+    struct path *parked; /* stopped: the path that takes frames, paused */
     uint64_t sent, starts;
 };
 
@@ -32,6 +42,7 @@ struct pending_au {
     struct path *path;
     GBytes *data;
     uint32_t width, height;
+    int64_t pts_us; /* 0 for a refine pass */
 };
 
 static void pending_au_free(gpointer p)
@@ -52,6 +63,7 @@ static void deliver(void *p)
     /* Set before sending: the server may read the whole message, and call
      * on_sent, inside the send's wakeup. */
     r->in_flight = a->path;
+    r->in_flight_pts_us = a->pts_us;
     if (g_atomic_int_get(&r->codec) != a->path->codec ||
         !sgl_stream_device_send(r->device, a->path->codec, a->width, a->height, data, size)) {
         r->in_flight = NULL;
@@ -68,6 +80,7 @@ static void on_access_unit(const struct sgl_encoder_au *au, void *user)
     a->data = g_bytes_new(au->data, au->size);
     a->width = au->width;
     a->height = au->height;
+    a->pts_us = au->refined ? 0 : au->pts_us;
     sgl_invoke(path->remote->context, deliver, a, pending_au_free);
 }
 
@@ -80,6 +93,11 @@ static void on_sent(bool delivered, void *user)
 {
     struct sgl_remote *r = user;
     r->sent += delivered;
+    if (delivered && r->in_flight && r->in_flight_pts_us > 0) {
+        r->latency_us[r->latency_next] = g_get_monotonic_time() - r->in_flight_pts_us;
+        r->latency_next = (r->latency_next + 1) % LATENCY_SAMPLES;
+        r->latency_n = MIN(r->latency_n + 1, LATENCY_SAMPLES);
+    }
     if (r->in_flight)
         sgl_encoder_thread_au_done(r->in_flight->thread);
     r->in_flight = NULL;
@@ -247,8 +265,20 @@ void sgl_remote_cursor_move(struct sgl_remote *r, int32_t x, int32_t y)
     sgl_stream_device_cursor_move(r->device, x, y);
 }
 
+static int cmp_int64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 void sgl_remote_get_stats(struct sgl_remote *r, struct sgl_remote_stats *stats)
 {
+    int64_t sorted[LATENCY_SAMPLES];
+    memcpy(sorted, r->latency_us, r->latency_n * sizeof(sorted[0]));
+    qsort(sorted, r->latency_n, sizeof(sorted[0]), cmp_int64);
+    stats->latency_samples = r->latency_n;
+    stats->latency_p50_us = r->latency_n ? sorted[r->latency_n / 2] : 0;
+    stats->latency_p95_us = r->latency_n ? sorted[r->latency_n * 95 / 100] : 0;
     struct path *path = current(r);
     sgl_encoder_thread_get_stats(path ? path->thread : r->h264.thread, &stats->encoder);
     stats->sent = r->sent;

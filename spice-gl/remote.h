@@ -36,7 +36,14 @@ struct sgl_remote_stats {
     uint64_t sent;   /* access units taken by the server */
     uint64_t starts; /* client sets that started a stream */
     uint8_t codec;   /* SpiceVideoCodecType in use, 0 when stopped */
+    /* The server's own share of latency, over the last new pictures sent
+     * (at most 256; refine passes left out): from the frame's pts (when
+     * the producer had it, before its read-back) to the server taking the
+     * access unit's last byte. */
+    uint32_t latency_samples;
+    int64_t latency_p50_us, latency_p95_us;
 };
+/* Main context. */
 void sgl_remote_get_stats(struct sgl_remote *remote, struct sgl_remote_stats *stats);
 
 /* The newest picture of the display (see sgl_encoder_thread_snapshot). */

@@ -123,6 +123,7 @@ static void read_back(struct vgpu *g, uint32_t index, const struct virtio_gpu_re
     uint32_t stride = so->r.width * 4;
     struct iovec iov = {so->pixels, so->pixels_size};
     struct virgl_box box = {so->r.x, so->r.y, 0, so->r.width, so->r.height, 1};
+    int64_t flushed_us = g_get_monotonic_time(); /* the read-back is part of the latency */
     if (virgl_renderer_transfer_read_iov(so->resource_id, 0, 0, stride, 0, &box, 0, &iov, 1) != 0) {
         g_warning("virtio-gpu: scanout %u: read back of resource %u failed", index,
                   so->resource_id);
@@ -138,7 +139,7 @@ static void read_back(struct vgpu *g, uint32_t index, const struct virtio_gpu_re
                           .dmabuf.fd = -1,
                           .damage = &rect,
                           .n_damage = 1,
-                          .pts_us = g_get_monotonic_time()};
+                          .pts_us = flushed_us};
     if (g->cb.frame)
         g->cb.frame(g->user, index, &f);
     hold_damage(so, damage);

@@ -286,6 +286,13 @@ static void test_clients_disconnect(void **state)
     }
     if (fps < 10 || !codec || strcmp(codec, "h264"))
         fail_msg("the client's display: %s at %.1f fps", codec ? codec : "no codec", fps);
+    /* The daemon's share of each picture's latency, measured. */
+    JsonObject *shown =
+        json_array_get_object_element(json_object_get_array_member(c, "displays"), 0);
+    double p50 = json_object_get_double_member(shown, "latency_p50_ms");
+    double p95 = json_object_get_double_member(shown, "latency_p95_ms");
+    print_message("# frame to server: p50 %.2f ms, p95 %.2f ms\n", p50, p95);
+    assert_true(p50 > 0 && p50 <= p95);
     g_autoptr(GString) types = g_string_new(NULL);
     JsonArray *channels = json_object_get_array_member(c, "channels");
     for (guint i = 0; i < json_array_get_length(channels); i++)
