@@ -11,6 +11,12 @@
 
 /* The frame waiting in the mailbox, or the last one the thread encoded:
  * pixels in a buffer of our own, or a dmabuf we hold a dup of. */
+/* Intervals of credit the max_fps schedule keeps: a frame that comes early
+ * goes at once while the credit lasts, instead of waiting in the mailbox
+ * for its due time. The long-run rate stays at most max_fps; a burst after
+ * a quiet spell is at most this many frames. */
+#define SGL_ENCODER_PACING_CREDIT 2
+
 struct held_frame {
     uint8_t *pixels;
     size_t size;
@@ -344,10 +350,12 @@ static gpointer run(gpointer data)
         /* Due times follow from the last due time, not from when the
          * encode started: a frame a little late (arrival jitter, a slow
          * wake-up) does not push the next one into the same interval,
-         * where it would replace it. At most one interval of credit is
-         * kept, so an idle stream does not burst. */
+         * where it would replace it. At most SGL_ENCODER_PACING_CREDIT
+         * intervals of credit are kept, so an idle stream bursts no more
+         * than that. */
         int64_t interval = 1000000 / t->max_fps;
-        t->next_encode_us = MAX(t->next_encode_us, started - interval) + interval;
+        t->next_encode_us =
+            MAX(t->next_encode_us + interval, started - (SGL_ENCODER_PACING_CREDIT - 1) * interval);
         t->encoding = true;
         g_mutex_unlock(&t->lock);
 

@@ -439,9 +439,10 @@ static struct sgl_encoder_stats paced(uint32_t max_fps, uint32_t n, int64_t peri
     sgl_encoder_thread_get_stats(t, &st);
     print_message("# %u frames every %.1f ms +-%.1f ms at a %u fps cap: %" G_GUINT64_FORMAT
                   " encoded, %" G_GUINT64_FORMAT " dropped for pacing, %" G_GUINT64_FORMAT
-                  " with the encoder busy; %u submitted late\n",
+                  " with the encoder busy; %u submitted late; a frame waited %.2f ms on "
+                  "average\n",
                   n, period_us / 1000.0, jitter_us / 1000.0, max_fps, st.encoded, st.dropped_rate,
-                  st.dropped_busy, *late);
+                  st.dropped_busy, *late, st.encoded ? st.wait_us / 1000.0 / st.encoded : 0.0);
     sgl_encoder_thread_destroy(t);
     sink_free(s);
     g_free(px);
