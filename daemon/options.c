@@ -175,7 +175,7 @@ static bool parse_table(struct spicegl_options *o, struct raw *r, int argc, char
 
 /* QEMU exports the chardev at /org/qemu/Display1/Chardev_ID: the id is
  * part of an object path. */
-static bool agent_chardev_ok(const char *id)
+static bool chardev_id_ok(const char *id)
 {
     if (!*id || strlen(id) > 64)
         return false;
@@ -192,7 +192,7 @@ static void take_chardev(char **dest, const char *id, const char *vm_name, const
 {
     if (!id || *dest)
         return;
-    if (agent_chardev_ok(id)) {
+    if (chardev_id_ok(id)) {
         *dest = g_strdup(id);
         return;
     }
@@ -214,7 +214,7 @@ static void take_usb_redir(struct spicegl_options *o, const GPtrArray *ids, cons
     g_autoptr(GPtrArray) taken = g_ptr_array_new_with_free_func(g_free);
     for (guint i = 0; i < ids->len; i++) {
         const char *id = g_ptr_array_index(ids, i);
-        if (!agent_chardev_ok(id))
+        if (!chardev_id_ok(id))
             g_ptr_array_add(said, g_strdup_printf("VM '%s': the chardev '%s' of a usb-redir device "
                                                   "cannot be reached on D-Bus (its id is part of "
                                                   "an object path: letters, digits and '_'); that "
@@ -261,7 +261,7 @@ static bool check_source(struct spicegl_options *o, struct raw *r, GError **erro
                    "--dbus-address wants a D-Bus address such as unix:path=/run/vm1/bus.sock "
                    "(got '%s')",
                    o->dbus_address);
-    if (o->agent_chardev && !agent_chardev_ok(o->agent_chardev))
+    if (o->agent_chardev && !chardev_id_ok(o->agent_chardev))
         return bad(error,
                    "--agent-chardev wants the chardev's id: letters, digits and '_' (got "
                    "'%s')",
