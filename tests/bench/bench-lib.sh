@@ -16,7 +16,9 @@ free_port() { # [base]
   done
   return 1
 }
-field() { sed -n "s/.*\"$1\":\([-0-9.e]*\).*/\1/p" <<<"$2"; }
+# A number member of a probe's JSON: its first occurrence, the top level's
+# (a nested object such as "sound" comes after and may reuse the name).
+field() { grep -o "\"$1\":[-0-9.e]*" <<<"$2" | head -n 1 | cut -d: -f2; }
 # Waits up to 3 minutes for text in file while process pid lives.
 wait_for() { # file text pid
   for _ in $(seq 1800); do
