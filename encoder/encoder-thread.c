@@ -9,14 +9,14 @@
 #include "adapt.h"
 #include "encoder-thread.h"
 
-/* The frame waiting in the mailbox, or the last one the thread encoded:
- * pixels in a buffer of our own, or a dmabuf we hold a dup of. */
 /* Intervals of credit the max_fps schedule keeps: a frame that comes early
  * goes at once while the credit lasts, instead of waiting in the mailbox
  * for its due time. The long-run rate stays at most max_fps; a burst after
  * a quiet spell is at most this many frames. */
 #define SGL_ENCODER_PACING_CREDIT 2
 
+/* The frame waiting in the mailbox, or the last one the thread encoded:
+ * pixels in a buffer of our own, or a dmabuf we hold a dup of. */
 struct held_frame {
     uint8_t *pixels;
     size_t size;
