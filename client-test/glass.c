@@ -17,7 +17,7 @@
 #include <glib.h>
 
 #include "common/marker.h"
-#include "client-test/percentile.h"
+#include "common/percentile.h"
 
 static bool read_image(XImage *im, struct sgl_marker_image *out)
 {

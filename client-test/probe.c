@@ -39,7 +39,7 @@
 
 #include "common/frame-hash.h"
 #include "common/scene.h"
-#include "client-test/percentile.h"
+#include "common/percentile.h"
 #include "client-test/reference.h"
 #include "client-test/clipboard.h"
 #include "client-test/mic.h"

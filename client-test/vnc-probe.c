@@ -22,7 +22,7 @@
 #include "common/frame-hash.h"
 #include "common/marker.h"
 #include "common/scene.h"
-#include "client-test/percentile.h"
+#include "common/percentile.h"
 #include "client-test/reference.h"
 
 struct vnc_probe {

@@ -3,9 +3,7 @@
 #include "remote.h"
 
 #include "common/invoke.h"
-
-#include <stdlib.h>
-#include <string.h>
+#include "common/percentile.h"
 
 #include <spice/enums.h>
 
@@ -265,20 +263,16 @@ void sgl_remote_cursor_move(struct sgl_remote *r, int32_t x, int32_t y)
     sgl_stream_device_cursor_move(r->device, x, y);
 }
 
-static int cmp_int64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 void sgl_remote_get_stats(struct sgl_remote *r, struct sgl_remote_stats *stats)
 {
-    int64_t sorted[LATENCY_SAMPLES];
-    memcpy(sorted, r->latency_us, r->latency_n * sizeof(sorted[0]));
-    qsort(sorted, r->latency_n, sizeof(sorted[0]), cmp_int64);
+    g_autoptr(GArray) us = g_array_sized_new(FALSE, FALSE, sizeof(double), r->latency_n);
+    for (uint32_t i = 0; i < r->latency_n; i++) {
+        double v = (double)r->latency_us[i];
+        g_array_append_val(us, v);
+    }
     stats->latency_samples = r->latency_n;
-    stats->latency_p50_us = r->latency_n ? sorted[r->latency_n / 2] : 0;
-    stats->latency_p95_us = r->latency_n ? sorted[r->latency_n * 95 / 100] : 0;
+    stats->latency_p50_us = r->latency_n ? (int64_t)sgl_percentile(us, 0.5) : 0;
+    stats->latency_p95_us = r->latency_n ? (int64_t)sgl_percentile(us, 0.95) : 0;
     struct path *path = current(r);
     sgl_encoder_thread_get_stats(path ? path->thread : r->h264.thread, &stats->encoder);
     stats->sent = r->sent;

@@ -2,7 +2,7 @@
 
 #include <math.h>
 
-#include "client-test/percentile.h"
+#include "common/percentile.h"
 
 static int cmp_double(const void *a, const void *b)
 {

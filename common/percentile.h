@@ -1,6 +1,7 @@
-/* Percentiles of the measuring clients' samples (latency and the like). */
-#ifndef SGL_CLIENT_PERCENTILE_H
-#define SGL_CLIENT_PERCENTILE_H
+/* Percentiles of samples (latency and the like): the measuring clients'
+ * and the daemon's own. Any thread; the caller owns the array. */
+#ifndef SGL_PERCENTILE_H
+#define SGL_PERCENTILE_H
 
 #include <glib.h>
 
