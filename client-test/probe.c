@@ -42,6 +42,7 @@
 #include "common/percentile.h"
 #include "client-test/reference.h"
 #include "client-test/clipboard.h"
+#include "client-test/flashes.h"
 #include "client-test/mic.h"
 #include "client-test/sound.h"
 #include "client-test/transfer.h"
@@ -134,8 +135,9 @@ struct probe {
     uint32_t resize_n;           /* monitors asked for */
     uint32_t resize_all[4][2];
     int64_t resize_sent_us, resized_us;
-    struct probe_sound *sound; /* the playback channel's audio */
-    struct probe_mic *mic;     /* --mic: a tone on the record channel, or NULL */
+    struct probe_sound *sound;     /* the playback channel's audio */
+    struct probe_flashes *flashes; /* --av-every: each Nth frame's times, or NULL */
+    struct probe_mic *mic;         /* --mic: a tone on the record channel, or NULL */
     struct probe_clipboard *clipboard;
     struct probe_transfer *transfer; /* --send-file, or NULL */
 };
@@ -196,6 +198,8 @@ static void measure(struct probe *p, const uint8_t *pixels, uint32_t w, uint32_t
     }
     if (p->have_first && m.frame == p->last)
         return;
+    if (p->flashes)
+        probe_flashes_shown(p->flashes, m.frame);
     int64_t now = g_get_real_time();
     /* A new client's decoder and media clock start with a burst of late
      * pictures that spice-gtk drops: --warmup leaves them out. */
@@ -400,9 +404,12 @@ static GstPadProbeReturn on_decoded(GstPad *pad, GstPadProbeInfo *info, gpointer
         p->decoded[slot].in_us = find(p->decoder_in, pts)->us;
         p->decoded[slot].out_us = find(p->decoder_out, pts)->us;
         p->decoded[slot].margin_us = find(p->pushed, pts)->margin_us;
+        int64_t arrived_us = find(p->pushed, pts)->us, decoded_us = p->decoded[slot].out_us;
         if (g_hash_table_size(p->decoded_frames) < PROBE_MAX_DECODED)
             g_hash_table_add(p->decoded_frames, GUINT_TO_POINTER(m.frame));
         g_mutex_unlock(&p->lock);
+        if (p->flashes)
+            probe_flashes_decoded(p->flashes, m.frame, arrived_us, decoded_us);
     }
     gst_buffer_unmap(buf, &map);
     return GST_PAD_PROBE_OK;
@@ -701,7 +708,7 @@ int main(int argc, char **argv)
                     *clipboard_png = NULL, *share_dir = NULL, *share_cd = NULL;
     gint64 cancel_after = 0;
     gint seconds = 5, settle = 0, psnr_every = 1, display_id = 0, warmup_ms = 0;
-    gint first_within = 15;
+    gint first_within = 15, av_every = 0;
     gdouble mic_hz = 0;
     gboolean json = FALSE, gl = FALSE, input = FALSE, audio = FALSE, until_closed = FALSE,
              no_markers = FALSE, no_audio = FALSE;
@@ -721,6 +728,10 @@ int main(int argc, char **argv)
         {"until-closed", 0, 0, G_OPTION_ARG_NONE, &until_closed,
          "Stop when the server ends the session (no failure then), at most --seconds", NULL},
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON line", NULL},
+        {"av-every", 0, 0, G_OPTION_ARG_INT, &av_every,
+         "A/V sync: report when each Nth frame was decoded and shown (\"flashes\"), to set "
+         "against the clicks heard",
+         "N"},
         {"psnr-every", 0, 0, G_OPTION_ARG_INT, &psnr_every,
          "Compare every Nth frame with its reference (default 1: all)", "N"},
         {"last-screenshot", 0, 0, G_OPTION_ARG_FILENAME, &last_screenshot,
@@ -775,6 +786,10 @@ int main(int argc, char **argv)
     }
     if (psnr_every < 1 || psnr_every > 1000) {
         fprintf(stderr, "spicegl-probe: --psnr-every wants 1..1000 (got %d)\n", psnr_every);
+        return 2;
+    }
+    if (av_every < 0 || av_every > 100000) {
+        fprintf(stderr, "spicegl-probe: --av-every wants 1..100000 (got %d)\n", av_every);
         return 2;
     }
     if ((argc != 2) == !unix_path || seconds < 1 || settle < 0 || settle >= seconds ||
@@ -857,6 +872,8 @@ int main(int argc, char **argv)
     memcpy(p.resize_all, sizes, sizeof(sizes));
     p.decoded_frames = g_hash_table_new(g_direct_hash, NULL);
     p.sound = probe_sound_create();
+    if (av_every)
+        p.flashes = probe_flashes_create((uint32_t)av_every);
     p.clipboard = probe_clipboard_create(clipboard, png);
     if (send_file)
         p.transfer = probe_transfer_create(send_file, cancel_after);
@@ -978,6 +995,8 @@ int main(int argc, char **argv)
         json_builder_add_boolean_value(b, p.input_sent);
         add_number(b, "resize_ms", p.resized_us ? (p.resized_us - p.resize_sent_us) / 1000.0 : NAN);
         probe_sound_report(p.sound, b);
+        if (p.flashes)
+            probe_flashes_report(p.flashes, b);
         probe_clipboard_report(p.clipboard, b);
         if (p.transfer)
             probe_transfer_report(p.transfer, b);
@@ -1017,6 +1036,7 @@ int main(int argc, char **argv)
     if (p.picture_idle)
         g_source_remove(p.picture_idle);
     probe_sound_destroy(p.sound);
+    probe_flashes_destroy(p.flashes);
     probe_clipboard_destroy(p.clipboard);
     probe_transfer_destroy(p.transfer);
     probe_mic_destroy(p.mic);

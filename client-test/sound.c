@@ -11,9 +11,18 @@
 #define MAX_FRAMES (48000 * 120)
 /* At most this many volume and mute changes are kept. */
 #define MAX_LEVEL_CHANGES 64
+/* Clicks (A/V sync): the first sample of a channel over CLICK_QUIET after
+ * at least CLICK_QUIET_MS under it starts one if a sample within CLICK_RISE
+ * is over CLICK_LOUD; at most MAX_CLICKS are reported. */
+#define CLICK_RISE     240u
+#define CLICK_LOUD     6000.0
+#define CLICK_QUIET    1000.0
+#define CLICK_QUIET_MS 100
+#define MAX_CLICKS     4096
 
 struct packet {
     int64_t at_us;   /* arrival */
+    int64_t real_us; /* the same, in real time (for sound.h's clicks) */
     uint64_t offset; /* its first frame's index */
     uint32_t frames;
 };
@@ -65,7 +74,7 @@ static void on_data(SpicePlaybackChannel *ch, gpointer audio, gint size, gpointe
     uint32_t n = (uint32_t)size / (2u * (uint32_t)s->channels);
     if (!n || s->mono->len + n > MAX_FRAMES)
         return;
-    struct packet pk = {g_get_monotonic_time(), s->mono->len, n};
+    struct packet pk = {g_get_monotonic_time(), g_get_real_time(), s->mono->len, n};
     g_array_append_val(s->packets, pk);
     const uint8_t *bytes = audio;
     for (uint32_t i = 0; i < n; i++) {
@@ -154,6 +163,39 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* Where each click starts, as the time its sample reached the client: its
+ * packet's arrival plus its place in the packet (as a client that plays each
+ * packet as it comes would play it). */
+static void report_clicks(struct probe_sound *s, JsonBuilder *b)
+{
+    const float *x = (const float *)s->mono->data;
+    const struct packet *pk = (const struct packet *)s->packets->data;
+    uint64_t quiet = 0, need = (uint64_t)s->rate * CLICK_QUIET_MS / 1000;
+    guint packet = 0, clicks = 0;
+    json_builder_set_member_name(b, "clicks_at_us");
+    json_builder_begin_array(b);
+    for (uint64_t i = 0; i < s->mono->len && clicks < MAX_CLICKS; i++) {
+        double a = fabs(x[i]) / s->channels;
+        if (a < CLICK_QUIET) {
+            quiet++;
+            continue;
+        }
+        /* It starts where the quiet ends, if it is loud soon after. */
+        bool loud = false;
+        for (uint64_t j = i; j < s->mono->len && j < i + CLICK_RISE && !loud; j++)
+            loud = fabs(x[j]) / s->channels > CLICK_LOUD;
+        if (loud && quiet >= need) {
+            while (packet + 1 < s->packets->len && pk[packet + 1].offset <= i)
+                packet++;
+            json_builder_add_int_value(
+                b, pk[packet].real_us + (int64_t)((i - pk[packet].offset) * 1000000u / s->rate));
+            clicks++;
+        }
+        quiet = 0;
+    }
+    json_builder_end_array(b);
 }
 
 void probe_sound_report(struct probe_sound *s, JsonBuilder *b)
@@ -259,5 +301,6 @@ void probe_sound_report(struct probe_sound *s, JsonBuilder *b)
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
+    report_clicks(s, b);
     json_builder_end_object(b);
 }

@@ -6,7 +6,8 @@
  * discontinuities (a crossing interval off the median by over 10 %: lost
  * or repeated samples), the longest gap in arrival beyond what the packet
  * before covered, the codec, the channel's bytes per second, and the
- * volume and mute the server set, at the end and each change on the way. The first
+ * volume and mute the server set, at the end and each change on the way, and
+ * where each click in silence starts (A/V sync, with flashes.h). The first
  * PROBE_SOUND_SKIP_MS of audio are left out of the figures (the stream starting).
  *
  * Owned by the probe; main context (spice-gtk's signals) only. */

@@ -1,4 +1,5 @@
-/* The VM's sound through spicegl, both ways, end to end, on one guest boot.
+/* The VM's sound through spicegl, both ways, end to end: one guest boot for
+ * the sound both ways and several clients, one for A/V sync (test_av_sync).
  * The test guest has a sound card (QEMU's intel-hda with hda-duplex, on the
  * D-Bus audio backend). First it records: spicegl-probe sends a tone from
  * its "microphone" on the record channel, spicegl-gpu hands it to QEMU, and
@@ -6,15 +7,19 @@
  * display hands the samples to spicegl-gpu, which plays them on its SPICE
  * playback channel, and the probe decodes what it receives (Opus) and
  * measures the tone. (One after the other: an emulated guest cannot keep
- * both going at real time, and the test measures spicegl, not TCG.) */
+ * both going at real time, and the test measures spicegl, not TCG.) Then
+ * a second boot runs the GL program with clicks on the sound card: the
+ * picture against its sound. */
 #include "config.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -292,6 +297,148 @@ static void test_sound_with_several_clients(void **state)
     sgl_e2e_daemon_expect_clean_log(d);
 }
 
+/* A/V sync: the guest's GL program clicks on its card with each
+ * AV_EVERY-th frame, aiming the click at the instant it hands that frame
+ * to the display (as far as ALSA's delay tells it), and says when it did
+ * each ("av-flash": flip_us, click_us, the guest's clock). The probe
+ * notes when each such frame came out of its decoder and when each click
+ * reached it (its packet's arrival, plus its place in the packet). The
+ * offset is the picture's time minus the click's, less what the guest
+ * itself was off by (flip_us - click_us): what spicegl and spice-server
+ * add, through the GPU and the encoder against QEMU's audio. */
+#define AV_EVERY  30
+#define AV_LISTEN 12
+/* A click goes with the frame whose picture is nearest, within this. */
+#define AV_MATCH_US 400000
+/* The bounds held: the offset (p50) and its spread over the flashes. */
+#define AV_MAX_OFFSET_MS 150.0
+#define AV_MAX_SPREAD_MS 60.0
+
+static int cmp_int64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The click heard nearest to t, within AV_MATCH_US; 0 when none. */
+static int64_t nearest_click(JsonArray *clicks, int64_t t)
+{
+    int64_t best = 0;
+    for (guint i = 0; clicks && i < json_array_get_length(clicks); i++) {
+        int64_t c = json_array_get_int_element(clicks, i);
+        if (llabs(c - t) <= AV_MATCH_US && (!best || llabs(c - t) < llabs(best - t)))
+            best = c;
+    }
+    return best;
+}
+
+static double p50_ms(GArray *us)
+{
+    g_array_sort(us, cmp_int64);
+    return us->len ? g_array_index(us, int64_t, us->len / 2) / 1000.0 : NAN;
+}
+
+static void test_av_sync(void **state)
+{
+    struct sgl_e2e *e = *state;
+    SGL_REQUIRE(e->problem == NULL, "%s", e->problem);
+    struct sgl_e2e_daemon *d = sgl_e2e_daemon_start(
+        e, "spicegl-avsync", &(struct sgl_e2e_daemon_options){.qmp = true, .sound = true});
+    g_autofree char *args =
+        g_strdup_printf("sgl.run=gl sgl.fps=30 sgl.frames=0 sgl.avsync=%d", AV_EVERY);
+    struct sgl_vm *vm = sgl_e2e_daemon_boot(e, d, "spicegl-avsync", args, d->qmp);
+    sgl_e2e_expect(vm, "av-start", SGL_E2E_BOOT_MS);
+    if (!sgl_e2e_daemon_log_wait(d, "sound: the VM started playing", 20000))
+        fail_msg("the daemon never heard the VM play; its log:\n%s", sgl_e2e_daemon_log(d));
+    g_autoptr(JsonParser) parser = NULL;
+    const char *extra[] = {"--av-every", G_STRINGIFY(AV_EVERY), NULL};
+    JsonObject *o = sgl_e2e_probe_run(e, d, AV_LISTEN, extra, &parser);
+    JsonObject *s = heard(o);
+    if (!s)
+        fail_msg("the probe received no sound");
+    JsonArray *clicks = json_object_get_array_member(s, "clicks_at_us");
+    JsonArray *flashes = json_object_get_array_member(o, "flashes");
+    guint n_flashes = flashes ? json_array_get_length(flashes) : 0;
+    assert_true(n_flashes > 0);
+    uint32_t last_frame =
+        (uint32_t)sgl_e2e_num(json_array_get_object_element(flashes, n_flashes - 1), "frame");
+    /* The guest's own account of each of those frames. */
+    g_autoptr(GHashTable) guest = g_hash_table_new(g_direct_hash, NULL);
+    for (;;) {
+        g_autoptr(GError) error = NULL;
+        const struct sgl_console_event *ev = sgl_vm_wait(vm, "av-flash", 10000, &error);
+        if (!ev)
+            fail_msg("the guest's av-flash lines stopped: %s", error->message);
+        uint32_t n = (uint32_t)sgl_e2e_expect_uint(ev, "n");
+        g_hash_table_insert(guest, GUINT_TO_POINTER(n), (gpointer)ev);
+        if (n >= last_frame)
+            break;
+    }
+
+    g_autoptr(GArray) offset = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    g_autoptr(GArray) raw = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    g_autoptr(GArray) shown = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    g_autoptr(GArray) decode = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    g_autoptr(GArray) skew = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    guint unheard = 0;
+    uint64_t xruns = 0;
+    for (guint i = 0; i < n_flashes; i++) {
+        JsonObject *f = json_array_get_object_element(flashes, i);
+        uint32_t n = (uint32_t)sgl_e2e_num(f, "frame");
+        const struct sgl_console_event *ev = g_hash_table_lookup(guest, GUINT_TO_POINTER(n));
+        if (!ev || !sgl_e2e_expect_uint(ev, "click_us"))
+            continue; /* before the guest's first click, or none went with it */
+        xruns = sgl_e2e_expect_uint(ev, "xruns");
+        if (json_object_get_null_member(f, "arrived_us") ||
+            json_object_get_null_member(f, "decoded_us"))
+            continue;
+        int64_t arrived = json_object_get_int_member(f, "arrived_us");
+        int64_t decoded = json_object_get_int_member(f, "decoded_us");
+        int64_t click = nearest_click(clicks, arrived);
+        if (!click) {
+            unheard++;
+            continue;
+        }
+        int64_t guest_off = (int64_t)sgl_e2e_expect_uint(ev, "flip_us") -
+                            (int64_t)sgl_e2e_expect_uint(ev, "click_us");
+        int64_t v = arrived - click;
+        g_array_append_val(raw, v);
+        g_array_append_val(skew, guest_off);
+        v -= guest_off;
+        g_array_append_val(offset, v);
+        v = decoded - click - guest_off;
+        g_array_append_val(decode, v);
+        if (!json_object_get_null_member(f, "shown_us")) {
+            v = json_object_get_int_member(f, "shown_us") - click - guest_off;
+            g_array_append_val(shown, v);
+        }
+    }
+    guint n = offset->len;
+    double p50 = p50_ms(offset);
+    print_message(
+        "# A/V sync over %u flashes (%u clicks heard, %u flash(es) without a click near "
+        "it): the picture %+.1f ms from its click (p50; min %+.1f, max %+.1f; positive: "
+        "the picture later), %+.1f ms before the guest's own offset (p50 %+.1f ms, %" PRIu64
+        " underrun(s) in the guest); decoded %+.1f ms, shown through the media clock %+.1f "
+        "ms\n",
+        n, clicks ? json_array_get_length(clicks) : 0, unheard, p50,
+        n ? g_array_index(offset, int64_t, 0) / 1000.0 : NAN,
+        n ? g_array_index(offset, int64_t, n - 1) / 1000.0 : NAN, p50_ms(raw), p50_ms(skew), xruns,
+        p50_ms(decode), p50_ms(shown));
+    /* A click with (nearly) every frame, at a steady offset: a stream
+     * that lost its clicks or drifts apart fails. */
+    if (n < AV_LISTEN / 2 || unheard > 1)
+        fail_msg("%u flashes with their click, %u without", n, unheard);
+    double spread =
+        (g_array_index(offset, int64_t, n - 1) - g_array_index(offset, int64_t, 0)) / 1000.0;
+    bool instrumented = sgl_test_sanitizers();
+    if (spread > (instrumented ? 150.0 : AV_MAX_SPREAD_MS))
+        fail_msg("the offset wanders over %.1f ms", spread);
+    if (fabs(p50) > (instrumented ? 2 * AV_MAX_OFFSET_MS : AV_MAX_OFFSET_MS))
+        fail_msg("the picture is %+.1f ms from its sound", p50);
+    sgl_e2e_daemon_expect_clean_log(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,7 +446,10 @@ int main(void)
         cmocka_unit_test(test_guest_records_client),
         cmocka_unit_test(test_tone_reaches_client),
         cmocka_unit_test_teardown(test_sound_with_several_clients, sgl_e2e_test_teardown),
+        cmocka_unit_test_teardown(test_av_sync, sgl_e2e_test_teardown),
     };
+    if (g_getenv("SGL_TEST_FILTER"))
+        cmocka_set_test_filter(g_getenv("SGL_TEST_FILTER"));
     return cmocka_run_group_tests_name("guest-sound", tests, sgl_e2e_group_setup,
                                        sgl_e2e_group_teardown);
 }

@@ -11,6 +11,11 @@
  *   gl-result status=ok presented= first= last= late= elapsed_ms= fps=
  *   gl-hold frame= ts=          (with --hold, the frame left on screen)
  *   gl-result status=error reason="..."
+ *   av-start every= ahead_ms=  (with --av-sync: the sound card plays)
+ *   av-flash n= flip_us= click_us= xruns=
+ *                               (with --av-sync, each Nth frame: when it was
+ *                               handed to the display and when the card plays
+ *                               its click, CLOCK_MONOTONIC; click_us=0: none)
  *
  * Frame numbers count presented frames from 0; the timestamp is the guest's
  * CLOCK_REALTIME in microseconds when the frame's rendering began. */
@@ -39,6 +44,7 @@
 #include <xf86drmMode.h>
 
 #include "common/scene.h"
+#include "tests/guest/click.h"
 #include "tests/guest/cursor.h"
 #include "tests/guest/input-report.h"
 
@@ -50,10 +56,18 @@ struct options {
     uint32_t hold_s;
     bool per_frame;
     bool report_input;
-    bool follow_mode; /* switch when the connector's preferred mode changes */
-    bool cursor;      /* a hardware cursor that circles */
-    bool second;      /* also the second connector, once connected */
+    bool follow_mode;  /* switch when the connector's preferred mode changes */
+    bool cursor;       /* a hardware cursor that circles */
+    bool second;       /* also the second connector, once connected */
+    uint32_t av_every; /* --av-sync: each Nth frame comes with a click; 0: off */
 };
+
+/* How many frames ahead a click is asked for: past what the sound card has
+ * been filled with (SGL_GUEST_CLICK_AHEAD_US), with a frame to spare. */
+static uint32_t click_lead(uint32_t fps)
+{
+    return (uint32_t)((uint64_t)SGL_GUEST_CLICK_AHEAD_US * fps / 1000000u) + 2;
+}
 
 struct kms {
     int fd;
@@ -128,16 +142,23 @@ static bool parse_u32(const char *s, uint32_t max, uint32_t *out)
 static int parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
-        {"device", required_argument, NULL, 'd'}, {"size", required_argument, NULL, 's'},
-        {"fps", required_argument, NULL, 'r'},    {"frames", required_argument, NULL, 'n'},
-        {"hold", required_argument, NULL, 'H'},   {"per-frame", no_argument, NULL, 'p'},
-        {"report-input", no_argument, NULL, 'i'}, {"follow-mode", no_argument, NULL, 'f'},
-        {"cursor", no_argument, NULL, 'c'},       {"second-output", no_argument, NULL, 'S'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"device", required_argument, NULL, 'd'},
+        {"size", required_argument, NULL, 's'},
+        {"fps", required_argument, NULL, 'r'},
+        {"frames", required_argument, NULL, 'n'},
+        {"hold", required_argument, NULL, 'H'},
+        {"per-frame", no_argument, NULL, 'p'},
+        {"report-input", no_argument, NULL, 'i'},
+        {"follow-mode", no_argument, NULL, 'f'},
+        {"cursor", no_argument, NULL, 'c'},
+        {"second-output", no_argument, NULL, 'S'},
+        {"av-sync", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     *o = (struct options){.device = "/dev/dri/card0", .fps = 30, .frames = 300};
     int c;
-    while ((c = getopt_long(argc, argv, "d:s:r:n:H:pifcSh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:s:r:n:H:pifcSa:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             o->device = optarg;
@@ -181,10 +202,17 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'S':
             o->second = true;
             break;
+        case 'a':
+            if (!parse_u32(optarg, 100000, &o->av_every) || o->av_every == 0) {
+                fprintf(stderr, "sgl-guest-gl: --av-sync wants a frame count (each Nth frame)\n");
+                return -1;
+            }
+            break;
         case 'h':
             printf("usage: sgl-guest-gl [--device PATH] [--size WxH] [--fps N] [--frames N]\n"
                    "                    [--hold SECONDS] [--per-frame] [--report-input]\n"
-                   "                    [--follow-mode] [--cursor] [--second-output]\n");
+                   "                    [--follow-mode] [--cursor] [--second-output]\n"
+                   "                    [--av-sync N]\n");
             return 1;
         default:
             return -1;
@@ -192,6 +220,11 @@ static int parse_options(int argc, char **argv, struct options *o)
     }
     if (optind != argc) {
         fprintf(stderr, "sgl-guest-gl: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (o->av_every && o->av_every <= click_lead(o->fps)) {
+        fprintf(stderr, "sgl-guest-gl: --av-sync wants more than %u frames at %u fps\n",
+                click_lead(o->fps), o->fps);
         return -1;
     }
     return 0;
@@ -578,6 +611,10 @@ int main(int argc, char **argv)
     struct kms kms = {.fd = -1};
     struct gl gl = {0};
     struct gbm_bo *shown = NULL;
+    struct sgl_input_report input = {0};
+    struct sgl_guest_cursor cursor = {0};
+    struct output second = {0};
+    struct sgl_guest_click click = {0};
     int status = 1;
     if (kms_init(&kms, &o) < 0 || gl_init(&gl, &kms) < 0)
         goto out;
@@ -586,11 +623,21 @@ int main(int argc, char **argv)
     printf("@@SGL gl-start width=%u height=%u fps=%u frames=%u\n", w, h, o.fps, o.frames);
     printf("@@SGL gl-renderer renderer=\"%s\"\n", (const char *)glGetString(GL_RENDERER));
 
-    struct sgl_input_report input = {0};
-    struct sgl_guest_cursor cursor = {0};
-    struct output second = {0};
     if (o.report_input)
         sgl_input_report_open(&input);
+    if (o.av_every) {
+        if (sgl_guest_click_init(&click, "plughw:0,0") < 0) {
+            fail("no sound card to click on for --av-sync");
+            goto out;
+        }
+        printf("@@SGL av-start every=%u ahead_ms=%u\n", o.av_every,
+               SGL_GUEST_CLICK_AHEAD_US / 1000u);
+    }
+    /* --av-sync: how long after its due time a frame goes to the display
+     * (a moving average), the frame whose click is asked for, the one
+     * whose click the card plays and when. */
+    uint64_t flip_lag_us = 0, clicked_us = 0;
+    uint32_t click_frame = 0, clicked_frame = 0;
     const uint64_t period = 1000000u / o.fps;
     uint64_t start = now_us(CLOCK_MONOTONIC), next = start;
     uint32_t presented = 0, late = 0;
@@ -606,7 +653,19 @@ int main(int argc, char **argv)
             late++;
             next = t;
         }
+        const uint64_t due = next;
         next += period;
+        if (o.av_every) {
+            uint32_t lead = click_lead(o.fps);
+            if ((n + lead) % o.av_every == 0) {
+                click_frame = n + lead;
+                sgl_guest_click_at(&click, due + lead * period + flip_lag_us);
+            }
+            if (sgl_guest_click_pump(&click)) {
+                clicked_frame = click_frame;
+                clicked_us = click.clicked_us;
+            }
+        }
 
         drmModeModeInfo next_mode;
         if (o.follow_mode && n % (o.fps / 2 + 1) == 0 && preferred_mode(&kms, &next_mode) &&
@@ -636,6 +695,7 @@ int main(int argc, char **argv)
             fail("no framebuffer for frame %u", n);
             goto out;
         }
+        const uint64_t flip_at = now_us(CLOCK_MONOTONIC);
         if (!shown) {
             if (drmModeSetCrtc(kms.fd, kms.crtc_id, fb, 0, 0, &kms.connector_id, 1, &kms.mode)) {
                 fail("drmModeSetCrtc %ux%u: %s", w, h, strerror(errno));
@@ -651,6 +711,16 @@ int main(int argc, char **argv)
         sgl_guest_cursor_move(&cursor, (int)(w / 2 + (w / 4) * cos(n * 0.1)),
                               (int)(h / 2 + (h / 4) * sin(n * 0.1)));
         shown = bo;
+        if (o.av_every) {
+            flip_lag_us = (7 * flip_lag_us + (flip_at - due)) / 8;
+            if (n && n % o.av_every == 0)
+                printf("@@SGL av-flash n=%u flip_us=%" PRIu64 " click_us=%" PRIu64 " xruns=%u\n", n,
+                       flip_at, clicked_frame == n ? clicked_us : 0, click.xruns);
+            if (sgl_guest_click_pump(&click)) {
+                clicked_frame = click_frame;
+                clicked_us = click.clicked_us;
+            }
+        }
         if (o.second && !second.on && n % (o.fps / 2 + 1) == 0 &&
             second_try_start(&second, &kms, &gl) < 0)
             goto out;
@@ -676,6 +746,7 @@ out:
     if (second.on)
         gl_finish(&second.gl);
     sgl_guest_cursor_finish(&cursor);
+    sgl_guest_click_finish(&click);
     sgl_input_report_close(&input);
     gl_finish(&gl);
     if (kms.fd >= 0)
