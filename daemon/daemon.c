@@ -317,9 +317,10 @@ static gboolean log_stats(gpointer user)
         g_message("stats[sound %u]: frames %" G_GUINT64_FORMAT " from QEMU (%" G_GUINT64_FORMAT
                   " rejected), dropped %" G_GUINT64_FORMAT
                   " (jitter buffer full), ran dry %" G_GUINT64_FORMAT
-                  " times, holds %u ms before sending",
+                  " times, holds %u ms before sending, left out %" G_GUINT64_FORMAT
+                  " silent frames to hold less",
                   i, sound, qemu_audio_rejected(d->audio), st.dropped, st.underruns,
-                  st.prebuffer_ms);
+                  st.prebuffer_ms, st.skipped);
     }
     struct qemu_audio_capture_stats cap = {0};
     if (d->audio)

@@ -13,11 +13,20 @@
  * at the real-time rate, which spice-server wants (a frame put before the
  * one before it was sent replaces it). Playing starts once PREBUFFER_MS
  * are there; each time the buffer runs dry that grows by PREBUFFER_MS, up
- * to MAX_PREBUFFER_MS. RING_FRAMES bounds what a VM can have the daemon
- * hold: beyond it the oldest frames go. */
+ * to MAX_PREBUFFER_MS; after each STEADY_S in which it never ran lower
+ * than PREBUFFER_MS / 2 it steps back down by that much, to PREBUFFER_MS
+ * (a cushion a guest's one late start grew, not one its sound needs). What the buffer
+ * holds beyond its cushion goes in the VM's silences: silent frames at its
+ * head are skipped, so the sound's delay comes back down without cutting
+ * any sound (the A/V sync test measures the delay against the picture's).
+ * RING_FRAMES bounds what a VM can have the daemon hold: beyond it the
+ * oldest frames go. */
 #define PREBUFFER_MS     40
 #define MAX_PREBUFFER_MS 320
-#define RING_FRAMES      (RATE / 2) /* 500 ms */
+#define STEADY_S         5
+/* A frame whose samples are all within +-SILENCE is silent. */
+#define SILENCE     8
+#define RING_FRAMES (RATE / 2) /* 500 ms */
 /* How far the sending pace follows the VM's own (pace()). */
 #define MAX_DRIFT 0.05
 
@@ -34,6 +43,8 @@ struct sgl_playback {
     uint32_t head, count; /* oldest frame, frames held */
     bool flowing;         /* sending from the ring (prebuffered) */
     uint32_t prebuffer;   /* frames to hold before flowing */
+    int64_t steady_us;    /* flowing without running dry since */
+    uint32_t low;         /* the fewest frames held since steady_us */
     struct sgl_playback_stats stats;
     GSource *timer;
     int64_t last_us; /* the last tick */
@@ -114,6 +125,35 @@ static void restart_clock(struct sgl_playback *p, int64_t now)
     p->credit = 0;
 }
 
+static bool silent(uint32_t frame)
+{
+    int16_t s[2];
+    memcpy(s, &frame, sizeof(s));
+    return ABS(s[0]) <= SILENCE && ABS(s[1]) <= SILENCE;
+}
+
+/* While flowing: the cushion steps down once the VM's sound has come in
+ * time for STEADY_S, and what is held beyond it goes where it is silence. */
+static void settle(struct sgl_playback *p, int64_t now)
+{
+    uint32_t floor = RATE * PREBUFFER_MS / 1000;
+    p->low = MIN(p->low, p->count);
+    if (now - p->steady_us >= STEADY_S * G_USEC_PER_SEC) {
+        if (p->prebuffer > floor && p->low >= floor / 2) {
+            p->prebuffer = MAX(floor, p->prebuffer - floor / 2);
+            g_message("sound: the VM's sound came in time; %u ms are held from now on",
+                      p->prebuffer * 1000 / RATE);
+        }
+        p->steady_us = now;
+        p->low = p->count;
+    }
+    while (p->count > p->prebuffer && silent(p->ring[p->head])) {
+        p->head = (p->head + 1) % RING_FRAMES;
+        p->count--;
+        p->stats.skipped++;
+    }
+}
+
 /* How fast the ring is sent, relative to real time: faster when it holds
  * more than its cushion, slower when less, so that it follows a VM whose
  * sound comes a little slower or faster than 48 kHz (an emulated guest)
@@ -140,6 +180,8 @@ static gboolean tick(gpointer data)
         return G_SOURCE_CONTINUE;
     p->credit -= want;
     if (p->flowing) {
+        if (p->active)
+            settle(p, now);
         uint32_t got = put_from_ring(p, want);
         if (got < want) {
             /* Ran dry: hold a larger cushion before flowing again. */
@@ -160,6 +202,8 @@ static gboolean tick(gpointer data)
     /* Flow once the cushion is there, or the sound has ended. */
     if (p->count && (p->count >= p->prebuffer || !p->active)) {
         p->flowing = true;
+        p->steady_us = now;
+        p->low = p->count;
         restart_clock(p, now);
         return G_SOURCE_CONTINUE;
     }

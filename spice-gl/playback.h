@@ -43,6 +43,7 @@ void sgl_playback_write(struct sgl_playback *p, const int16_t *frames, size_t n)
 
 struct sgl_playback_stats {
     uint64_t dropped;      /* frames the full jitter buffer let go */
+    uint64_t skipped;      /* silent frames it left out, to hold less */
     uint64_t underruns;    /* times it ran dry while the VM played */
     uint32_t prebuffer_ms; /* what it now holds before sending */
 };
