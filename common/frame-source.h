@@ -45,6 +45,7 @@ struct sgl_source;
 /* What a source that is a GPU counts. */
 struct sgl_source_gpu_stats {
     uint64_t commands, rejected, flushes, frames, fences;
+    uint64_t read_pixels, shown_pixels; /* read back, of the pictures they were part of */
     uint32_t resources, contexts;
     uint64_t host_bytes, max_host_bytes; /* host memory the guest is charged for, and its cap */
 };

@@ -345,6 +345,8 @@ static void gpu_source_gpu_stats(struct sgl_source *source, struct sgl_source_gp
                                            .flushes = st.flushes,
                                            .frames = st.frames,
                                            .fences = st.fences,
+                                           .read_pixels = st.read_pixels,
+                                           .shown_pixels = st.shown_pixels,
                                            .resources = st.resources,
                                            .contexts = st.contexts,
                                            .host_bytes = st.host_bytes,

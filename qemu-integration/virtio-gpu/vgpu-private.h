@@ -61,6 +61,10 @@ struct vgpu_scanout {
     bool enabled;
     uint8_t *pixels; /* read back, r.width x r.height BGRx */
     size_t pixels_size;
+    /* pixels holds another picture than the resource's (a new buffer, or
+     * another resource or part of one shown): the next read-back reads it
+     * all, not just the flushed rectangle. */
+    bool read_all;
     int32_t cursor_x, cursor_y;
     /* QEMU's console: damage not yet sent, and when it last was */
     struct virtio_gpu_rect qemu_damage;

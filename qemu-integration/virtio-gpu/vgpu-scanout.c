@@ -34,7 +34,10 @@ uint32_t vgpu_cmd_set_scanout(struct vgpu *g, const struct vgpu_cmd *cmd)
         g_free(so->pixels);
         so->pixels = g_malloc0(need);
         so->pixels_size = need;
+        so->read_all = true;
     }
+    if (so->resource_id != s->resource_id || memcmp(&so->r, &s->r, sizeof(so->r)) != 0)
+        so->read_all = true;
     bool resized = so->r.width != s->r.width || so->r.height != s->r.height || !so->resource_id;
     so->resource_id = s->resource_id;
     so->r = s->r;
@@ -117,20 +120,30 @@ static void hold_damage(struct vgpu_scanout *so, const struct virtio_gpu_rect *d
     merge_damage(&so->qemu_damage, &so->qemu_pending, d);
 }
 
+/* Reads the flushed rectangle (the scanout's coordinates) back into the
+ * scanout's pixels, which keep the rest: the guest's flush says what
+ * changed. All of it when the pixels hold another picture. */
 static void read_back(struct vgpu *g, uint32_t index, const struct virtio_gpu_rect *damage)
 {
     struct vgpu_scanout *so = &g->scanouts[index];
     uint32_t stride = so->r.width * 4;
+    const struct virtio_gpu_rect all = {0, 0, so->r.width, so->r.height};
+    const struct virtio_gpu_rect *d = so->read_all ? &all : damage;
     struct iovec iov = {so->pixels, so->pixels_size};
-    struct virgl_box box = {so->r.x, so->r.y, 0, so->r.width, so->r.height, 1};
+    struct virgl_box box = {so->r.x + d->x, so->r.y + d->y, 0, d->width, d->height, 1};
+    uint64_t offset = (uint64_t)d->y * stride + (uint64_t)d->x * 4;
     int64_t flushed_us = g_get_monotonic_time(); /* the read-back is part of the latency */
-    if (virgl_renderer_transfer_read_iov(so->resource_id, 0, 0, stride, 0, &box, 0, &iov, 1) != 0) {
+    if (virgl_renderer_transfer_read_iov(so->resource_id, 0, 0, stride, 0, &box, offset, &iov, 1) !=
+        0) {
         g_warning("virtio-gpu: scanout %u: read back of resource %u failed", index,
                   so->resource_id);
         return;
     }
+    so->read_all = false;
     g->stats.frames++;
-    struct sgl_rect rect = {damage->x, damage->y, damage->width, damage->height};
+    g->stats.read_pixels += (uint64_t)d->width * d->height;
+    g->stats.shown_pixels += (uint64_t)so->r.width * so->r.height;
+    struct sgl_rect rect = {d->x, d->y, d->width, d->height};
     struct sgl_frame f = {.width = so->r.width,
                           .height = so->r.height,
                           .format = SGL_FORMAT_BGRX,
@@ -142,7 +155,7 @@ static void read_back(struct vgpu *g, uint32_t index, const struct virtio_gpu_re
                           .pts_us = flushed_us};
     if (g->cb.frame)
         g->cb.frame(g->user, index, &f);
-    hold_damage(so, damage);
+    hold_damage(so, d);
     qemu_update(g, index);
 }
 

@@ -37,6 +37,7 @@ struct vgpu_config {
 struct vgpu_stats {
     uint64_t commands, errors, flushes, frames, fences;
     uint64_t host_bytes;                   /* charged against max_host_bytes */
+    uint64_t read_pixels, shown_pixels;    /* read back, of the scanouts' pictures read */
     uint32_t resources, contexts, pending; /* pending: requests waiting for a fence */
 };
 

@@ -569,6 +569,16 @@ static void test_desktop_reaches_client(void **state)
         fail_msg("glxgears' window lacks its gears (%s; last picture %s)", first, last);
     if (l.xterm_changed > 0.001)
         fail_msg("the xterm changed between %s and %s", first, last);
+    /* X flushes what it drew (glxgears' window, the xterm's cursor): the
+     * daemon reads back only that, and the pictures above are whole. */
+    assert_true(sgl_e2e_daemon_log_wait(d, "stats[gpu]: commands", 5000));
+    g_autofree char *log = sgl_e2e_daemon_log(d);
+    const char *line = g_strrstr(log, "stats[gpu]: commands");
+    const char *read = line ? strstr(line, "read back ") : NULL;
+    double share = read ? g_ascii_strtod(read + strlen("read back "), NULL) : 100.0;
+    print_message("# the daemon read back %.1f %% of the pictures' pixels\n", share);
+    if (share > 50.0)
+        fail_msg("the daemon read back %.1f %% of the desktop's pixels", share);
 
     /* A client that comes after the first left: the same cursor, which X
      * set once, long before. As long a window as the first's: a new

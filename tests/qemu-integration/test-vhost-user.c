@@ -449,6 +449,145 @@ static void test_gpu_memory_cap(void **state)
     vgpu_destroy(g);
 }
 
+/* What the device hands its consumer: the last picture and its damage. */
+struct shown {
+    unsigned frames;
+    struct sgl_rect damage;
+    uint8_t pixels[64 * 64 * 4];
+};
+
+static void on_frame(void *user, uint32_t output, const struct sgl_frame *fr)
+{
+    struct shown *s = user;
+    assert_int_equal(fr->width, 64);
+    assert_int_equal(fr->height, 64);
+    assert_int_equal(fr->stride, 64 * 4);
+    assert_int_equal(fr->n_damage, 1);
+    s->frames++;
+    s->damage = fr->damage[0];
+    memcpy(s->pixels, fr->pixels, sizeof(s->pixels));
+}
+
+/* A 64x64 picture in guest RAM at gpa whose pixels all say tag. */
+static void paint(struct fixture *f, uint64_t gpa, uint8_t tag)
+{
+    uint8_t *p = f->g.ram + (gpa - RAM_GPA);
+    for (uint32_t y = 0; y < 64; y++)
+        for (uint32_t x = 0; x < 64; x++) {
+            uint8_t px[4] = {(uint8_t)x, (uint8_t)y, tag, 0};
+            memcpy(p + (y * 64 + x) * 4, px, 4);
+        }
+}
+
+/* Resource id backed by the 64x64 picture at gpa, on the host. */
+static void make_shown_resource(struct vgpu *g, uint32_t id, uint64_t gpa)
+{
+    struct virtio_gpu_ctrl_hdr r;
+    assert_int_equal(vu_test_create_2d(g, id, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
+    struct {
+        struct virtio_gpu_resource_attach_backing a;
+        struct virtio_gpu_mem_entry e;
+    } __attribute__((packed)) att = {.a = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING,
+                                           .resource_id = id,
+                                           .nr_entries = 1},
+                                     .e = {gpa, 64 * 64 * 4, 0}};
+    gpu_cmd(g, &att, sizeof(att), &r);
+    assert_int_equal(r.type, VIRTIO_GPU_RESP_OK_NODATA);
+}
+
+static void to_host(struct vgpu *g, uint32_t id)
+{
+    struct virtio_gpu_ctrl_hdr r;
+    struct virtio_gpu_transfer_to_host_2d t = {
+        .hdr.type = VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D, .r = {0, 0, 64, 64}, .resource_id = id};
+    gpu_cmd(g, &t, sizeof(t), &r);
+    assert_int_equal(r.type, VIRTIO_GPU_RESP_OK_NODATA);
+}
+
+static void flush(struct vgpu *g, uint32_t id, struct virtio_gpu_rect rect)
+{
+    struct virtio_gpu_ctrl_hdr r;
+    struct virtio_gpu_resource_flush fl = {
+        .hdr.type = VIRTIO_GPU_CMD_RESOURCE_FLUSH, .r = rect, .resource_id = id};
+    gpu_cmd(g, &fl, sizeof(fl), &r);
+    assert_int_equal(r.type, VIRTIO_GPU_RESP_OK_NODATA);
+}
+
+/* How many pixels of the picture say tag, inside (or outside) rect. */
+static unsigned count_tag(const struct shown *s, uint8_t tag, struct sgl_rect rect, bool inside)
+{
+    unsigned n = 0;
+    for (uint32_t y = 0; y < 64; y++)
+        for (uint32_t x = 0; x < 64; x++) {
+            const uint8_t *px = s->pixels + (y * 64 + x) * 4;
+            bool in =
+                x >= rect.x && x < rect.x + rect.width && y >= rect.y && y < rect.y + rect.height;
+            if (in == inside && px[0] == x && px[1] == y && px[2] == tag)
+                n++;
+        }
+    return n;
+}
+
+/* A flush reads back only the rectangle the guest flushed (the rest of
+ * the picture is what it was), in place; the whole scanout when it shows
+ * another resource. */
+static void test_flush_reads_back_its_rectangle(void **state)
+{
+    struct fixture *f = *state;
+    map_ram(f);
+    struct shown s = {0};
+    struct vgpu_config c = {.num_scanouts = 1,
+                            .width = 1280,
+                            .height = 800,
+                            .max_host_bytes = 64u << 20,
+                            .virgl = true};
+    g_autoptr(GError) error = NULL;
+    struct vgpu *g = vgpu_create(&c, &(struct sgl_source_listener){.frame = on_frame}, &s, &error);
+    if (!g)
+        fail_msg("vgpu_create: %s", error->message);
+    vgpu_set_dev(g, f->g.dev);
+    const uint64_t a = RAM_GPA + 0x20000, b = RAM_GPA + 0x30000;
+    const struct sgl_rect all = {0, 0, 64, 64}, part = {8, 16, 20, 10};
+    make_shown_resource(g, 1, a);
+    make_shown_resource(g, 2, b);
+    paint(f, a, 0x11);
+    to_host(g, 1);
+    struct virtio_gpu_ctrl_hdr r;
+    struct virtio_gpu_set_scanout so = {
+        .hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT, .r = {0, 0, 64, 64}, .resource_id = 1};
+    gpu_cmd(g, &so, sizeof(so), &r);
+    assert_int_equal(r.type, VIRTIO_GPU_RESP_OK_NODATA);
+    flush(g, 1, (struct virtio_gpu_rect){0, 0, 64, 64});
+    assert_int_equal(s.frames, 1);
+    assert_memory_equal(&s.damage, &all, sizeof(all));
+    assert_int_equal(count_tag(&s, 0x11, all, true), 64 * 64);
+
+    /* The whole resource changes on the host, the guest flushes a part:
+     * that part is read, the rest stays the picture before. */
+    paint(f, a, 0x22);
+    to_host(g, 1);
+    flush(g, 1, (struct virtio_gpu_rect){part.x, part.y, part.width, part.height});
+    assert_int_equal(s.frames, 2);
+    assert_memory_equal(&s.damage, &part, sizeof(part));
+    assert_int_equal(count_tag(&s, 0x22, part, true), part.width * part.height);
+    assert_int_equal(count_tag(&s, 0x11, part, false), 64 * 64 - part.width * part.height);
+
+    /* Another resource on the scanout: a small flush reads it all. */
+    paint(f, b, 0x33);
+    to_host(g, 2);
+    so.resource_id = 2;
+    gpu_cmd(g, &so, sizeof(so), &r);
+    flush(g, 2, (struct virtio_gpu_rect){0, 0, 4, 4});
+    assert_int_equal(s.frames, 3);
+    assert_memory_equal(&s.damage, &all, sizeof(all));
+    assert_int_equal(count_tag(&s, 0x33, all, true), 64 * 64);
+    struct vgpu_stats st;
+    vgpu_get_stats(g, &st);
+    assert_int_equal(st.read_pixels, 2 * 64 * 64 + part.width * part.height);
+    assert_int_equal(st.shown_pixels, 3 * 64 * 64);
+    vgpu_destroy(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -459,6 +598,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ring_chains, setup, teardown),
         cmocka_unit_test(test_broken_rings),
         cmocka_unit_test_setup_teardown(test_gpu_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush_reads_back_its_rectangle, setup, teardown),
         cmocka_unit_test(test_gpu_memory_cap),
     };
     return cmocka_run_group_tests_name("vhost-user", tests, NULL, NULL);
