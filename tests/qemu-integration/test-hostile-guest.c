@@ -138,18 +138,6 @@ static struct virtio_gpu_ctrl_hdr answer(const uint8_t *ram, uint16_t h)
     return r;
 }
 
-static uint32_t attach(struct vgpu *g, uint32_t id, uint64_t gpa, uint32_t len)
-{
-    struct {
-        struct virtio_gpu_resource_attach_backing a;
-        struct virtio_gpu_mem_entry e;
-    } __attribute__((packed)) att = {.a = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING,
-                                           .resource_id = id,
-                                           .nr_entries = 1},
-                                     .e = {gpa, len, 0}};
-    return vu_test_gpu_cmd(g, &att, sizeof(att));
-}
-
 static uint32_t transfer_2d(struct vgpu *g, uint32_t id, uint32_t w, uint32_t h)
 {
     struct virtio_gpu_transfer_to_host_2d t = {
@@ -288,7 +276,7 @@ static void test_backing_after_region_removed(void **state)
     struct fixture *f = gpu_fixture(256u << 20, 1);
     int fd = add_region(f, 0x11);
     assert_int_equal(vu_test_create_2d(f->gpu, 1, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
-    assert_int_equal(attach(f->gpu, 1, BACK_GPA, 64 * 64 * 4), VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(vu_test_attach(f->gpu, 1, BACK_GPA, 64 * 64 * 4), VIRTIO_GPU_RESP_OK_NODATA);
     assert_int_equal(transfer_2d(f->gpu, 1, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
     rem_region(f, BACK_GPA, BACK_SIZE, BACK_QVA);
     close(fd);
@@ -299,7 +287,7 @@ static void test_backing_after_region_removed(void **state)
     assert_int_equal(vu_test_gpu_cmd(f->gpu, &t3, sizeof(t3)), VIRTIO_GPU_RESP_ERR_UNSPEC);
 
     fd = add_region(f, 0x22);
-    assert_int_equal(attach(f->gpu, 1, BACK_GPA, 64 * 64 * 4), VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(vu_test_attach(f->gpu, 1, BACK_GPA, 64 * 64 * 4), VIRTIO_GPU_RESP_OK_NODATA);
     assert_int_equal(transfer_2d(f->gpu, 1, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
     struct virtio_gpu_set_scanout s = {
         .hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT, .r = {0, 0, 64, 64}, .resource_id = 1};
@@ -314,7 +302,8 @@ static void test_backing_after_region_removed(void **state)
      * the guest is told on its next use. */
     uint8_t *moved = move_ram(f, 0x33);
     assert_int_equal(transfer_2d(f->gpu, 1, 64, 64), VIRTIO_GPU_RESP_ERR_UNSPEC);
-    assert_int_equal(attach(f->gpu, 1, RAM_GPA + 0x200000, 64 * 64 * 4), VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(vu_test_attach(f->gpu, 1, RAM_GPA + 0x200000, 64 * 64 * 4),
+                     VIRTIO_GPU_RESP_OK_NODATA);
     assert_int_equal(transfer_2d(f->gpu, 1, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
     assert_int_equal(vu_test_gpu_cmd(f->gpu, &fl, sizeof(fl)), VIRTIO_GPU_RESP_OK_NODATA);
     assert_int_equal(f->first_pixel & 0xffffff, 0x333333);
@@ -570,7 +559,7 @@ static void test_transfer_to_layers(void **state)
                                                   .depth = 1,
                                                   .array_size = 6};
         assert_int_equal(vu_test_gpu_cmd(f->gpu, &c, sizeof(c)), VIRTIO_GPU_RESP_OK_NODATA);
-        assert_int_equal(attach(f->gpu, id, RAM_GPA + 0x200000, 16 * 16 * 4 * 6),
+        assert_int_equal(vu_test_attach(f->gpu, id, RAM_GPA + 0x200000, 16 * 16 * 4 * 6),
                          VIRTIO_GPU_RESP_OK_NODATA);
         struct virtio_gpu_transfer_host_3d t = {.hdr.type = VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D,
                                                 .box = {0, 0, 5, 16, 16, 1},

@@ -482,17 +482,8 @@ static void paint(struct fixture *f, uint64_t gpa, uint8_t tag)
 /* Resource id backed by the 64x64 picture at gpa, on the host. */
 static void make_shown_resource(struct vgpu *g, uint32_t id, uint64_t gpa)
 {
-    struct virtio_gpu_ctrl_hdr r;
     assert_int_equal(vu_test_create_2d(g, id, 64, 64), VIRTIO_GPU_RESP_OK_NODATA);
-    struct {
-        struct virtio_gpu_resource_attach_backing a;
-        struct virtio_gpu_mem_entry e;
-    } __attribute__((packed)) att = {.a = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING,
-                                           .resource_id = id,
-                                           .nr_entries = 1},
-                                     .e = {gpa, 64 * 64 * 4, 0}};
-    gpu_cmd(g, &att, sizeof(att), &r);
-    assert_int_equal(r.type, VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(vu_test_attach(g, id, gpa, 64 * 64 * 4), VIRTIO_GPU_RESP_OK_NODATA);
 }
 
 static void to_host(struct vgpu *g, uint32_t id)

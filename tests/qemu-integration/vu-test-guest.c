@@ -138,6 +138,18 @@ uint32_t vu_test_gpu_cmd(struct vgpu *g, const void *req, size_t len)
     return r.type;
 }
 
+uint32_t vu_test_attach(struct vgpu *g, uint32_t id, uint64_t gpa, uint32_t len)
+{
+    struct {
+        struct virtio_gpu_resource_attach_backing a;
+        struct virtio_gpu_mem_entry e;
+    } __attribute__((packed)) att = {.a = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING,
+                                           .resource_id = id,
+                                           .nr_entries = 1},
+                                     .e = {gpa, len, 0}};
+    return vu_test_gpu_cmd(g, &att, sizeof(att));
+}
+
 uint32_t vu_test_create_2d(struct vgpu *g, uint32_t id, uint32_t width, uint32_t height)
 {
     struct virtio_gpu_resource_create_2d c = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_2D,

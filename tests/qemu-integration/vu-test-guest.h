@@ -66,5 +66,7 @@ struct vgpu;
 uint32_t vu_test_gpu_cmd(struct vgpu *g, const void *req, size_t len);
 /* RESOURCE_CREATE_2D of a BGRX resource: the answer's type. */
 uint32_t vu_test_create_2d(struct vgpu *g, uint32_t id, uint32_t width, uint32_t height);
+/* ATTACH_BACKING of one entry, len bytes at gpa; the response's type. */
+uint32_t vu_test_attach(struct vgpu *g, uint32_t id, uint64_t gpa, uint32_t len);
 
 #endif
