@@ -75,6 +75,7 @@ struct probe {
     bool stopped;          /* SIGUSR1 ended the window before --seconds did */
     bool webdav_channel;   /* the server offered folder sharing's channel */
     int usbredir_channels; /* USB redirection channels the server offered */
+    GPtrArray *usb_errors; /* char *: what spice-gtk said of a redirection that failed */
     guint64 settle_bytes;  /* read on the display channel before --settle ended */
     guint64 closed_bytes;  /* read on the display channel, if the server closed it */
     /* measurements */
@@ -558,6 +559,16 @@ static void maybe_act(struct probe *p)
     }
 }
 
+/* A redirection that failed: the host refused the device (its filter), or
+ * the client could not share it. At most 16 kept. */
+static void on_usb_error(SpiceUsbDeviceManager *manager, SpiceUsbDevice *device, GError *error,
+                         gpointer data)
+{
+    struct probe *p = data;
+    if (p->usb_errors->len < 16)
+        g_ptr_array_add(p->usb_errors, g_strdup(error ? error->message : "(no message)"));
+}
+
 static void on_channel_event(SpiceChannel *channel, SpiceChannelEvent event, gpointer data)
 {
     struct probe *p = data;
@@ -886,12 +897,15 @@ int main(int argc, char **argv)
         g_object_set(p.session, "enable-audio", FALSE, NULL);
     if (share_dir)
         g_object_set(p.session, "shared-dir", share_dir, "share-dir-ro", TRUE, NULL);
+    p.usb_errors = g_ptr_array_new_with_free_func(g_free);
     if (share_cd) {
         /* Redirected on connect: the filter takes every device, and the CD
          * is the only one the probe's manager has. */
         SpiceUsbDeviceManager *usb = spice_usb_device_manager_get(p.session, &error);
-        if (usb)
+        if (usb) {
             g_object_set(usb, "redirect-on-connect", "-1,-1,-1,-1,1", NULL);
+            g_signal_connect(usb, "device-error", G_CALLBACK(on_usb_error), &p);
+        }
         if (!usb || !spice_usb_device_manager_create_shared_cd_device(usb, share_cd, &error)) {
             fprintf(stderr, "spicegl-probe: --share-cd %s: %s\n", share_cd,
                     error ? error->message : "no USB support in spice-gtk");
@@ -984,6 +998,11 @@ int main(int argc, char **argv)
         json_builder_set_member_name(b, "webdav_channel");
         json_builder_add_boolean_value(b, p.webdav_channel);
         add_number(b, "usbredir_channels", p.usbredir_channels);
+        json_builder_set_member_name(b, "usb_errors");
+        json_builder_begin_array(b);
+        for (guint i = 0; i < p.usb_errors->len; i++)
+            json_builder_add_string_value(b, g_ptr_array_index(p.usb_errors, i));
+        json_builder_end_array(b);
         /* 1: server mode (the client grabs the pointer), 2: client mode;
          * at the end, and when --input was sent. */
         gint mouse_mode = 0;
@@ -1037,6 +1056,7 @@ int main(int argc, char **argv)
         g_source_remove(p.picture_idle);
     probe_sound_destroy(p.sound);
     probe_flashes_destroy(p.flashes);
+    g_ptr_array_unref(p.usb_errors);
     probe_clipboard_destroy(p.clipboard);
     probe_transfer_destroy(p.transfer);
     probe_mic_destroy(p.mic);

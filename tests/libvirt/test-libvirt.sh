@@ -7,7 +7,8 @@
 # guest agent's port (libvirt's dbus channel); each guest renders
 # with virgl and a client with that VM's ticket sees it on that VM's port;
 # one guest's sound (libvirt's dbus audio) reaches its client; a client's
-# USB CD-ROM reaches the other (libvirt's dbus redirdevs).
+# USB CD-ROM reaches the other (libvirt's dbus redirdevs) and not the first,
+# whose USB policy (libvirt's redirfilter) refuses mass storage.
 # virsh shutdown and virsh destroy leave no daemon; a killed daemon shows
 # in the VM's log and the VM still powers off; a bad settings file fails
 # virsh start and leaves nothing running. Needs root. Speaks TAP.
@@ -21,7 +22,7 @@
 set -u
 builddir=${SGL_BUILDDIR:?run through make check}
 srcdir=${SGL_SRCDIR:?run through make check}
-echo "1..10"
+echo "1..11"
 
 . "$srcdir/tests/harness/scratch.sh"
 [ "$(id -u)" = 0 ] || { echo "Bail out! needs root (libvirtd, qemu:///system)"; exit 1; }
@@ -117,8 +118,12 @@ define_vm() { # i
   chgrp libvirt-qemu "$tmp/$n.ticket" && chmod 640 "$tmp/$n.ticket"
   printf '[spicegl-gpu]\nport=%s\nticket-file=%s\nscanouts=1\nfps=%s\nlog-file=%s\n' \
     "$port" "$tmp/$n.ticket" "$fps" "$tmp/logs/$n.log" >"$confdir/$n.conf"
+  # The first VM's USB policy refuses mass storage (test 6).
+  local filter=
+  [ "$1" = 0 ] && filter="<redirfilter><usbdev class='0x08' allow='no'/><usbdev allow='yes'/></redirfilter>"
   sed -e "s|<name>NAME</name>|<name>$n</name>|" -e "s|DISK|$tmp/$n.img|" \
     -e "s|<serial type='pty'/>|<serial type='file'><source path='$tmp/$n.console'/></serial>|" \
+    -e "s|</devices>|$filter</devices>|" \
     "$srcdir/docs/libvirt/domain.xml" >"$tmp/$n.xml"
   vsh define "$tmp/$n.xml" >/dev/null
 }
@@ -237,30 +242,48 @@ else
   show "$l" "$tmp/usb.err" "$tmp/usb.json"
 fi
 
-# 6: one VM's ticket does not open the other.
+# 6: USB policy (libvirt's <redirfilter>, on the first VM: mass storage,
+# class 08, refused): QEMU's usb-redir devices apply it to what the daemon
+# relays, so a client's CD-ROM never reaches that guest, and spice-gtk tells
+# the client why.
+n=${names[0]} l=$tmp/logs/${names[0]}.log
+"$builddir/client-test/spicegl-probe" "spice://127.0.0.1:${ports[0]}" --ticket ticket-0 --seconds 15 \
+  --share-cd="$tmp/cd.bin" --no-markers --json >"$tmp/usb-filtered.json" 2>"$tmp/usb-filtered.err"
+refused=$(sed -n 's/.*"usb_errors":\["\([^"]*\)".*/\1/p' "$tmp/usb-filtered.json")
+if ! grep -q "@@SGL usb-cd " "$tmp/$n.console" &&
+  grep -q '"filter":"0x08:-1:-1:-1:0|-1:-1:-1:-1:1"' "$(vm_log "$n")" &&
+  grep -q "VM '$n': USB redirection on 2 usb-redir device(s) (QEMU's command line)" "$l" &&
+  grep -q '"usbredir_channels":2' "$tmp/usb-filtered.json" && [ -n "$refused" ]; then
+  echo "ok 6 - libvirt's redirfilter: a client's USB CD-ROM, offered on the first VM's 2 usb-redir channels for 15 s (the second VM's guest had it in ${took} s), never reached its guest (QEMU's filter=0x08:-1:-1:-1:0|-1:-1:-1:-1:1), and the client was told: $refused"
+else
+  echo "not ok 6 - libvirt's redirfilter refusing mass storage: the guest saw $(grep -c '@@SGL usb-cd ' "$tmp/$n.console") CD-ROM(s)"
+  show "$l" "$tmp/usb-filtered.err" "$tmp/usb-filtered.json"
+fi
+
+# 7: one VM's ticket does not open the other.
 if "$builddir/client-test/spicegl-probe" "spice://127.0.0.1:${ports[0]}" --ticket ticket-1 --seconds 2 --json \
   >"$tmp/refused.json" 2>&1; then
-  echo "not ok 6 - the second VM's ticket opened the first VM"
+  echo "not ok 7 - the second VM's ticket opened the first VM"
 elif grep -q '"error":"authentication failed"' "$tmp/refused.json"; then
-  echo "ok 6 - the second VM's ticket is refused by the first VM's daemon"
+  echo "ok 7 - the second VM's ticket is refused by the first VM's daemon"
 else
-  echo "not ok 6 - the wrong ticket failed for another reason"
+  echo "not ok 7 - the wrong ticket failed for another reason"
   show "$tmp/refused.json"
 fi
 
-# 7: virsh shutdown: the guest powers off (ACPI), the daemon exits.
+# 8: virsh shutdown: the guest powers off (ACPI), the daemon exits.
 n=${names[0]}
 vsh shutdown "$n" >/dev/null
 if [ -n "$d0" ] && wait_state "$n" "shut off" 90 && grep -q "@@SGL power-button" "$tmp/$n.console" &&
   ! kill -0 "$d0" 2>/dev/null && grep -q "QEMU went away" "$tmp/logs/$n.log" &&
   ! grep -qE "sandbox: denied|rejected:" "$tmp/logs/$n.log"; then
-  echo "ok 7 - virsh shutdown: the guest powered off and its daemon exited cleanly"
+  echo "ok 8 - virsh shutdown: the guest powered off and its daemon exited cleanly"
 else
-  echo "not ok 7 - virsh shutdown: state $(vsh domstate "$n"), daemon $d0 $(kill -0 "$d0" 2>/dev/null && echo still runs)"
+  echo "not ok 8 - virsh shutdown: state $(vsh domstate "$n"), daemon $d0 $(kill -0 "$d0" 2>/dev/null && echo still runs)"
   show "$tmp/logs/$n.log"
 fi
 
-# 8: the daemon dies: the VM's log says the GPU went away, and the VM
+# 9: the daemon dies: the VM's log says the GPU went away, and the VM
 # still powers off (it does not hang).
 n=${names[1]}
 killed=0
@@ -268,30 +291,30 @@ killed=0
 sleep 2
 vsh shutdown "$n" >/dev/null
 if [ "$killed" = 1 ] && wait_state "$n" "shut off" 60 && grep -q "Unexpected end-of-file before all data were read" "$(vm_log "$n")"; then
-  echo "ok 8 - spicegl-gpu killed: the VM's log says its GPU connection ended, and virsh shutdown still powers it off"
+  echo "ok 9 - spicegl-gpu killed: the VM's log says its GPU connection ended, and virsh shutdown still powers it off"
 else
-  echo "not ok 8 - after the daemon was killed: state $(vsh domstate "$n")"
+  echo "not ok 9 - after the daemon was killed: state $(vsh domstate "$n")"
   show "$(vm_log "$n")"
 fi
 
-# 9: virsh destroy stops the daemon with the VM.
+# 10: virsh destroy stops the daemon with the VM.
 vsh start "$n" >"$tmp/$n.start2" 2>&1
 d1=$(daemon_pid "$n")
 if wait_console "$n" gl-start "$boot_s" && [ -n "$d1" ] && kill -0 "$d1" && vsh destroy "$n" >/dev/null &&
   wait_state "$n" "shut off" 30 && sleep 1 && ! kill -0 "$d1" 2>/dev/null; then
-  echo "ok 9 - virsh destroy: the VM and its daemon ($d1) are gone"
+  echo "ok 10 - virsh destroy: the VM and its daemon ($d1) are gone"
 else
-  echo "not ok 9 - virsh destroy left daemon '$d1' or the VM: $(vsh domstate "$n")"
+  echo "not ok 10 - virsh destroy left daemon '$d1' or the VM: $(vsh domstate "$n")"
   show "$tmp/$n.start2"
 fi
 
-# 10: a bad settings file: virsh start fails, nothing stays.
+# 11: a bad settings file: virsh start fails, nothing stays.
 n=${names[0]}
 printf '[spicegl-gpu]\nport=%s\ntickte-file=%s\n' "${ports[0]}" "$tmp/$n.ticket" >"$confdir/$n.conf"
 if vsh start "$n" >"$tmp/$n.bad" 2>&1; then
-  echo "not ok 10 - a VM with a bad settings file started"
+  echo "not ok 11 - a VM with a bad settings file started"
 elif wait_state "$n" "shut off" 30 && [ -z "$(pgrep -f "^$binary|^$tmp/spicegl-gpu")" ]; then
-  echo "ok 10 - a bad settings file (a misspelt key) fails virsh start, and no daemon stays: $(grep -o 'error: .*' "$tmp/$n.bad" | head -n 1 | cut -c1-100)"
+  echo "ok 11 - a bad settings file (a misspelt key) fails virsh start, and no daemon stays: $(grep -o 'error: .*' "$tmp/$n.bad" | head -n 1 | cut -c1-100)"
 else
-  echo "not ok 10 - after a bad settings file: state $(vsh domstate "$n"), daemons $(pgrep -f "$tmp/spicegl-gpu")"
+  echo "not ok 11 - after a bad settings file: state $(vsh domstate "$n"), daemons $(pgrep -f "$tmp/spicegl-gpu")"
 fi
