@@ -6,7 +6,7 @@ srcdir=${SGL_SRCDIR:?run through make check}
 cases=(
   "glib-2.0 libglib2.0-dev" "json-glib-1.0 libjson-glib-dev" "zlib zlib1g-dev"
   "libpng libpng-dev" "cmocka libcmocka-dev" "libdrm libdrm-dev" "gbm libgbm-dev"
-  "egl libegl-dev" "glesv2 libgles-dev" "x264 libx264-dev" "pixman-1 libpixman-1-dev"
+  "egl libegl-dev" "glesv2 libgles-dev" "alsa libasound2-dev" "x264 libx264-dev" "pixman-1 libpixman-1-dev"
   "gstreamer-app-1.0 libgstreamer-plugins-base1.0-dev" "libavcodec libavcodec-dev"
   "spice-server libspice-server-dev" "spice-client-glib-2.0 libspice-client-glib-2.0-dev"
   "libturbojpeg libturbojpeg0-dev" "x11 libx11-dev"
