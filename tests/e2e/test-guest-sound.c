@@ -25,6 +25,7 @@
 #include <cmocka.h>
 #include <glib.h>
 
+#include "common/percentile.h"
 #include "tests/e2e/daemon.h"
 #include "tests/test-util.h"
 
@@ -334,12 +335,6 @@ static unsigned cushion_ms(const struct sgl_e2e_daemon *d)
     return (unsigned)g_ascii_strtoull(held, NULL, 10);
 }
 
-static int cmp_int64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* The click heard nearest to t, within AV_MATCH_US; 0 when none. */
 static int64_t nearest_click(JsonArray *clicks, int64_t t)
 {
@@ -352,10 +347,11 @@ static int64_t nearest_click(JsonArray *clicks, int64_t t)
     return best;
 }
 
-static double p50_ms(GArray *us)
+/* Appends a sample of us microseconds, in ms. */
+static void add_ms(GArray *ms, int64_t us)
 {
-    g_array_sort(us, cmp_int64);
-    return us->len ? g_array_index(us, int64_t, us->len / 2) / 1000.0 : NAN;
+    double v = us / 1000.0;
+    g_array_append_val(ms, v);
 }
 
 static void test_av_sync(void **state)
@@ -413,11 +409,12 @@ static void test_av_sync(void **state)
             break;
     }
 
-    g_autoptr(GArray) offset = g_array_new(FALSE, FALSE, sizeof(int64_t));
-    g_autoptr(GArray) raw = g_array_new(FALSE, FALSE, sizeof(int64_t));
-    g_autoptr(GArray) shown = g_array_new(FALSE, FALSE, sizeof(int64_t));
-    g_autoptr(GArray) decode = g_array_new(FALSE, FALSE, sizeof(int64_t));
-    g_autoptr(GArray) skew = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    /* ms, doubles (sgl_percentile) */
+    g_autoptr(GArray) offset = g_array_new(FALSE, FALSE, sizeof(double));
+    g_autoptr(GArray) raw = g_array_new(FALSE, FALSE, sizeof(double));
+    g_autoptr(GArray) shown = g_array_new(FALSE, FALSE, sizeof(double));
+    g_autoptr(GArray) decode = g_array_new(FALSE, FALSE, sizeof(double));
+    g_autoptr(GArray) skew = g_array_new(FALSE, FALSE, sizeof(double));
     guint unheard = 0;
     uint64_t xruns = 0;
     for (guint i = 0; i < n_flashes; i++) {
@@ -441,30 +438,26 @@ static void test_av_sync(void **state)
         }
         int64_t guest_off = (int64_t)sgl_e2e_expect_uint(ev, "flip_us") -
                             (int64_t)sgl_e2e_expect_uint(ev, "click_us");
-        int64_t v = arrived - click;
-        g_array_append_val(raw, v);
-        g_array_append_val(skew, guest_off);
-        v -= guest_off;
-        g_array_append_val(offset, v);
-        v = decoded - click - guest_off;
-        g_array_append_val(decode, v);
-        if (!json_object_get_null_member(f, "shown_us")) {
-            v = json_object_get_int_member(f, "shown_us") - click - guest_off;
-            g_array_append_val(shown, v);
-        }
+        add_ms(raw, arrived - click);
+        add_ms(skew, guest_off);
+        add_ms(offset, arrived - click - guest_off);
+        add_ms(decode, decoded - click - guest_off);
+        if (!json_object_get_null_member(f, "shown_us"))
+            add_ms(shown, json_object_get_int_member(f, "shown_us") - click - guest_off);
     }
     guint n = offset->len;
-    double p50 = p50_ms(offset);
+    double p50 = sgl_percentile(offset, 0.5); /* sorted from here on */
+    double least = n ? g_array_index(offset, double, 0) : NAN;
+    double most = n ? g_array_index(offset, double, n - 1) : NAN;
     print_message(
         "# A/V sync over %u flashes (%u clicks heard, %u flash(es) without a click near "
         "it): the picture %+.1f ms from its click (p50; min %+.1f, max %+.1f; positive: "
         "the picture later), %+.1f ms before the guest's own offset (p50 %+.1f ms, %" PRIu64
         " underrun(s) in the guest); decoded %+.1f ms, shown through the media clock %+.1f "
         "ms\n",
-        n, clicks ? json_array_get_length(clicks) : 0, unheard, p50,
-        n ? g_array_index(offset, int64_t, 0) / 1000.0 : NAN,
-        n ? g_array_index(offset, int64_t, n - 1) / 1000.0 : NAN, p50_ms(raw), p50_ms(skew), xruns,
-        p50_ms(decode), p50_ms(shown));
+        n, clicks ? json_array_get_length(clicks) : 0, unheard, p50, least, most,
+        sgl_percentile(raw, 0.5), sgl_percentile(skew, 0.5), xruns, sgl_percentile(decode, 0.5),
+        sgl_percentile(shown, 0.5));
     g_autofree char *log = sgl_e2e_daemon_log(d);
     const char *stats = g_strrstr(log, "stats[sound 0]");
     if (stats)
@@ -473,8 +466,7 @@ static void test_av_sync(void **state)
      * that lost its clicks or drifts apart fails. */
     if (n < AV_MIN_FLASHES || unheard > 1)
         fail_msg("%u flashes with their click, %u without", n, unheard);
-    double spread =
-        (g_array_index(offset, int64_t, n - 1) - g_array_index(offset, int64_t, 0)) / 1000.0;
+    double spread = most - least;
     if (spread > (instrumented ? 150.0 : AV_MAX_SPREAD_MS))
         fail_msg("the offset wanders over %.1f ms", spread);
     if (fabs(p50) > (instrumented ? 2 * AV_MAX_OFFSET_MS : AV_MAX_OFFSET_MS))
