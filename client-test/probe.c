@@ -404,8 +404,9 @@ static GstPadProbeReturn on_decoded(GstPad *pad, GstPadProbeInfo *info, gpointer
         p->decoded[slot].frame = m.frame;
         p->decoded[slot].in_us = find(p->decoder_in, pts)->us;
         p->decoded[slot].out_us = find(p->decoder_out, pts)->us;
-        p->decoded[slot].margin_us = find(p->pushed, pts)->margin_us;
-        int64_t arrived_us = find(p->pushed, pts)->us, decoded_us = p->decoded[slot].out_us;
+        const struct stamp *pushed = find(p->pushed, pts);
+        p->decoded[slot].margin_us = pushed->margin_us;
+        int64_t arrived_us = pushed->us, decoded_us = p->decoded[slot].out_us;
         if (g_hash_table_size(p->decoded_frames) < PROBE_MAX_DECODED)
             g_hash_table_add(p->decoded_frames, GUINT_TO_POINTER(m.frame));
         g_mutex_unlock(&p->lock);

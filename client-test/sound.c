@@ -182,11 +182,11 @@ static void report_clicks(struct probe_sound *s, JsonBuilder *b)
             quiet++;
             continue;
         }
-        /* It starts where the quiet ends, if it is loud soon after. */
+        /* It starts where a quiet stretch ends, if it is loud soon after. */
         bool loud = false;
-        for (uint64_t j = i; j < s->mono->len && j < i + CLICK_RISE && !loud; j++)
+        for (uint64_t j = i; quiet >= need && j < s->mono->len && j < i + CLICK_RISE && !loud; j++)
             loud = fabs(x[j]) / s->channels > CLICK_LOUD;
-        if (loud && quiet >= need) {
+        if (loud) {
             while (packet + 1 < s->packets->len && pk[packet + 1].offset <= i)
                 packet++;
             json_builder_add_int_value(
