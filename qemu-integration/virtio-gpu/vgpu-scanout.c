@@ -34,8 +34,8 @@ uint32_t vgpu_cmd_set_scanout(struct vgpu *g, const struct vgpu_cmd *cmd)
         g_free(so->pixels);
         so->pixels = g_malloc0(need);
         so->pixels_size = need;
-        so->read_all = true;
     }
+    /* A new buffer comes with a new size, so with a new rectangle. */
     if (so->resource_id != s->resource_id || memcmp(&so->r, &s->r, sizeof(so->r)) != 0)
         so->read_all = true;
     bool resized = so->r.width != s->r.width || so->r.height != s->r.height || !so->resource_id;
