@@ -22,6 +22,7 @@
  * RING_FRAMES bounds what a VM can have the daemon hold: beyond it the
  * oldest frames go. */
 #define PREBUFFER_MS     40
+#define PREBUFFER_FRAMES (RATE * PREBUFFER_MS / 1000)
 #define MAX_PREBUFFER_MS 320
 #define STEADY_S         5
 /* A frame whose samples are all within +-SILENCE is silent. */
@@ -136,11 +137,11 @@ static bool silent(uint32_t frame)
  * time for STEADY_S, and what is held beyond it goes where it is silence. */
 static void settle(struct sgl_playback *p, int64_t now)
 {
-    uint32_t floor = RATE * PREBUFFER_MS / 1000;
+    const uint32_t step = PREBUFFER_FRAMES / 2;
     p->low = MIN(p->low, p->count);
     if (now - p->steady_us >= STEADY_S * G_USEC_PER_SEC) {
-        if (p->prebuffer > floor && p->low >= floor / 2) {
-            p->prebuffer = MAX(floor, p->prebuffer - floor / 2);
+        if (p->prebuffer > PREBUFFER_FRAMES && p->low >= step) {
+            p->prebuffer = MAX(PREBUFFER_FRAMES, p->prebuffer - step);
             g_message("sound: the VM's sound came in time; %u ms are held from now on",
                       p->prebuffer * 1000 / RATE);
         }
@@ -188,7 +189,7 @@ static gboolean tick(gpointer data)
             p->flowing = false;
             if (p->active) {
                 p->stats.underruns++;
-                uint32_t more = MIN(p->prebuffer + RATE * PREBUFFER_MS / 1000,
+                uint32_t more = MIN(p->prebuffer + PREBUFFER_FRAMES,
                                     (uint32_t)(RATE * MAX_PREBUFFER_MS / 1000));
                 if (more > p->prebuffer) /* a few lines at most */
                     g_message("sound: the VM's sound came late; %u ms are held from now on",
@@ -233,7 +234,7 @@ struct sgl_playback *sgl_playback_create(SpiceServer *server, bool clock, GError
         return NULL;
     }
     p->ring = g_new(uint32_t, RING_FRAMES);
-    p->prebuffer = RATE * PREBUFFER_MS / 1000;
+    p->prebuffer = PREBUFFER_FRAMES;
     /* Opus is offered only at a rate it has; 48 kHz is one. */
     spice_server_set_playback_rate(&p->sin, RATE);
     set_running(p, clock);
