@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,19 +26,33 @@ enum {
  * given up rather than the memory. */
 #define OUT_MAX (256u << 20)
 
+/* What the GPU thread queues, a thread of our own writes: QEMU reads a
+ * message whole once it has begun, in its main loop under its lock,
+ * retrying every 100 us until the rest arrives. Written from the GPU
+ * thread's loop, a picture of megabytes went out a socket buffer at a
+ * time, each waiting for that busy thread to come back to its loop, and
+ * QEMU's vCPUs stood still meanwhile. The writer may wait for QEMU; the
+ * GPU thread still never does. */
 struct vgpu_qemu_display {
     int fd;
     GMainContext *context;
-    GSource *source;     /* attached; NULL once the socket closed */
-    GSource *out_source; /* while out holds bytes: QEMU may read again */
-    GByteArray *out;     /* the rest of messages QEMU has not taken yet */
-    bool dead;
+    GSource *source; /* attached; NULL once the socket closed */
+    GThread *writer;
+    int stop_fd; /* an eventfd: wakes the writer to stop */
+
+    GMutex lock; /* what follows */
+    GCond queued;
+    GByteArray *out;   /* queued, not yet taken by the writer */
+    GByteArray *spare; /* the writer's last batch, kept for its memory */
+    size_t writing;    /* bytes the writer took and has not sent whole */
+    bool dead, stop;
 };
 
 struct header {
     uint32_t request, flags, size;
 } __attribute__((packed));
 
+/* Caller holds the lock. */
 static void give_up(struct vgpu_qemu_display *d, const char *why)
 {
     if (!d->dead)
@@ -45,64 +61,85 @@ static void give_up(struct vgpu_qemu_display *d, const char *why)
     g_byte_array_set_size(d->out, 0);
 }
 
-static gboolean on_writable(gint fd, GIOCondition cond, gpointer data);
-
-/* Sends what is queued without waiting: the GPU thread must never wait for
- * QEMU, which may itself be waiting for the GPU (a vCPU reading the config
- * space holds QEMU's lock while it waits for our answer, and QEMU reads
- * this socket under that lock). */
-static void flush_out(struct vgpu_qemu_display *d)
+/* The writer: sends a batch whole, waiting for QEMU as long as it takes;
+ * false if the socket failed or the writer is to stop. */
+static bool write_all(struct vgpu_qemu_display *d, const uint8_t *data, size_t len,
+                      const char **why)
 {
-    while (d->out->len && !d->dead) {
-        ssize_t n = send(d->fd, d->out->data, d->out->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = send(d->fd, data + done, len - done, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n > 0) {
-            g_byte_array_remove_range(d->out, 0, (guint)n);
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!d->out_source) {
-                d->out_source = g_unix_fd_source_new(d->fd, G_IO_OUT);
-                g_source_set_callback(d->out_source, G_SOURCE_FUNC(on_writable), d, NULL);
-                g_source_attach(d->out_source, d->context);
-            }
-            return;
-        } else if (!(n < 0 && errno == EINTR)) {
-            give_up(d, n < 0 ? g_strerror(errno) : "closed");
+            done += (size_t)n;
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            *why = n == 0 ? "closed" : g_strerror(errno);
+            return false;
+        }
+        struct pollfd p[2] = {{d->fd, POLLOUT, 0}, {d->stop_fd, POLLIN, 0}};
+        if (poll(p, 2, -1) < 0 && errno != EINTR) {
+            *why = g_strerror(errno);
+            return false;
+        }
+        if (p[1].revents) {
+            *why = NULL; /* stopping */
+            return false;
         }
     }
-    if (d->out_source) {
-        g_source_destroy(d->out_source);
-        g_source_unref(d->out_source);
-        d->out_source = NULL;
-    }
+    return true;
 }
 
-static gboolean on_writable(gint fd, GIOCondition cond, gpointer data)
+static gpointer writer_run(gpointer data)
 {
     struct vgpu_qemu_display *d = data;
-    g_source_unref(d->out_source);
-    d->out_source = NULL;
-    flush_out(d);
-    return G_SOURCE_REMOVE;
+    g_mutex_lock(&d->lock);
+    while (!d->stop) {
+        if (!d->out->len || d->dead) {
+            g_cond_wait(&d->queued, &d->lock);
+            continue;
+        }
+        GByteArray *batch = d->out;
+        d->out = d->spare;
+        d->spare = NULL;
+        d->writing = batch->len;
+        g_mutex_unlock(&d->lock);
+        const char *why = NULL;
+        bool ok = write_all(d, batch->data, batch->len, &why);
+        g_byte_array_set_size(batch, 0);
+        g_mutex_lock(&d->lock);
+        d->spare = batch;
+        d->writing = 0;
+        if (!ok && why)
+            give_up(d, why);
+    }
+    g_mutex_unlock(&d->lock);
+    return NULL;
 }
 
-/* Queues one message and sends what the socket takes now. A droppable
- * message (a picture update) is refused while QEMU is behind: the caller
- * keeps its damage for later. */
+/* Queues one message for the writer and returns at once. A droppable
+ * message (a picture update) is refused while QEMU is behind, that is
+ * while anything is still queued or being written: the caller keeps its
+ * damage for later. */
 static bool send_msg(struct vgpu_qemu_display *d, bool droppable, const struct header *h,
                      const void *a, size_t a_len, const void *b, size_t b_len)
 {
-    if (d->dead || (droppable && d->out->len))
-        return false;
-    if (d->out->len + sizeof(*h) + a_len + b_len > OUT_MAX) {
+    g_mutex_lock(&d->lock);
+    bool ok = !d->dead && !(droppable && (d->out->len || d->writing));
+    if (ok && d->out->len + d->writing + sizeof(*h) + a_len + b_len > OUT_MAX) {
         give_up(d, "QEMU stopped reading it");
-        return false;
+        ok = false;
     }
-    g_byte_array_append(d->out, (const guint8 *)h, sizeof(*h));
-    if (a_len)
-        g_byte_array_append(d->out, a, (guint)a_len);
-    if (b_len)
-        g_byte_array_append(d->out, b, (guint)b_len);
-    flush_out(d);
-    return !d->dead;
+    if (ok) {
+        g_byte_array_append(d->out, (const guint8 *)h, sizeof(*h));
+        if (a_len)
+            g_byte_array_append(d->out, a, (guint)a_len);
+        if (b_len)
+            g_byte_array_append(d->out, b, (guint)b_len);
+        g_cond_signal(&d->queued);
+    }
+    g_mutex_unlock(&d->lock);
+    return ok;
 }
 
 /* QEMU's messages to us are replies; only the features one matters. */
@@ -143,17 +180,27 @@ struct vgpu_qemu_display *vgpu_qemu_display_create(int fd, GMainContext *context
     struct vgpu_qemu_display *d = g_new0(struct vgpu_qemu_display, 1);
     d->fd = fd;
     d->context = g_main_context_ref(context);
+    g_mutex_init(&d->lock);
+    g_cond_init(&d->queued);
     d->out = g_byte_array_new();
-    struct header h = {GET_PROTOCOL_FEATURES, 0, 0};
-    if (!send_msg(d, false, &h, NULL, 0, NULL, 0)) {
-        vgpu_qemu_display_destroy(d);
-        return NULL;
+    d->spare = g_byte_array_new();
+    d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (d->stop_fd < 0) {
+        g_warning("QEMU's display socket: eventfd: %s", g_strerror(errno));
+        goto fail;
     }
+    d->writer = g_thread_new("qemu-display", writer_run, d);
+    struct header h = {GET_PROTOCOL_FEATURES, 0, 0};
+    if (!send_msg(d, false, &h, NULL, 0, NULL, 0))
+        goto fail;
     d->source = g_unix_fd_source_new(fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
     g_source_set_callback(d->source, G_SOURCE_FUNC(on_readable), d, NULL);
     g_source_attach(d->source, context);
     g_source_unref(d->source);
     return d;
+fail:
+    vgpu_qemu_display_destroy(d);
+    return NULL;
 }
 
 void vgpu_qemu_display_destroy(struct vgpu_qemu_display *d)
@@ -162,12 +209,24 @@ void vgpu_qemu_display_destroy(struct vgpu_qemu_display *d)
         return;
     if (d->source)
         g_source_destroy(d->source);
-    if (d->out_source) {
-        g_source_destroy(d->out_source);
-        g_source_unref(d->out_source);
+    if (d->writer) {
+        g_mutex_lock(&d->lock);
+        d->stop = true;
+        g_cond_signal(&d->queued);
+        g_mutex_unlock(&d->lock);
+        uint64_t one = 1;
+        if (write(d->stop_fd, &one, sizeof(one)) != sizeof(one))
+            g_warning("QEMU's display socket: waking its writer: %s", g_strerror(errno));
+        g_thread_join(d->writer);
     }
+    if (d->stop_fd >= 0)
+        close(d->stop_fd);
     close(d->fd);
     g_byte_array_unref(d->out);
+    if (d->spare)
+        g_byte_array_unref(d->spare);
+    g_mutex_clear(&d->lock);
+    g_cond_clear(&d->queued);
     g_main_context_unref(d->context);
     g_free(d);
 }
@@ -189,14 +248,18 @@ bool vgpu_qemu_display_update(struct vgpu_qemu_display *d, uint32_t scanout, uin
     if (bytes > UINT32_MAX - sizeof(u))
         return false;
     struct header h = {UPDATE, 0, (uint32_t)(sizeof(u) + bytes)};
-    if (d->dead || d->out->len)
-        return false; /* QEMU is behind: the damage waits */
-    if (stride == row)
-        return send_msg(d, true, &h, u, sizeof(u), pixels, bytes);
-    g_autofree uint8_t *packed = g_malloc(bytes);
-    for (uint32_t i = 0; i < height; i++)
-        memcpy(packed + i * row, pixels + (size_t)i * stride, row);
-    return send_msg(d, true, &h, u, sizeof(u), packed, bytes);
+    g_mutex_lock(&d->lock);
+    /* Refused while QEMU is behind: the damage waits. */
+    bool ok = !d->dead && !d->out->len && !d->writing && sizeof(h) + h.size <= OUT_MAX;
+    if (ok) {
+        g_byte_array_append(d->out, (const guint8 *)&h, sizeof(h));
+        g_byte_array_append(d->out, (const guint8 *)u, sizeof(u));
+        for (uint32_t i = 0; i < height; i++)
+            g_byte_array_append(d->out, pixels + (size_t)i * stride, (guint)row);
+        g_cond_signal(&d->queued);
+    }
+    g_mutex_unlock(&d->lock);
+    return ok;
 }
 
 bool vgpu_qemu_display_cursor(struct vgpu_qemu_display *d, uint32_t scanout, uint32_t x, uint32_t y,

@@ -3,12 +3,14 @@
  * and screendump keep working. Backend to QEMU; QEMU answers the GET_*
  * requests only.
  *
- * Owns the socket. Runs on the vhost-user thread and never waits for
- * QEMU: what the socket does not take at once is queued and sent when QEMU
- * reads again, and picture updates and cursor messages are refused (false)
- * while QEMU is behind, so the caller keeps their damage for later. QEMU
- * may be waiting for the GPU meanwhile (a vCPU reading its config space
- * holds QEMU's lock): a GPU thread waiting for QEMU would deadlock both. */
+ * Owns the socket and a thread of its own that writes to it. The calls
+ * below run on the vhost-user thread and never wait for QEMU: they queue
+ * the message for that writer, and picture updates and cursor messages are
+ * refused (false) while QEMU is behind, so the caller keeps their damage
+ * for later. QEMU may be waiting for the GPU meanwhile (a vCPU reading its
+ * config space holds QEMU's lock): a GPU thread waiting for QEMU would
+ * deadlock both. The writer does wait: QEMU reads a message whole once it
+ * began, with its lock held, so the rest must follow as fast as it reads. */
 #ifndef VGPU_QEMU_DISPLAY_H
 #define VGPU_QEMU_DISPLAY_H
 

@@ -17,6 +17,7 @@
  *   whose state it would change behind the guest's back. */
 #include "config.h"
 
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -617,12 +618,64 @@ static void test_qemu_console_never_waits(void **state)
     g_free(pixels);
 }
 
-/* The header of the next message "QEMU" reads on its display socket. */
+/* QEMU reads a display message whole once it has begun, with its lock
+ * held, retrying until the rest arrives: a picture of megabytes must
+ * follow as fast as QEMU reads, whatever the GPU thread is busy with. Here
+ * the GPU thread's loop never runs while "QEMU" reads two 1080p updates. */
+static void test_qemu_console_update_sent_whole(void **state)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    GMainContext *context = g_main_context_new();
+    struct vgpu_qemu_display *d = vgpu_qemu_display_create(sv[0], context);
+    assert_non_null(d);
+    const uint32_t w = 1920, h = 1080;
+    uint8_t *pixels = g_malloc((size_t)w * h * 4);
+    uint8_t *got = g_malloc((size_t)w * h * 4 + 64);
+    for (int k = 0; k < 2; k++) {
+        memset(pixels, 0x40 + k, (size_t)w * h * 4);
+        size_t want = 12 /* header */ + (k ? 20 : 12 + 20) + (size_t)w * h * 4;
+        if (!k) { /* the features request goes first */
+            want += 12;
+            assert_true(vgpu_qemu_display_scanout(d, 0, w, h));
+        }
+        bool queued = false;
+        for (int i = 0; i < 500 && !queued; i++) {
+            queued = vgpu_qemu_display_update(d, 0, 0, 0, w, h, pixels, w * 4);
+            if (!queued)
+                g_usleep(2000); /* the writer is still on the one before */
+        }
+        assert_true(queued);
+        size_t done = 0;
+        int64_t start = g_get_monotonic_time();
+        while (done < want) {
+            struct pollfd p = {sv[1], POLLIN, 0};
+            if (poll(&p, 1, 5000) != 1)
+                fail_msg("update %d: %zu of %zu bytes, then nothing for 5 s", k, done, want);
+            ssize_t n = recv(sv[1], got + done, want - done, MSG_DONTWAIT);
+            assert_true(n > 0);
+            done += (size_t)n;
+        }
+        print_message("# a %ux%u update read whole in %" G_GINT64_FORMAT " ms\n", w, h,
+                      (g_get_monotonic_time() - start) / 1000);
+        assert_int_equal(got[want - 1], 0x40 + k); /* the picture's last byte */
+    }
+    vgpu_qemu_display_destroy(d);
+    g_main_context_unref(context);
+    close(sv[1]);
+    g_free(got);
+    g_free(pixels);
+}
+
+/* The header of the next message "QEMU" reads on its display socket (the
+ * device's writer thread sends it: 5 s at most). */
 static void expect_display_msg(int fd, uint32_t request, const void *payload, uint32_t size)
 {
     struct {
         uint32_t request, flags, size;
     } __attribute__((packed)) h;
+    struct pollfd p = {fd, POLLIN, 0};
+    assert_int_equal(poll(&p, 1, 5000), 1);
     assert_int_equal(recv(fd, &h, sizeof(h), MSG_DONTWAIT), sizeof(h));
     assert_int_equal(h.request, request);
     assert_int_equal(h.size, size);
@@ -690,6 +743,7 @@ int main(void)
         cmocka_unit_test(test_rejections_rate_limited),
         cmocka_unit_test(test_transfer_to_layers),
         cmocka_unit_test(test_qemu_console_never_waits),
+        cmocka_unit_test(test_qemu_console_update_sent_whole),
         cmocka_unit_test(test_new_display_socket_announces_scanouts),
     };
     return cmocka_run_group_tests_name("hostile guest", tests, NULL, NULL);
