@@ -16,7 +16,10 @@
 #define SGL_ENCODER_PACING_CREDIT 2
 
 /* The frame waiting in the mailbox, or the last one the thread encoded:
- * pixels in a buffer of our own, or a dmabuf we hold a dup of. */
+ * pixels in a buffer of our own, or a dmabuf we hold a dup of. Taking a
+ * pixel frame swaps the two buffers rather than copying: the mailbox then
+ * holds the picture before, behind where the taken frame changed
+ * (stale), and the next submit copies those areas too. */
 struct held_frame {
     uint8_t *pixels;
     size_t size;
@@ -39,7 +42,8 @@ struct sgl_encoder_thread {
     GCond changed;
     bool stop;
     struct held_frame mailbox;
-    pixman_region32_t damage;
+    pixman_region32_t damage; /* the mailbox against the work frame */
+    pixman_region32_t stale;  /* where the mailbox is behind the work frame */
     bool pending;
     int64_t pts_us;
     int64_t submitted_us; /* when the pending frame came */
@@ -168,15 +172,22 @@ bool sgl_encoder_thread_submit(struct sgl_encoder_thread *t, const struct sgl_fr
         m->height = f->height;
         m->valid = false;
     } else {
+        /* f holds a whole picture: what the mailbox lacks comes from it. */
+        pixman_region32_t copy;
+        pixman_region32_init(&copy);
         if (!held_ensure_pixels(m, f->width, f->height, f->format))
-            pixman_region32_reset(&frame_damage,
+            pixman_region32_reset(&copy,
                                   &(pixman_box32_t){0, 0, (int32_t)f->width, (int32_t)f->height});
+        else
+            pixman_region32_union(&copy, &frame_damage, &t->stale);
         int n;
-        const pixman_box32_t *b = pixman_region32_rectangles(&frame_damage, &n);
+        const pixman_box32_t *b = pixman_region32_rectangles(&copy, &n);
         for (int i = 0; i < n; i++)
             copy_rect(m, f->pixels, f->stride, &b[i]);
+        pixman_region32_fini(&copy);
         m->valid = true;
     }
+    pixman_region32_clear(&t->stale);
     if (resized)
         pixman_region32_clear(&t->damage);
     pixman_region32_union(&t->damage, &t->damage, &frame_damage);
@@ -192,12 +203,20 @@ bool sgl_encoder_thread_snapshot(struct sgl_encoder_thread *t, uint8_t **pixels,
                                  uint32_t *height, enum sgl_format *format)
 {
     g_mutex_lock(&t->lock);
-    /* The mailbox keeps the newest whole frame: submits copy their damage
-     * into it, and taking it copies out. */
+    /* The newest whole frame: the mailbox, and the work frame where the
+     * mailbox is stale. */
     const struct held_frame *m = &t->mailbox;
     bool ok = m->pixels && m->valid && m->dmabuf.fd < 0;
     if (ok) {
         *pixels = g_memdup2(m->pixels, (gsize)m->stride * m->height);
+        /* Where the mailbox is stale, the work frame is newer (the
+         * encoder only reads it meanwhile). */
+        struct held_frame copy = *m;
+        copy.pixels = *pixels;
+        int n;
+        const pixman_box32_t *b = pixman_region32_rectangles(&t->stale, &n);
+        for (int i = 0; i < n; i++)
+            copy_rect(&copy, t->work.pixels, t->work.stride, &b[i]);
         *width = m->width;
         *height = m->height;
         *format = m->format;
@@ -226,6 +245,12 @@ static void take_frame(struct sgl_encoder_thread *t, struct sgl_frame *f, struct
         w->height = m->height;
         w->valid = false;
         m->dmabuf.fd = -1; /* the work frame owns the fd now */
+    } else if (w->valid && w->dmabuf.fd < 0 && w->width == m->width && w->height == m->height &&
+               w->format == m->format) {
+        struct held_frame older = *w;
+        *w = *m;
+        *m = older;
+        pixman_region32_copy(&t->stale, &t->damage);
     } else {
         if (!held_ensure_pixels(w, m->width, m->height, m->format)) {
             extents = (pixman_box32_t){0, 0, (int32_t)m->width, (int32_t)m->height};
@@ -426,6 +451,7 @@ struct sgl_encoder_thread *sgl_encoder_thread_create(const struct sgl_encoder_co
     g_mutex_init(&t->lock);
     g_cond_init(&t->changed);
     pixman_region32_init(&t->damage);
+    pixman_region32_init(&t->stale);
     uint32_t kbps = sgl_encoder_get_bitrate(enc);
     sgl_adapt_init(&t->adapt, kbps, now_us());
     t->stats.bitrate_kbps = t->stats.target_kbps = kbps;
@@ -446,6 +472,7 @@ void sgl_encoder_thread_destroy(struct sgl_encoder_thread *t)
     held_finish(&t->mailbox);
     held_finish(&t->work);
     pixman_region32_fini(&t->damage);
+    pixman_region32_fini(&t->stale);
     g_mutex_clear(&t->lock);
     g_cond_clear(&t->changed);
     g_free(t);

@@ -484,6 +484,56 @@ static void test_pacing_tolerates_jitter(void **state)
     assert_int_equal(st.encoded + dropped, 300);
 }
 
+/* Taking a frame swaps the mailbox with the last frame encoded instead of
+ * copying it: the mailbox is then behind where the taken frame changed,
+ * and the next submit must fill those areas in. Each frame paints a block
+ * of its own and is encoded apart; after each, the newest picture (what a
+ * new client or a screenshot gets) and the last encoded one (what a
+ * keyframe on demand repeats) must be the submitted picture exactly. */
+static void test_taken_frames_stay_whole(void **state)
+{
+    const uint32_t w = 320, h = 192;
+    struct sink *s = sink_new();
+    struct sgl_encoder_thread *t = start(s, true, 20000);
+    uint8_t *px = g_malloc((size_t)w * h * 4);
+    test_content_desktop(px, w, h, w * 4, 0);
+    struct sgl_frame f = pixels_frame(px, w, h);
+    assert_true(sgl_encoder_thread_submit(t, &f, NULL));
+    assert_int_equal(wait_aus(s, 1), 1);
+    sgl_encoder_thread_au_done(t);
+    for (uint32_t k = 0; k < 12; k++) {
+        struct sgl_rect r = {32 * (k % 6), 64 * (k / 6), 32, 64};
+        for (uint32_t y = r.y; y < r.y + r.height; y++)
+            memset(px + (size_t)y * w * 4 + r.x * 4, (int)(0x10 * (k + 1)), r.width * 4);
+        f = pixels_frame(px, w, h);
+        f.damage_all = false;
+        f.damage = &r;
+        f.n_damage = 1;
+        assert_true(sgl_encoder_thread_submit(t, &f, NULL));
+        assert_int_equal(wait_aus(s, k + 2), k + 2);
+        uint8_t *snap = NULL;
+        uint32_t sw, sh;
+        enum sgl_format format;
+        assert_true(sgl_encoder_thread_snapshot(t, &snap, &sw, &sh, &format));
+        assert_int_equal(sw, w);
+        assert_int_equal(sh, h);
+        if (memcmp(snap, px, (size_t)w * h * 4) != 0)
+            fail_msg("after frame %u the newest picture is not the one submitted", k);
+        g_free(snap);
+        sgl_encoder_thread_au_done(t);
+    }
+    /* A keyframe of the last frame: converted whole from the work frame. */
+    uint32_t before = wait_aus(s, 13);
+    sgl_encoder_thread_request_keyframe(t);
+    assert_int_equal(wait_aus(s, before + 1), before + 1);
+    double p = decoded_psnr(s, px, w, h);
+    print_message("# keyframe of the last frame: PSNR %.2f dB\n", p);
+    assert_true(p >= 38.0);
+    sgl_encoder_thread_destroy(t);
+    sink_free(s);
+    g_free(px);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +544,7 @@ int main(void)
         cmocka_unit_test(test_dmabuf_and_invalid),
         cmocka_unit_test(test_idle_refine),
         cmocka_unit_test(test_pacing_tolerates_jitter),
+        cmocka_unit_test(test_taken_frames_stay_whole),
     };
     return cmocka_run_group_tests_name("encoder-thread", tests, NULL, NULL);
 }
