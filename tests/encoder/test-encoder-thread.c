@@ -141,30 +141,43 @@ static double decoded_psnr(struct sink *s, const uint8_t *px, uint32_t w, uint32
     return psnr;
 }
 
-static void test_latest_wins_damage_merged(void **state)
+/* A desktop picture, submitted whole and encoded (one access unit). */
+static uint8_t *first_frame(struct sink *s, struct sgl_encoder_thread *t, uint32_t w, uint32_t h)
 {
-    const uint32_t w = 640, h = 360;
-    struct sink *s = sink_new();
-    struct sgl_encoder_thread *t = start(s, true, 20000);
     uint8_t *px = g_malloc((size_t)w * h * 4);
     test_content_desktop(px, w, h, w * 4, 0);
     struct sgl_frame f = pixels_frame(px, w, h);
     assert_true(sgl_encoder_thread_submit(t, &f, NULL));
     assert_int_equal(wait_aus(s, 1), 1);
+    return px;
+}
+
+/* Paints r in px with value and submits px with r as its only damage. */
+static void submit_block(struct sgl_encoder_thread *t, uint8_t *px, uint32_t w, uint32_t h,
+                         struct sgl_rect r, int value, int64_t pts_us)
+{
+    for (uint32_t y = r.y; y < r.y + r.height; y++)
+        memset(px + (size_t)y * w * 4 + r.x * 4, value, r.width * 4);
+    struct sgl_frame f = pixels_frame(px, w, h);
+    f.damage_all = false;
+    f.damage = &r;
+    f.n_damage = 1;
+    f.pts_us = pts_us;
+    assert_true(sgl_encoder_thread_submit(t, &f, NULL));
+}
+
+static void test_latest_wins_damage_merged(void **state)
+{
+    const uint32_t w = 640, h = 360;
+    struct sink *s = sink_new();
+    struct sgl_encoder_thread *t = start(s, true, 20000);
+    uint8_t *px = first_frame(s, t, w, h);
 
     /* The consumer has not acked: 40 frames, each painting its own block,
      * are all taken at once and merged, none encoded yet. */
-    for (uint32_t k = 0; k < 40; k++) {
-        struct sgl_rect r = {16 * (k % 20), 200 + 16 * (k / 20), 16, 16};
-        for (uint32_t y = r.y; y < r.y + r.height; y++)
-            memset(px + (size_t)y * w * 4 + r.x * 4, 0xff, r.width * 4);
-        f = pixels_frame(px, w, h);
-        f.damage_all = false;
-        f.damage = &r;
-        f.n_damage = 1;
-        f.pts_us = k;
-        assert_true(sgl_encoder_thread_submit(t, &f, NULL));
-    }
+    for (uint32_t k = 0; k < 40; k++)
+        submit_block(t, px, w, h, (struct sgl_rect){16 * (k % 20), 200 + 16 * (k / 20), 16, 16},
+                     0xff, k);
     g_usleep(100 * 1000);
     assert_int_equal(wait_aus(s, 1), 1);
     sgl_encoder_thread_au_done(t);
@@ -488,28 +501,18 @@ static void test_pacing_tolerates_jitter(void **state)
  * copying it: the mailbox is then behind where the taken frame changed,
  * and the next submit must fill those areas in. Each frame paints a block
  * of its own and is encoded apart; after each, the newest picture (what a
- * new client or a screenshot gets) and the last encoded one (what a
- * keyframe on demand repeats) must be the submitted picture exactly. */
+ * new client or a screenshot gets) must be the submitted picture exactly,
+ * and a keyframe on demand of the last one must show it. */
 static void test_taken_frames_stay_whole(void **state)
 {
     const uint32_t w = 320, h = 192;
     struct sink *s = sink_new();
     struct sgl_encoder_thread *t = start(s, true, 20000);
-    uint8_t *px = g_malloc((size_t)w * h * 4);
-    test_content_desktop(px, w, h, w * 4, 0);
-    struct sgl_frame f = pixels_frame(px, w, h);
-    assert_true(sgl_encoder_thread_submit(t, &f, NULL));
-    assert_int_equal(wait_aus(s, 1), 1);
+    uint8_t *px = first_frame(s, t, w, h);
     sgl_encoder_thread_au_done(t);
     for (uint32_t k = 0; k < 12; k++) {
-        struct sgl_rect r = {32 * (k % 6), 64 * (k / 6), 32, 64};
-        for (uint32_t y = r.y; y < r.y + r.height; y++)
-            memset(px + (size_t)y * w * 4 + r.x * 4, (int)(0x10 * (k + 1)), r.width * 4);
-        f = pixels_frame(px, w, h);
-        f.damage_all = false;
-        f.damage = &r;
-        f.n_damage = 1;
-        assert_true(sgl_encoder_thread_submit(t, &f, NULL));
+        submit_block(t, px, w, h, (struct sgl_rect){32 * (k % 6), 64 * (k / 6), 32, 64},
+                     (int)(0x10 * (k + 1)), k);
         assert_int_equal(wait_aus(s, k + 2), k + 2);
         uint8_t *snap = NULL;
         uint32_t sw, sh;
