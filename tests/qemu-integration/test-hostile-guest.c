@@ -631,12 +631,15 @@ static void test_qemu_console_update_sent_whole(void **state)
     assert_non_null(d);
     const uint32_t w = 1920, h = 1080;
     uint8_t *pixels = g_malloc((size_t)w * h * 4);
-    uint8_t *got = g_malloc((size_t)w * h * 4 + 64);
+    /* Header, scanout, x, y, width, height, the pixels. */
+    const size_t update = 12 + 20 + (size_t)w * h * 4;
+    const size_t first = 12 + (12 + 12); /* the features request, the scanout */
+    uint8_t *got = g_malloc(first + update);
     for (int k = 0; k < 2; k++) {
         memset(pixels, 0x40 + k, (size_t)w * h * 4);
-        size_t want = 12 /* header */ + (k ? 20 : 12 + 20) + (size_t)w * h * 4;
-        if (!k) { /* the features request goes first */
-            want += 12;
+        size_t want = update;
+        if (!k) { /* the features request and the scanout go first */
+            want += first;
             assert_true(vgpu_qemu_display_scanout(d, 0, w, h));
         }
         bool queued = false;
@@ -660,6 +663,7 @@ static void test_qemu_console_update_sent_whole(void **state)
                       (g_get_monotonic_time() - start) / 1000);
         assert_int_equal(got[want - 1], 0x40 + k); /* the picture's last byte */
     }
+    assert_int_equal(recv(sv[1], got, 1, MSG_DONTWAIT), -1); /* and nothing more */
     vgpu_qemu_display_destroy(d);
     g_main_context_unref(context);
     close(sv[1]);
