@@ -35,7 +35,6 @@ enum {
  * GPU thread still never does. */
 struct vgpu_qemu_display {
     int fd;
-    GMainContext *context;
     GSource *source; /* attached; NULL once the socket closed */
     GThread *writer;
     int stop_fd; /* an eventfd: wakes the writer to stop */
@@ -117,16 +116,18 @@ static gpointer writer_run(gpointer data)
     return NULL;
 }
 
-/* Queues one message for the writer and returns at once. A droppable
- * message (a picture update) is refused while QEMU is behind, that is
- * while anything is still queued or being written: the caller keeps its
- * damage for later. */
+/* Queues one message for the writer and returns at once: the header, a_len
+ * bytes of a, then rows rows of row bytes each, stride bytes apart in b. A
+ * droppable message (a picture update) is refused while QEMU is behind,
+ * that is while anything is still queued or being written: the caller
+ * keeps its damage for later. */
 static bool send_msg(struct vgpu_qemu_display *d, bool droppable, const struct header *h,
-                     const void *a, size_t a_len, const void *b, size_t b_len)
+                     const void *a, size_t a_len, const uint8_t *b, size_t row, uint32_t rows,
+                     size_t stride)
 {
     g_mutex_lock(&d->lock);
     bool ok = !d->dead && !(droppable && (d->out->len || d->writing));
-    if (ok && d->out->len + d->writing + sizeof(*h) + a_len + b_len > OUT_MAX) {
+    if (ok && d->out->len + d->writing + sizeof(*h) + a_len + row * rows > OUT_MAX) {
         give_up(d, "QEMU stopped reading it");
         ok = false;
     }
@@ -134,8 +135,8 @@ static bool send_msg(struct vgpu_qemu_display *d, bool droppable, const struct h
         g_byte_array_append(d->out, (const guint8 *)h, sizeof(*h));
         if (a_len)
             g_byte_array_append(d->out, a, (guint)a_len);
-        if (b_len)
-            g_byte_array_append(d->out, b, (guint)b_len);
+        for (uint32_t i = 0; i < rows; i++)
+            g_byte_array_append(d->out, b + (size_t)i * stride, (guint)row);
         g_cond_signal(&d->queued);
     }
     g_mutex_unlock(&d->lock);
@@ -170,7 +171,7 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
         /* Neither EDID (0) nor DMABUF_SCANOUT2 (1) are used. */
         uint64_t ours = 0;
         struct header s = {SET_PROTOCOL_FEATURES, 0, sizeof(ours)};
-        send_msg(d, false, &s, &ours, sizeof(ours), NULL, 0);
+        send_msg(d, false, &s, &ours, sizeof(ours), NULL, 0, 0, 0);
     }
     return G_SOURCE_CONTINUE;
 }
@@ -179,7 +180,6 @@ struct vgpu_qemu_display *vgpu_qemu_display_create(int fd, GMainContext *context
 {
     struct vgpu_qemu_display *d = g_new0(struct vgpu_qemu_display, 1);
     d->fd = fd;
-    d->context = g_main_context_ref(context);
     g_mutex_init(&d->lock);
     g_cond_init(&d->queued);
     d->out = g_byte_array_new();
@@ -191,7 +191,7 @@ struct vgpu_qemu_display *vgpu_qemu_display_create(int fd, GMainContext *context
     }
     d->writer = g_thread_new("qemu-display", writer_run, d);
     struct header h = {GET_PROTOCOL_FEATURES, 0, 0};
-    if (!send_msg(d, false, &h, NULL, 0, NULL, 0))
+    if (!send_msg(d, false, &h, NULL, 0, NULL, 0, 0, 0))
         goto fail;
     d->source = g_unix_fd_source_new(fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
     g_source_set_callback(d->source, G_SOURCE_FUNC(on_readable), d, NULL);
@@ -227,7 +227,6 @@ void vgpu_qemu_display_destroy(struct vgpu_qemu_display *d)
         g_byte_array_unref(d->spare);
     g_mutex_clear(&d->lock);
     g_cond_clear(&d->queued);
-    g_main_context_unref(d->context);
     g_free(d);
 }
 
@@ -236,7 +235,7 @@ bool vgpu_qemu_display_scanout(struct vgpu_qemu_display *d, uint32_t scanout, ui
 {
     uint32_t s[3] = {scanout, width, height};
     struct header h = {SCANOUT, 0, sizeof(s)};
-    return send_msg(d, false, &h, s, sizeof(s), NULL, 0);
+    return send_msg(d, false, &h, s, sizeof(s), NULL, 0, 0, 0);
 }
 
 bool vgpu_qemu_display_update(struct vgpu_qemu_display *d, uint32_t scanout, uint32_t x, uint32_t y,
@@ -248,18 +247,7 @@ bool vgpu_qemu_display_update(struct vgpu_qemu_display *d, uint32_t scanout, uin
     if (bytes > UINT32_MAX - sizeof(u))
         return false;
     struct header h = {UPDATE, 0, (uint32_t)(sizeof(u) + bytes)};
-    g_mutex_lock(&d->lock);
-    /* Refused while QEMU is behind: the damage waits. */
-    bool ok = !d->dead && !d->out->len && !d->writing && sizeof(h) + h.size <= OUT_MAX;
-    if (ok) {
-        g_byte_array_append(d->out, (const guint8 *)&h, sizeof(h));
-        g_byte_array_append(d->out, (const guint8 *)u, sizeof(u));
-        for (uint32_t i = 0; i < height; i++)
-            g_byte_array_append(d->out, pixels + (size_t)i * stride, (guint)row);
-        g_cond_signal(&d->queued);
-    }
-    g_mutex_unlock(&d->lock);
-    return ok;
+    return send_msg(d, true, &h, u, sizeof(u), pixels, row, height, stride);
 }
 
 bool vgpu_qemu_display_cursor(struct vgpu_qemu_display *d, uint32_t scanout, uint32_t x, uint32_t y,
@@ -273,7 +261,7 @@ bool vgpu_qemu_display_cursor(struct vgpu_qemu_display *d, uint32_t scanout, uin
     for (uint32_t r = 0; r < MIN(height, 64u); r++)
         memcpy(&c.data[r * 64], argb + (size_t)r * width, MIN(width, 64u) * 4);
     struct header h = {CURSOR_UPDATE, 0, sizeof(c)};
-    return send_msg(d, true, &h, &c, sizeof(c), NULL, 0);
+    return send_msg(d, true, &h, &c, sizeof(c), NULL, 0, 0, 0);
 }
 
 bool vgpu_qemu_display_cursor_pos(struct vgpu_qemu_display *d, uint32_t scanout, uint32_t x,
@@ -281,5 +269,5 @@ bool vgpu_qemu_display_cursor_pos(struct vgpu_qemu_display *d, uint32_t scanout,
 {
     uint32_t p[3] = {scanout, x, y};
     struct header h = {CURSOR_POS, 0, sizeof(p)};
-    return send_msg(d, true, &h, p, sizeof(p), NULL, 0);
+    return send_msg(d, true, &h, p, sizeof(p), NULL, 0, 0, 0);
 }
