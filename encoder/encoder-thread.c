@@ -76,12 +76,19 @@ static void held_finish(struct held_frame *h)
     *h = (struct held_frame){.dmabuf.fd = -1};
 }
 
+/* h holds a whole pixel frame of this size and format. */
+static bool held_is_pixels(const struct held_frame *h, uint32_t width, uint32_t height,
+                           enum sgl_format format)
+{
+    return h->pixels && h->width == width && h->height == height && h->format == format &&
+           h->dmabuf.fd < 0 && h->valid;
+}
+
 /* Makes h a pixel frame of this size; false if its old content is void. */
 static bool held_ensure_pixels(struct held_frame *h, uint32_t width, uint32_t height,
                                enum sgl_format format)
 {
-    bool same = h->pixels && h->width == width && h->height == height && h->format == format &&
-                h->dmabuf.fd < 0 && h->valid;
+    bool same = held_is_pixels(h, width, height, format);
     held_release_dmabuf(h);
     size_t size = (size_t)width * 4 * height;
     if (h->size != size) {
@@ -245,8 +252,7 @@ static void take_frame(struct sgl_encoder_thread *t, struct sgl_frame *f, struct
         w->height = m->height;
         w->valid = false;
         m->dmabuf.fd = -1; /* the work frame owns the fd now */
-    } else if (w->valid && w->dmabuf.fd < 0 && w->width == m->width && w->height == m->height &&
-               w->format == m->format) {
+    } else if (held_is_pixels(w, m->width, m->height, m->format)) {
         struct held_frame older = *w;
         *w = *m;
         *m = older;
