@@ -46,6 +46,7 @@ struct sgl_source;
 struct sgl_source_gpu_stats {
     uint64_t commands, rejected, flushes, frames, fences;
     uint64_t read_pixels, shown_pixels; /* read back, of the pictures they were part of */
+    uint64_t changed_pixels;            /* of those, handed on as changed */
     uint32_t resources, contexts;
     uint64_t host_bytes, max_host_bytes; /* host memory the guest is charged for, and its cap */
 };

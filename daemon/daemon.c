@@ -285,9 +285,11 @@ static gboolean log_stats(gpointer user)
             "stats[gpu]: commands %" G_GUINT64_FORMAT ", rejected %" G_GUINT64_FORMAT
             ", flushes %" G_GUINT64_FORMAT ", frames %" G_GUINT64_FORMAT
             ", fences %" G_GUINT64_FORMAT ", resources %u holding %" G_GUINT64_FORMAT
-            " bytes, read back %.1f %% of the pictures' pixels (the rest unchanged)",
+            " bytes, read back %.1f %% of the pictures' pixels (the rest unchanged), %.1f %% "
+            "changed",
             gs.commands, gs.rejected, gs.flushes, gs.frames, gs.fences, gs.resources, gs.host_bytes,
-            gs.shown_pixels ? 100.0 * (double)gs.read_pixels / (double)gs.shown_pixels : 100.0);
+            gs.shown_pixels ? 100.0 * (double)gs.read_pixels / (double)gs.shown_pixels : 100.0,
+            gs.shown_pixels ? 100.0 * (double)gs.changed_pixels / (double)gs.shown_pixels : 100.0);
     for (guint i = 0; i < d->remotes->len; i++) {
         struct sgl_remote_stats st;
         sgl_remote_get_stats(g_ptr_array_index(d->remotes, i), &st);

@@ -347,6 +347,7 @@ static void gpu_source_gpu_stats(struct sgl_source *source, struct sgl_source_gp
                                            .fences = st.fences,
                                            .read_pixels = st.read_pixels,
                                            .shown_pixels = st.shown_pixels,
+                                           .changed_pixels = st.changed_pixels,
                                            .resources = st.resources,
                                            .contexts = st.contexts,
                                            .host_bytes = st.host_bytes,

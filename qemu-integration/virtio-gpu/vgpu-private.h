@@ -54,6 +54,10 @@ struct vgpu_resource {
     uint64_t backing_bytes;
 };
 
+/* Rectangles a compared picture's damage may have: more scattered changes
+ * merge into the last (diff.h). Below the encoder's SGL_ENCODER_MAX_RECTS. */
+#define VGPU_MAX_DAMAGE 16u
+
 struct vgpu_scanout {
     uint32_t resource_id;
     struct virtio_gpu_rect r; /* the part of the resource shown */
@@ -65,6 +69,12 @@ struct vgpu_scanout {
      * another resource or part of one shown): the next read-back reads it
      * all, not just the flushed rectangle. */
     bool read_all;
+    /* pixels holds the last picture handed on, at this size: a whole
+     * read-back is compared with it, and only what differs is damage. */
+    bool shown;
+    /* Where a whole read-back goes before the comparison (then it swaps
+     * with pixels): pixels_size bytes, charged, made at the first flip. */
+    uint8_t *incoming;
     int32_t cursor_x, cursor_y;
     /* QEMU's console: damage not yet sent, and when it last was */
     struct virtio_gpu_rect qemu_damage;
@@ -162,6 +172,8 @@ uint32_t vgpu_cmd_flush(struct vgpu *g, const struct vgpu_cmd *cmd);
 /* The renderer's work up to fence is done (all: every fence made so far):
  * the flushes that waited for it are read back. */
 void vgpu_scanouts_work_done(struct vgpu *g, bool all, uint32_t fence);
+/* Frees a scanout's read-back buffers and gives their charge back. */
+void vgpu_scanout_free_buffers(struct vgpu *g, struct vgpu_scanout *so);
 void vgpu_cmd_display_info(struct vgpu *g, const struct vgpu_cmd *cmd, struct vgpu_response *r);
 uint32_t vgpu_cmd_edid(struct vgpu *g, const struct vgpu_cmd *cmd, struct vgpu_response *r);
 void vgpu_cmd_cursor(struct vgpu *g, const struct vgpu_cmd *cmd);

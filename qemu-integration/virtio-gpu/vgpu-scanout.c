@@ -5,6 +5,7 @@
 #include <string.h>
 #include <virgl/virglrenderer.h>
 
+#include "diff.h"
 #include "edid.h"
 
 uint32_t vgpu_cmd_set_scanout(struct vgpu *g, const struct vgpu_cmd *cmd)
@@ -26,14 +27,17 @@ uint32_t vgpu_cmd_set_scanout(struct vgpu *g, const struct vgpu_cmd *cmd)
     /* The read-back buffer is host memory the guest sizes: charged. */
     size_t need = (size_t)s->r.width * s->r.height * 4;
     if (so->pixels_size != need) {
-        if (need > so->pixels_size && !vgpu_charge(g, need - so->pixels_size))
+        uint64_t held = (uint64_t)so->pixels_size * (so->incoming ? 2 : 1);
+        if (need > held && !vgpu_charge(g, need - held))
             return vgpu_reject(g, cmd, VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY,
                                "scanout read-back buffer over the host memory cap");
-        if (need < so->pixels_size)
-            vgpu_uncharge(g, so->pixels_size - need);
+        if (need < held)
+            vgpu_uncharge(g, held - need);
         g_free(so->pixels);
+        g_clear_pointer(&so->incoming, g_free);
         so->pixels = g_malloc0(need);
         so->pixels_size = need;
+        so->shown = false;
     }
     /* A new buffer comes with a new size, so with a new rectangle. */
     if (so->resource_id != s->resource_id || memcmp(&so->r, &s->r, sizeof(so->r)) != 0)
@@ -51,8 +55,10 @@ uint32_t vgpu_cmd_set_scanout(struct vgpu *g, const struct vgpu_cmd *cmd)
                   vgpu_renderer_can_export(g->renderer, s->resource_id)
                       ? "exportable as a dmabuf; read back for now"
                       : "not exportable as a dmabuf: read back");
-        /* The held damage was for the old size. */
+        /* The held damage was for the old size, and QEMU's console needs
+         * the whole new picture. */
         so->qemu_pending = false;
+        so->shown = false;
         if (g->qemu)
             vgpu_qemu_display_scanout(g->qemu, s->scanout_id, s->r.width, s->r.height);
     }
@@ -120,16 +126,38 @@ static void hold_damage(struct vgpu_scanout *so, const struct virtio_gpu_rect *d
     merge_damage(&so->qemu_damage, &so->qemu_pending, d);
 }
 
+/* The buffer a whole read-back of a flipped-to picture goes to before it is
+ * compared: made at the first flip, charged like pixels. NULL when the cap
+ * refuses it (the picture is then read into pixels, all of it damage). */
+static uint8_t *incoming(struct vgpu *g, struct vgpu_scanout *so)
+{
+    if (!so->incoming && vgpu_charge(g, so->pixels_size))
+        so->incoming = g_malloc(so->pixels_size);
+    return so->incoming;
+}
+
+void vgpu_scanout_free_buffers(struct vgpu *g, struct vgpu_scanout *so)
+{
+    vgpu_uncharge(g, so->pixels_size * (so->incoming ? 2 : 1));
+    g_clear_pointer(&so->pixels, g_free);
+    g_clear_pointer(&so->incoming, g_free);
+    so->pixels_size = 0;
+    so->shown = false;
+}
+
 /* Reads the flushed rectangle (the scanout's coordinates) back into the
  * scanout's pixels, which keep the rest: the guest's flush says what
- * changed. All of it when the pixels hold another picture. */
+ * changed. All of it when the pixels hold another picture; then, when they
+ * hold the picture shown before (a page flip), the two are compared and
+ * only what differs is damage. */
 static void read_back(struct vgpu *g, uint32_t index, const struct virtio_gpu_rect *damage)
 {
     struct vgpu_scanout *so = &g->scanouts[index];
     uint32_t stride = so->r.width * 4;
     const struct virtio_gpu_rect all = {0, 0, so->r.width, so->r.height};
     const struct virtio_gpu_rect *d = so->read_all ? &all : damage;
-    struct iovec iov = {so->pixels, so->pixels_size};
+    uint8_t *into = so->read_all && so->shown ? incoming(g, so) : NULL;
+    struct iovec iov = {into ? into : so->pixels, so->pixels_size};
     struct virgl_box box = {so->r.x + d->x, so->r.y + d->y, 0, d->width, d->height, 1};
     uint64_t offset = (uint64_t)d->y * stride + (uint64_t)d->x * 4;
     int64_t flushed_us = g_get_monotonic_time(); /* the read-back is part of the latency */
@@ -137,25 +165,38 @@ static void read_back(struct vgpu *g, uint32_t index, const struct virtio_gpu_re
         0) {
         g_warning("virtio-gpu: scanout %u: read back of resource %u failed", index,
                   so->resource_id);
+        so->shown = false; /* pixels may hold part of it */
         return;
     }
+    struct sgl_rect rects[VGPU_MAX_DAMAGE];
+    uint32_t n = 1;
+    rects[0] = (struct sgl_rect){d->x, d->y, d->width, d->height};
+    if (into) {
+        n = vgpu_diff(so->pixels, into, so->r.width, so->r.height, stride, rects, VGPU_MAX_DAMAGE);
+        so->incoming = so->pixels;
+        so->pixels = into;
+    }
     so->read_all = false;
+    so->shown = true;
     g->stats.frames++;
     g->stats.read_pixels += (uint64_t)d->width * d->height;
     g->stats.shown_pixels += (uint64_t)so->r.width * so->r.height;
-    struct sgl_rect rect = {d->x, d->y, d->width, d->height};
+    for (uint32_t i = 0; i < n; i++)
+        g->stats.changed_pixels += (uint64_t)rects[i].width * rects[i].height;
     struct sgl_frame f = {.width = so->r.width,
                           .height = so->r.height,
                           .format = SGL_FORMAT_BGRX,
                           .pixels = so->pixels,
                           .stride = stride,
                           .dmabuf.fd = -1,
-                          .damage = &rect,
-                          .n_damage = 1,
+                          .damage = rects,
+                          .n_damage = n,
                           .pts_us = flushed_us};
     if (g->cb.frame)
         g->cb.frame(g->user, index, &f);
-    hold_damage(so, d);
+    for (uint32_t i = 0; i < n; i++)
+        hold_damage(
+            so, &(struct virtio_gpu_rect){rects[i].x, rects[i].y, rects[i].width, rects[i].height});
     qemu_update(g, index);
 }
 

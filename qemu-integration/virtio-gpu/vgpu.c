@@ -291,9 +291,7 @@ void vgpu_reset(struct vgpu *g)
         so->resource_id = 0;
         so->flush_waiting = false;
         so->qemu_pending = false;
-        vgpu_uncharge(g, so->pixels_size);
-        g_clear_pointer(&so->pixels, g_free);
-        so->pixels_size = 0;
+        vgpu_scanout_free_buffers(g, so);
         so->r = (struct virtio_gpu_rect){0};
     }
     GHashTableIter it;
@@ -470,8 +468,10 @@ void vgpu_destroy(struct vgpu *g)
     vgpu_renderer_destroy(g->renderer);
     vgpu_qemu_display_destroy(g->qemu);
     vgpu_record_destroy(g->record);
-    for (uint32_t i = 0; i < VGPU_MAX_SCANOUTS; i++)
+    for (uint32_t i = 0; i < VGPU_MAX_SCANOUTS; i++) {
         g_free(g->scanouts[i].pixels);
+        g_free(g->scanouts[i].incoming);
+    }
     g_free(g->request);
     g_free(g);
 }

@@ -38,13 +38,15 @@ struct vgpu_stats {
     uint64_t commands, errors, flushes, frames, fences;
     uint64_t host_bytes;                   /* charged against max_host_bytes */
     uint64_t read_pixels, shown_pixels;    /* read back, of the scanouts' pictures read */
+    uint64_t changed_pixels;               /* of those, handed on as damage */
     uint32_t resources, contexts, pending; /* pending: requests waiting for a fence */
 };
 
 struct vgpu;
 
 /* The device reports to a frame-source listener (common/frame-source.h),
- * on the GPU thread: frames (BGRx pixels, the flushed rectangle as damage),
+ * on the GPU thread: frames (BGRx pixels; as damage, the flushed rectangle,
+ * or where a whole read-back differs from the picture before),
  * the cursor, and gone when the vhost-user connection ends. connected and
  * ready are not called. */
 struct vgpu *vgpu_create(const struct vgpu_config *config,
