@@ -128,6 +128,9 @@ static void configure_encoder(struct sgl_encoder_backend *b)
         set_arg(e, "rate-control", c->rc == SGL_ENCODER_RC_QUALITY ? "quality" : "bitrate");
         set_uint(e, "gop-size", MIN(keyint, (guint64)G_MAXINT));
         set_arg(e, "complexity", "low");
+        /* Its background detection skips small changes as noise: a text
+         * cursor or a 4x3 patch would stay stale. */
+        set_arg(e, "background-detection", "false");
         set_uint(e, "multi-thread", c->threads);
     } else {
         /* Hardware: constant bitrate, no B-frames, fastest mode. */

@@ -27,6 +27,8 @@ struct run {
     double psnr_sum, psnr_min;
     uint32_t decoded;
     uint64_t bytes;
+    const uint8_t *out; /* the last decoded picture (the decoder's), BGRx */
+    uint32_t out_stride;
 };
 
 static struct sgl_encoder *make_encoder(const char *backend, uint32_t kbps)
@@ -91,6 +93,8 @@ static struct sgl_encoder_au encode_check(struct run *r, const struct sgl_frame 
     if (w > f->width)
         assert_true(sgl_psnr(out + (w - 1) * 4, stride, out + (f->width - 1) * 4, stride, 1,
                              f->height) > 30);
+    r->out = out;
+    r->out_stride = stride;
     r->psnr_sum += p > 99 ? 99 : p;
     r->psnr_min = p < r->psnr_min ? p : r->psnr_min;
     r->decoded++;
@@ -297,6 +301,23 @@ static void test_damage(void **state)
                   au.size);
     assert_false(au.keyframe);
     assert_true(au.size * 20 < idr_size);
+
+    /* A 4x3 change across four macroblocks' corners (x 607..610, y
+     * 335..337): each of the four codes it; the rest may be skipped. */
+    struct sgl_rect corner = {607, 335, 4, 3};
+    for (uint32_t y = corner.y; y < corner.y + corner.height; y++)
+        memset(r.pixels + (size_t)y * r.stride + corner.x * 4, 0x10, corner.width * 4);
+    f = full_frame(&r, 3);
+    f.damage_all = false;
+    f.damage = &corner;
+    f.n_damage = 1;
+    encode_check(&r, &f);
+    size_t at = (size_t)corner.y * r.stride + corner.x * 4;
+    double p = sgl_psnr(r.out + (size_t)corner.y * r.out_stride + corner.x * 4, r.out_stride,
+                        r.pixels + at, r.stride, corner.width, corner.height);
+    print_message("# %s: 4x3 change over four macroblocks: %.2f dB there\n", (const char *)*state,
+                  p);
+    assert_true(p >= 25.0);
     assert_true(r.psnr_min >= 35.0);
     run_finish(&r);
 }
