@@ -1,6 +1,8 @@
 /* libx264 driven directly: zerolatency (no lookahead, no B-frames, sliced
  * threads), colour conversion with libyuv into persistent I420 planes, of
- * the damaged rectangles only. */
+ * the damaged rectangles only. x264 is told which macroblocks the damage
+ * leaves unchanged (X264_MBINFO_CONSTANT), and skips them without
+ * analysis where the last frame coded them at least as finely. */
 #include "config.h"
 
 #include <stdint.h> /* x264.h needs it first */
@@ -17,7 +19,9 @@ struct sgl_encoder_backend {
     x264_picture_t picture; /* persistent I420: undamaged areas keep the last frame */
     uint32_t width, height; /* even */
     uint32_t fps;
-    int slices; /* sliced threads: one slice each */
+    int slices;       /* sliced threads: one slice each */
+    uint8_t *mb_info; /* one flag a macroblock, for the frame being coded */
+    uint32_t mb_width, mb_height;
 };
 
 static void set_rate(x264_param_t *p, const struct sgl_encoder_config *c, uint32_t kbps)
@@ -87,6 +91,7 @@ static struct sgl_encoder_backend *x264_open(const struct sgl_encoder_config *c,
     p->vui.i_transfer = 13;
     p->vui.i_colmatrix = 6;
     p->vui.b_fullrange = 1;
+    p->analyse.b_mb_info = 1;
     set_rate(p, c, c->bitrate_kbps);
 
     b->x264 = x264_encoder_open(p);
@@ -105,6 +110,9 @@ static struct sgl_encoder_backend *x264_open(const struct sgl_encoder_config *c,
         g_free(b);
         return NULL;
     }
+    b->mb_width = (cw + 15) / 16;
+    b->mb_height = (ch + 15) / 16;
+    b->mb_info = g_malloc((size_t)b->mb_width * b->mb_height);
     return b;
 }
 
@@ -114,6 +122,7 @@ static void x264_close(struct sgl_encoder_backend *b)
         return;
     x264_encoder_close(b->x264);
     x264_picture_clean(&b->picture);
+    g_free(b->mb_info);
     g_free(b);
 }
 
@@ -140,14 +149,31 @@ static void convert_rect(struct sgl_encoder_backend *b, const struct sgl_frame *
                    img->i_stride[2], w, h);
 }
 
-/* Codes the persistent picture: the last frame, with what changed since. */
+/* Marks every macroblock constant but those the damage touches. */
+static void mark_constant(struct sgl_encoder_backend *b, const struct sgl_rect *damage,
+                          uint32_t n_damage)
+{
+    memset(b->mb_info, X264_MBINFO_CONSTANT, (size_t)b->mb_width * b->mb_height);
+    for (uint32_t i = 0; i < n_damage; i++) {
+        const struct sgl_rect *r = &damage[i];
+        uint32_t x0 = r->x / 16, x1 = MIN((r->x + r->width + 15) / 16, b->mb_width);
+        uint32_t y1 = MIN((r->y + r->height + 15) / 16, b->mb_height);
+        for (uint32_t y = r->y / 16; y < y1; y++)
+            memset(b->mb_info + (size_t)y * b->mb_width + x0, 0, x1 - x0);
+    }
+}
+
+/* Codes the persistent picture: the last frame, with what changed since.
+ * constant: b->mb_info says which macroblocks did not change (NULL: any
+ * may have). */
 static enum sgl_encode_result code_picture(struct sgl_encoder_backend *b, int type, int qpplus1,
-                                           int64_t pts_us, struct sgl_encoder_au *au,
-                                           GError **error)
+                                           uint8_t *constant, int64_t pts_us,
+                                           struct sgl_encoder_au *au, GError **error)
 {
     b->picture.i_pts = pts_us;
     b->picture.i_type = type;
     b->picture.i_qpplus1 = qpplus1;
+    b->picture.prop.mb_info = constant; /* read during the call only: no frame threads */
     x264_nal_t *nals = NULL;
     int n_nals = 0;
     x264_picture_t out;
@@ -176,8 +202,9 @@ static enum sgl_encode_result x264_encode(struct sgl_encoder_backend *b, const s
 {
     for (uint32_t i = 0; i < n_damage; i++)
         convert_rect(b, f, &damage[i]);
-    return code_picture(b, force_idr ? X264_TYPE_IDR : X264_TYPE_AUTO, X264_QP_AUTO, f->pts_us, au,
-                        error);
+    mark_constant(b, damage, n_damage);
+    return code_picture(b, force_idr ? X264_TYPE_IDR : X264_TYPE_AUTO, X264_QP_AUTO,
+                        force_idr ? NULL : b->mb_info, f->pts_us, au, error);
 }
 
 /* The same picture as a P-frame at a fixed QP: x264 codes only the
@@ -192,7 +219,8 @@ static enum sgl_encode_result x264_refine(struct sgl_encoder_backend *b, uint32_
 {
     /* x264 wants timestamps that do not go back; the picture keeps the last. */
     int64_t pts = MAX(pts_us, b->picture.i_pts + 1);
-    enum sgl_encode_result r = code_picture(b, X264_TYPE_P, (int)qp + 1, pts, au, error);
+    /* Nothing is constant: every macroblock coarser than qp is coded again. */
+    enum sgl_encode_result r = code_picture(b, X264_TYPE_P, (int)qp + 1, NULL, pts, au, error);
     *settled = r == SGL_ENCODE_OK && au->size <= 16 + 16 * (size_t)b->slices;
     return r;
 }
