@@ -615,6 +615,82 @@ static void test_flush_reads_back_its_rectangle(void **state)
     vgpu_destroy(g);
 }
 
+/* A device capped at cap bytes showing resource 1 (tag 0x11), with
+ * resource 2 beside it: the same picture but for a block in rows 40..43. */
+static struct vgpu *flip_device(struct fixture *f, uint64_t cap, struct shown *s)
+{
+    struct vgpu_config c = {
+        .num_scanouts = 1, .width = 1280, .height = 800, .max_host_bytes = cap, .virgl = true};
+    g_autoptr(GError) error = NULL;
+    struct vgpu *g = vgpu_create(&c, &(struct sgl_source_listener){.frame = on_frame}, s, &error);
+    if (!g)
+        fail_msg("vgpu_create: %s", error->message);
+    vgpu_set_dev(g, f->g.dev);
+    const uint64_t a = RAM_GPA + 0x20000, b = RAM_GPA + 0x30000;
+    make_shown_resource(g, 1, a);
+    make_shown_resource(g, 2, b);
+    paint(f, a, 0x11);
+    paint(f, b, 0x11);
+    uint8_t *pb = f->g.ram + (b - RAM_GPA);
+    for (uint32_t y = 40; y < 44; y++)
+        pb[(y * 64 + 5) * 4 + 2] = 0x22;
+    to_host(g, 1);
+    to_host(g, 2);
+    struct virtio_gpu_ctrl_hdr r;
+    struct virtio_gpu_set_scanout so = {
+        .hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT, .r = {0, 0, 64, 64}, .resource_id = 1};
+    gpu_cmd(g, &so, sizeof(so), &r);
+    assert_int_equal(r.type, VIRTIO_GPU_RESP_OK_NODATA);
+    flush(g, 1, (struct virtio_gpu_rect){0, 0, 64, 64});
+    assert_int_equal(s->frames, 1);
+    return g;
+}
+
+static void flip_to_2(struct vgpu *g)
+{
+    struct virtio_gpu_ctrl_hdr r;
+    struct virtio_gpu_set_scanout so = {
+        .hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT, .r = {0, 0, 64, 64}, .resource_id = 2};
+    gpu_cmd(g, &so, sizeof(so), &r);
+    assert_int_equal(r.type, VIRTIO_GPU_RESP_OK_NODATA);
+    flush(g, 2, (struct virtio_gpu_rect){0, 0, 64, 64});
+}
+
+/* The buffer a flipped-to picture is compared in is host memory the guest
+ * causes: charged, given back on reset. Where the cap leaves no room for
+ * it, the flip is still shown, whole, all of it damage. */
+static void test_flip_buffer_charged(void **state)
+{
+    struct fixture *f = *state;
+    map_ram(f);
+    const struct sgl_rect all = {0, 0, 64, 64}, band = {0, 32, 64, 16};
+    struct shown s = {0};
+    struct vgpu *g = flip_device(f, 64u << 20, &s);
+    struct vgpu_stats st;
+    vgpu_get_stats(g, &st);
+    uint64_t before = st.host_bytes;
+    flip_to_2(g);
+    assert_int_equal(s.frames, 2);
+    assert_memory_equal(&s.damage, &band, sizeof(band));
+    vgpu_get_stats(g, &st);
+    assert_int_equal(st.host_bytes, before + 64 * 64 * 4);
+    vgpu_reset(g);
+    vgpu_get_stats(g, &st);
+    assert_int_equal(st.host_bytes, 0);
+    vgpu_destroy(g);
+
+    /* One byte short of room for it. */
+    s = (struct shown){0};
+    g = flip_device(f, before + 64 * 64 * 4 - 1, &s);
+    flip_to_2(g);
+    assert_int_equal(s.frames, 2);
+    assert_memory_equal(&s.damage, &all, sizeof(all));
+    assert_int_equal(count_tag(&s, 0x22, (struct sgl_rect){5, 40, 1, 4}, true), 4);
+    vgpu_get_stats(g, &st);
+    assert_int_equal(st.host_bytes, before);
+    vgpu_destroy(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -626,6 +702,7 @@ int main(void)
         cmocka_unit_test(test_broken_rings),
         cmocka_unit_test_setup_teardown(test_gpu_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flush_reads_back_its_rectangle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flip_buffer_charged, setup, teardown),
         cmocka_unit_test(test_gpu_memory_cap),
     };
     return cmocka_run_group_tests_name("vhost-user", tests, NULL, NULL);
