@@ -58,6 +58,9 @@ lost=$(awk -v f="$f" -v l="$l" 'BEGIN { printf "%.1f", (f + l) ? 100 * l / (f + 
 # The last stats line while the probe watched (the guest renders on after it left).
 stats=$(grep "stats\[0\]: .*frame to server" "$tmp/daemon.log" | awk '!/p50 0.0 ms/' | tail -n 1)
 echo "spicegl daemon: ${stats#*: }"
+# What share of the pictures' pixels it read back, and what share changed.
+gpu=$(grep "stats\[gpu\]: " "$tmp/daemon.log" | tail -n 1)
+echo "spicegl gpu: ${gpu#*: }"
 server=$(sed -n 's/.*frame to server p50 \([0-9.]*\) ms p95 \([0-9.]*\) ms.*/\1 \2/p' <<<"$stats")
 printf 'bench-guest: size=%s guest_fps_ours=%s guest_fps_stock=%s probe_fps=%.1f probe_psnr=%.2f probe_lost=%s%% probe_cpu_cores=%s server_p50_ms=%s server_p95_ms=%s\n' \
   "$size" "$ours" "$stock" "$(field fps "$probe")" "$(field psnr_avg "$probe")" "$lost" \
