@@ -271,6 +271,18 @@ static void test_invalid_input(void **state)
     run_finish(&r);
 }
 
+/* Frame n: rect painted with bytes of value v, and it alone as damage. */
+static struct sgl_frame repaint(struct run *r, uint32_t n, const struct sgl_rect *rect, uint8_t v)
+{
+    for (uint32_t y = rect->y; y < rect->y + rect->height; y++)
+        memset(r->pixels + (size_t)y * r->stride + rect->x * 4, v, rect->width * 4);
+    struct sgl_frame f = full_frame(r, n);
+    f.damage_all = false;
+    f.damage = rect;
+    f.n_damage = 1;
+    return f;
+}
+
 /* An unchanged frame costs no encode and no bytes; a small change is cheap. */
 static void test_damage(void **state)
 {
@@ -290,12 +302,7 @@ static void test_damage(void **state)
 
     /* A 64x32 change: one small rectangle repainted. */
     struct sgl_rect rect = {600, 300, 64, 32};
-    for (uint32_t y = rect.y; y < rect.y + rect.height; y++)
-        memset(r.pixels + (size_t)y * r.stride + rect.x * 4, 0xe0, rect.width * 4);
-    f = full_frame(&r, 2);
-    f.damage_all = false;
-    f.damage = &rect;
-    f.n_damage = 1;
+    f = repaint(&r, 2, &rect, 0xe0);
     au = encode_check(&r, &f);
     print_message("# %s: IDR %zu bytes, 64x32 change %zu bytes\n", (const char *)*state, idr_size,
                   au.size);
@@ -305,12 +312,7 @@ static void test_damage(void **state)
     /* A 4x3 change across four macroblocks' corners (x 607..610, y
      * 335..337): each of the four codes it; the rest may be skipped. */
     struct sgl_rect corner = {607, 335, 4, 3};
-    for (uint32_t y = corner.y; y < corner.y + corner.height; y++)
-        memset(r.pixels + (size_t)y * r.stride + corner.x * 4, 0x10, corner.width * 4);
-    f = full_frame(&r, 3);
-    f.damage_all = false;
-    f.damage = &corner;
-    f.n_damage = 1;
+    f = repaint(&r, 3, &corner, 0x10);
     encode_check(&r, &f);
     size_t at = (size_t)corner.y * r.stride + corner.x * 4;
     double p = sgl_psnr(r.out + (size_t)corner.y * r.out_stride + corner.x * 4, r.out_stride,

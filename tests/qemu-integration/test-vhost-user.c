@@ -490,20 +490,37 @@ static void make_shown_resource(struct vgpu *g, uint32_t id, uint64_t gpa)
 
 static void to_host(struct vgpu *g, uint32_t id)
 {
-    struct virtio_gpu_ctrl_hdr r;
     struct virtio_gpu_transfer_to_host_2d t = {
         .hdr.type = VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D, .r = {0, 0, 64, 64}, .resource_id = id};
-    gpu_cmd(g, &t, sizeof(t), &r);
-    assert_int_equal(r.type, VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(vu_test_gpu_cmd(g, &t, sizeof(t)), VIRTIO_GPU_RESP_OK_NODATA);
 }
 
 static void flush(struct vgpu *g, uint32_t id, struct virtio_gpu_rect rect)
 {
-    struct virtio_gpu_ctrl_hdr r;
     struct virtio_gpu_resource_flush fl = {
         .hdr.type = VIRTIO_GPU_CMD_RESOURCE_FLUSH, .r = rect, .resource_id = id};
-    gpu_cmd(g, &fl, sizeof(fl), &r);
-    assert_int_equal(r.type, VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(vu_test_gpu_cmd(g, &fl, sizeof(fl)), VIRTIO_GPU_RESP_OK_NODATA);
+}
+
+/* A one-scanout device capped at cap bytes that hands its frames to s. */
+static struct vgpu *shown_device(struct fixture *f, uint64_t cap, struct shown *s)
+{
+    struct vgpu_config c = {
+        .num_scanouts = 1, .width = 1280, .height = 800, .max_host_bytes = cap, .virgl = true};
+    g_autoptr(GError) error = NULL;
+    struct vgpu *g = vgpu_create(&c, &(struct sgl_source_listener){.frame = on_frame}, s, &error);
+    if (!g)
+        fail_msg("vgpu_create: %s", error->message);
+    vgpu_set_dev(g, f->g.dev);
+    return g;
+}
+
+/* Shows resource id (64x64) on the scanout. */
+static void set_scanout(struct vgpu *g, uint32_t id)
+{
+    struct virtio_gpu_set_scanout so = {
+        .hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT, .r = {0, 0, 64, 64}, .resource_id = id};
+    assert_int_equal(vu_test_gpu_cmd(g, &so, sizeof(so)), VIRTIO_GPU_RESP_OK_NODATA);
 }
 
 /* How many pixels of the picture say tag, inside (or outside) rect. */
@@ -530,27 +547,14 @@ static void test_flush_reads_back_its_rectangle(void **state)
     struct fixture *f = *state;
     map_ram(f);
     struct shown s = {0};
-    struct vgpu_config c = {.num_scanouts = 1,
-                            .width = 1280,
-                            .height = 800,
-                            .max_host_bytes = 64u << 20,
-                            .virgl = true};
-    g_autoptr(GError) error = NULL;
-    struct vgpu *g = vgpu_create(&c, &(struct sgl_source_listener){.frame = on_frame}, &s, &error);
-    if (!g)
-        fail_msg("vgpu_create: %s", error->message);
-    vgpu_set_dev(g, f->g.dev);
+    struct vgpu *g = shown_device(f, 64u << 20, &s);
     const uint64_t a = RAM_GPA + 0x20000, b = RAM_GPA + 0x30000;
     const struct sgl_rect all = {0, 0, 64, 64}, part = {8, 16, 20, 10};
     make_shown_resource(g, 1, a);
     make_shown_resource(g, 2, b);
     paint(f, a, 0x11);
     to_host(g, 1);
-    struct virtio_gpu_ctrl_hdr r;
-    struct virtio_gpu_set_scanout so = {
-        .hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT, .r = {0, 0, 64, 64}, .resource_id = 1};
-    gpu_cmd(g, &so, sizeof(so), &r);
-    assert_int_equal(r.type, VIRTIO_GPU_RESP_OK_NODATA);
+    set_scanout(g, 1);
     flush(g, 1, (struct virtio_gpu_rect){0, 0, 64, 64});
     assert_int_equal(s.frames, 1);
     assert_memory_equal(&s.damage, &all, sizeof(all));
@@ -569,8 +573,7 @@ static void test_flush_reads_back_its_rectangle(void **state)
     /* Another resource on the scanout: a small flush reads it all. */
     paint(f, b, 0x33);
     to_host(g, 2);
-    so.resource_id = 2;
-    gpu_cmd(g, &so, sizeof(so), &r);
+    set_scanout(g, 2);
     flush(g, 2, (struct virtio_gpu_rect){0, 0, 4, 4});
     assert_int_equal(s.frames, 3);
     assert_memory_equal(&s.damage, &all, sizeof(all));
@@ -586,8 +589,7 @@ static void test_flush_reads_back_its_rectangle(void **state)
         for (uint32_t x = block.x; x < block.x + block.width; x++)
             pa[(y * 64 + x) * 4 + 2] = 0x44;
     to_host(g, 1);
-    so.resource_id = 1;
-    gpu_cmd(g, &so, sizeof(so), &r);
+    set_scanout(g, 1);
     flush(g, 1, (struct virtio_gpu_rect){0, 0, 64, 64});
     assert_int_equal(s.frames, 4);
     assert_int_equal(s.n_damage, 1);
@@ -600,8 +602,7 @@ static void test_flush_reads_back_its_rectangle(void **state)
     make_shown_resource(g, 3, c3);
     memcpy(f->g.ram + (c3 - RAM_GPA), pa, 64 * 64 * 4);
     to_host(g, 3);
-    so.resource_id = 3;
-    gpu_cmd(g, &so, sizeof(so), &r);
+    set_scanout(g, 3);
     flush(g, 3, (struct virtio_gpu_rect){0, 0, 64, 64});
     assert_int_equal(s.frames, 5);
     assert_int_equal(s.n_damage, 0);
@@ -619,13 +620,7 @@ static void test_flush_reads_back_its_rectangle(void **state)
  * resource 2 beside it: the same picture but for a block in rows 40..43. */
 static struct vgpu *flip_device(struct fixture *f, uint64_t cap, struct shown *s)
 {
-    struct vgpu_config c = {
-        .num_scanouts = 1, .width = 1280, .height = 800, .max_host_bytes = cap, .virgl = true};
-    g_autoptr(GError) error = NULL;
-    struct vgpu *g = vgpu_create(&c, &(struct sgl_source_listener){.frame = on_frame}, s, &error);
-    if (!g)
-        fail_msg("vgpu_create: %s", error->message);
-    vgpu_set_dev(g, f->g.dev);
+    struct vgpu *g = shown_device(f, cap, s);
     const uint64_t a = RAM_GPA + 0x20000, b = RAM_GPA + 0x30000;
     make_shown_resource(g, 1, a);
     make_shown_resource(g, 2, b);
@@ -636,11 +631,7 @@ static struct vgpu *flip_device(struct fixture *f, uint64_t cap, struct shown *s
         pb[(y * 64 + 5) * 4 + 2] = 0x22;
     to_host(g, 1);
     to_host(g, 2);
-    struct virtio_gpu_ctrl_hdr r;
-    struct virtio_gpu_set_scanout so = {
-        .hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT, .r = {0, 0, 64, 64}, .resource_id = 1};
-    gpu_cmd(g, &so, sizeof(so), &r);
-    assert_int_equal(r.type, VIRTIO_GPU_RESP_OK_NODATA);
+    set_scanout(g, 1);
     flush(g, 1, (struct virtio_gpu_rect){0, 0, 64, 64});
     assert_int_equal(s->frames, 1);
     return g;
@@ -648,11 +639,7 @@ static struct vgpu *flip_device(struct fixture *f, uint64_t cap, struct shown *s
 
 static void flip_to_2(struct vgpu *g)
 {
-    struct virtio_gpu_ctrl_hdr r;
-    struct virtio_gpu_set_scanout so = {
-        .hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT, .r = {0, 0, 64, 64}, .resource_id = 2};
-    gpu_cmd(g, &so, sizeof(so), &r);
-    assert_int_equal(r.type, VIRTIO_GPU_RESP_OK_NODATA);
+    set_scanout(g, 2);
     flush(g, 2, (struct virtio_gpu_rect){0, 0, 64, 64});
 }
 
