@@ -33,14 +33,14 @@ static void row_span(const uint8_t *a, const uint8_t *b, uint32_t width, uint32_
         }
 }
 
-uint32_t vgpu_diff(const uint8_t *old, const uint8_t *new, uint32_t width, uint32_t height,
+uint32_t vgpu_diff(const uint8_t *before, const uint8_t *after, uint32_t width, uint32_t height,
                    size_t stride, struct sgl_rect *rects, uint32_t max_rects)
 {
     uint32_t tiles = (width + VGPU_DIFF_TILE_PIXELS - 1) / VGPU_DIFF_TILE_PIXELS, n = 0;
     for (uint32_t y0 = 0; y0 < height; y0 += VGPU_DIFF_BAND_ROWS) {
         uint32_t y1 = MIN(y0 + VGPU_DIFF_BAND_ROWS, height), lo = tiles, hi = 0;
         for (uint32_t y = y0; y < y1; y++)
-            row_span(old + y * stride, new + y *stride, width, tiles, &lo, &hi);
+            row_span(before + y * stride, after + y * stride, width, tiles, &lo, &hi);
         if (lo >= hi)
             continue;
         uint32_t x0 = lo * VGPU_DIFF_TILE_PIXELS, x1 = MIN(hi * VGPU_DIFF_TILE_PIXELS, width);

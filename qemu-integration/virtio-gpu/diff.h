@@ -19,7 +19,7 @@
 #define VGPU_DIFF_BAND_ROWS   16u
 #define VGPU_DIFF_TILE_PIXELS 64u
 
-/* Compares width x height 4-byte pixels of old and new (stride bytes a
+/* Compares width x height 4-byte pixels of before and after (stride bytes a
  * row, both) and writes at most max_rects rectangles (max_rects >= 1)
  * that together cover every pixel that differs, each aligned to bands and
  * tiles (clipped to the picture). A band's changes make one span, from its
@@ -27,7 +27,7 @@
  * rectangle above it when their columns overlap. Returns how many: 0 when
  * the pictures are equal. Past max_rects the last rectangle grows to cover
  * the rest. Row padding (stride past width * 4) is never compared. */
-uint32_t vgpu_diff(const uint8_t *old, const uint8_t *new, uint32_t width, uint32_t height,
+uint32_t vgpu_diff(const uint8_t *before, const uint8_t *after, uint32_t width, uint32_t height,
                    size_t stride, struct sgl_rect *rects, uint32_t max_rects);
 
 #endif

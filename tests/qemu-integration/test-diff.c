@@ -17,7 +17,7 @@
 struct pictures {
     uint32_t width, height;
     size_t stride;
-    uint8_t *old, *new;
+    uint8_t *before, *after;
 };
 
 /* Two equal pictures with a pattern in every pixel; stride_pad bytes of
@@ -25,35 +25,35 @@ struct pictures {
 static struct pictures pictures_make(uint32_t width, uint32_t height, size_t stride_pad)
 {
     struct pictures p = {width, height, (size_t)width * 4 + stride_pad, NULL, NULL};
-    p.old = malloc(p.stride * height);
-    p.new = malloc(p.stride * height);
-    assert_non_null(p.old);
-    assert_non_null(p.new);
+    p.before = malloc(p.stride * height);
+    p.after = malloc(p.stride * height);
+    assert_non_null(p.before);
+    assert_non_null(p.after);
     for (uint32_t y = 0; y < height; y++) {
         for (uint32_t x = 0; x < width; x++) {
             uint8_t px[4] = {(uint8_t)x, (uint8_t)y, (uint8_t)(x ^ y), 0};
-            memcpy(p.old + y * p.stride + x * 4, px, 4);
+            memcpy(p.before + y * p.stride + x * 4, px, 4);
         }
-        memset(p.old + y * p.stride + (size_t)width * 4, 0xaa, stride_pad);
+        memset(p.before + y * p.stride + (size_t)width * 4, 0xaa, stride_pad);
     }
-    memcpy(p.new, p.old, p.stride * height);
+    memcpy(p.after, p.before, p.stride * height);
     for (uint32_t y = 0; y < height; y++)
-        memset(p.new + y *p.stride + (size_t)width * 4, 0x55, stride_pad);
+        memset(p.after + y * p.stride + (size_t)width * 4, 0x55, stride_pad);
     return p;
 }
 
 static void pictures_finish(struct pictures *p)
 {
-    free(p->old);
-    free(p->new);
+    free(p->before);
+    free(p->after);
 }
 
-/* Changes the w x h pixels at x, y of the new picture. */
+/* Changes the w x h pixels at x, y of the picture after. */
 static void change(struct pictures *p, uint32_t x, uint32_t y, uint32_t w, uint32_t h)
 {
     for (uint32_t r = y; r < y + h; r++)
         for (uint32_t c = x; c < x + w; c++)
-            p->new[r * p->stride + c * 4 + 3] ^= 0xff;
+            p->after[r * p->stride + c * 4 + 3] ^= 0xff;
 }
 
 /* Every differing pixel lies in one of the rectangles, which lie in the
@@ -70,7 +70,7 @@ static uint64_t check_cover(const struct pictures *p, const struct sgl_rect *rec
     for (uint32_t y = 0; y < p->height; y++)
         for (uint32_t x = 0; x < p->width; x++) {
             size_t o = y * p->stride + x * 4;
-            if (memcmp(p->old + o, p->new + o, 4) == 0)
+            if (memcmp(p->before + o, p->after + o, 4) == 0)
                 continue;
             bool in = false;
             for (uint32_t i = 0; i < n && !in; i++)
@@ -88,7 +88,7 @@ static void test_equal(void **state)
     (void)state;
     struct pictures p = pictures_make(1920, 1080, 64);
     struct sgl_rect rects[16];
-    assert_int_equal(vgpu_diff(p.old, p.new, p.width, p.height, p.stride, rects, 16), 0);
+    assert_int_equal(vgpu_diff(p.before, p.after, p.width, p.height, p.stride, rects, 16), 0);
     pictures_finish(&p);
 }
 
@@ -101,7 +101,7 @@ static void test_scene(void **state)
     change(&p, 0, 0, 128, 72);    /* the marker */
     change(&p, 500, 300, 40, 30); /* the box: where it was and where it is */
     struct sgl_rect rects[16];
-    uint32_t n = vgpu_diff(p.old, p.new, p.width, p.height, p.stride, rects, 16);
+    uint32_t n = vgpu_diff(p.before, p.after, p.width, p.height, p.stride, rects, 16);
     assert_int_equal(n, 2);
     check_cover(&p, rects, n);
     const struct sgl_rect marker = {0, 0, 128, 80}, box = {448, 288, 128, 48};
@@ -118,7 +118,7 @@ static void test_edges(void **state)
     change(&p, 99, 19, 1, 1);
     change(&p, 0, 0, 1, 1);
     struct sgl_rect rects[4];
-    uint32_t n = vgpu_diff(p.old, p.new, p.width, p.height, p.stride, rects, 4);
+    uint32_t n = vgpu_diff(p.before, p.after, p.width, p.height, p.stride, rects, 4);
     assert_int_equal(n, 2);
     check_cover(&p, rects, n);
     const struct sgl_rect first = {0, 0, 64, 16}, last = {64, 16, 36, 4};
@@ -141,7 +141,7 @@ static void test_merging(void **state)
     change(&p, 10, 300, 4, 4);    /* band 18, tile 0 */
     change(&p, 600, 304, 4, 4);   /* band 19, tile 9: not under tile 0 */
     struct sgl_rect rects[8];
-    uint32_t n = vgpu_diff(p.old, p.new, p.width, p.height, p.stride, rects, 8);
+    uint32_t n = vgpu_diff(p.before, p.after, p.width, p.height, p.stride, rects, 8);
     check_cover(&p, rects, n);
     assert_int_equal(n, 4);
     const struct sgl_rect want[4] = {
@@ -159,7 +159,7 @@ static void test_at_most_max(void **state)
     for (uint32_t band = 0; band < 1080 / 16; band += 2)
         change(&p, band % 4 ? 1900 : 3, band * 16 + 5, 2, 2);
     struct sgl_rect rects[4];
-    uint32_t n = vgpu_diff(p.old, p.new, p.width, p.height, p.stride, rects, 4);
+    uint32_t n = vgpu_diff(p.before, p.after, p.width, p.height, p.stride, rects, 4);
     assert_int_equal(n, 4);
     uint64_t area = check_cover(&p, rects, n);
     assert_true(area <= (uint64_t)1920 * 1080);
