@@ -43,4 +43,5 @@ llvm-profdata merge -sparse "$out"/fuzz-vhost-user.profdata "$out"/fuzz-vgpu-dev
 llvm-cov report "$out/fuzz-vhost-user" -object "$out/fuzz-vgpu-device" -object "$out/fuzz-vgpu-parse" \
   -instr-profile="$out/all.profdata" \
   "$srcdir"/qemu-integration/vhost-user/*.c "$srcdir"/qemu-integration/virtio-gpu/vgpu*.c \
-  "$srcdir/qemu-integration/virtio-gpu/ratelimit.c" | tee "$out/report.txt"
+  "$srcdir/qemu-integration/virtio-gpu/ratelimit.c" "$srcdir/qemu-integration/virtio-gpu/diff.c" \
+  | tee "$out/report.txt"

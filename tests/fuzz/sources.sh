@@ -5,7 +5,8 @@ fuzz_device_sources="qemu-integration/virtio-gpu/vgpu.c qemu-integration/virtio-
   qemu-integration/virtio-gpu/vgpu-parse.c
   qemu-integration/virtio-gpu/renderer.c qemu-integration/virtio-gpu/edid.c
   qemu-integration/virtio-gpu/qemu-display.c qemu-integration/virtio-gpu/record.c
-  qemu-integration/virtio-gpu/ratelimit.c qemu-integration/vhost-user/vhost-user.c
+  qemu-integration/virtio-gpu/ratelimit.c qemu-integration/virtio-gpu/diff.c
+  qemu-integration/vhost-user/vhost-user.c
   qemu-integration/vhost-user/virtq.c qemu-integration/vhost-user/guest-mem.c common/sock.c"
 
 fuzz_sources() { # target
