@@ -8,6 +8,13 @@
 #include "diff.h"
 #include "edid.h"
 
+/* What a scanout's read-back buffers are charged: pixels, and incoming
+ * once a flip made it. */
+static uint64_t buffers_charged(const struct vgpu_scanout *so)
+{
+    return (uint64_t)so->pixels_size * (so->incoming ? 2 : 1);
+}
+
 uint32_t vgpu_cmd_set_scanout(struct vgpu *g, const struct vgpu_cmd *cmd)
 {
     const struct virtio_gpu_set_scanout *s = &cmd->u.set_scanout;
@@ -27,7 +34,7 @@ uint32_t vgpu_cmd_set_scanout(struct vgpu *g, const struct vgpu_cmd *cmd)
     /* The read-back buffer is host memory the guest sizes: charged. */
     size_t need = (size_t)s->r.width * s->r.height * 4;
     if (so->pixels_size != need) {
-        uint64_t held = (uint64_t)so->pixels_size * (so->incoming ? 2 : 1);
+        uint64_t held = buffers_charged(so);
         if (need > held && !vgpu_charge(g, need - held))
             return vgpu_reject(g, cmd, VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY,
                                "scanout read-back buffer over the host memory cap");
@@ -138,7 +145,7 @@ static uint8_t *incoming(struct vgpu *g, struct vgpu_scanout *so)
 
 void vgpu_scanout_free_buffers(struct vgpu *g, struct vgpu_scanout *so)
 {
-    vgpu_uncharge(g, so->pixels_size * (so->incoming ? 2 : 1));
+    vgpu_uncharge(g, buffers_charged(so));
     g_clear_pointer(&so->pixels, g_free);
     g_clear_pointer(&so->incoming, g_free);
     so->pixels_size = 0;
