@@ -202,9 +202,10 @@ static enum sgl_encode_result x264_encode(struct sgl_encoder_backend *b, const s
 {
     for (uint32_t i = 0; i < n_damage; i++)
         convert_rect(b, f, &damage[i]);
+    if (force_idr) /* an IDR codes every macroblock anew */
+        return code_picture(b, X264_TYPE_IDR, X264_QP_AUTO, NULL, f->pts_us, au, error);
     mark_constant(b, damage, n_damage);
-    return code_picture(b, force_idr ? X264_TYPE_IDR : X264_TYPE_AUTO, X264_QP_AUTO,
-                        force_idr ? NULL : b->mb_info, f->pts_us, au, error);
+    return code_picture(b, X264_TYPE_AUTO, X264_QP_AUTO, b->mb_info, f->pts_us, au, error);
 }
 
 /* The same picture as a P-frame at a fixed QP: x264 codes only the
