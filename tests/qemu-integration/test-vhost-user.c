@@ -481,6 +481,15 @@ static void paint(struct fixture *f, uint64_t gpa, uint8_t tag)
         }
 }
 
+/* The rect of the picture at gpa says tag instead. */
+static void paint_block(struct fixture *f, uint64_t gpa, struct sgl_rect rect, uint8_t tag)
+{
+    uint8_t *p = f->g.ram + (gpa - RAM_GPA);
+    for (uint32_t y = rect.y; y < rect.y + rect.height; y++)
+        for (uint32_t x = rect.x; x < rect.x + rect.width; x++)
+            p[(y * 64 + x) * 4 + 2] = tag;
+}
+
 /* Resource id backed by the 64x64 picture at gpa, on the host. */
 static void make_shown_resource(struct vgpu *g, uint32_t id, uint64_t gpa)
 {
@@ -584,10 +593,7 @@ static void test_flush_reads_back_its_rectangle(void **state)
      * rows, the whole 64-pixel tile) is the damage. */
     const struct sgl_rect block = {8, 20, 20, 6}, band = {0, 16, 64, 16};
     paint(f, a, 0x33);
-    uint8_t *pa = f->g.ram + (a - RAM_GPA);
-    for (uint32_t y = block.y; y < block.y + block.height; y++)
-        for (uint32_t x = block.x; x < block.x + block.width; x++)
-            pa[(y * 64 + x) * 4 + 2] = 0x44;
+    paint_block(f, a, block, 0x44);
     to_host(g, 1);
     set_scanout(g, 1);
     flush(g, 1, (struct virtio_gpu_rect){0, 0, 64, 64});
@@ -600,7 +606,7 @@ static void test_flush_reads_back_its_rectangle(void **state)
     /* A flip to a resource holding the same picture: nothing changed. */
     const uint64_t c3 = RAM_GPA + 0x40000;
     make_shown_resource(g, 3, c3);
-    memcpy(f->g.ram + (c3 - RAM_GPA), pa, 64 * 64 * 4);
+    memcpy(f->g.ram + (c3 - RAM_GPA), f->g.ram + (a - RAM_GPA), 64 * 64 * 4);
     to_host(g, 3);
     set_scanout(g, 3);
     flush(g, 3, (struct virtio_gpu_rect){0, 0, 64, 64});
@@ -626,9 +632,7 @@ static struct vgpu *flip_device(struct fixture *f, uint64_t cap, struct shown *s
     make_shown_resource(g, 2, b);
     paint(f, a, 0x11);
     paint(f, b, 0x11);
-    uint8_t *pb = f->g.ram + (b - RAM_GPA);
-    for (uint32_t y = 40; y < 44; y++)
-        pb[(y * 64 + 5) * 4 + 2] = 0x22;
+    paint_block(f, b, (struct sgl_rect){5, 40, 1, 4}, 0x22);
     to_host(g, 1);
     to_host(g, 2);
     set_scanout(g, 1);
